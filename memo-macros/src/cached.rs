@@ -1,0 +1,28 @@
+//! `#[cached]`: parse the arguments, validate them against the function into a plan, expand
+//! the plan into the cached function and its handle.
+
+mod config;
+mod expand;
+mod plan;
+mod signature;
+
+use proc_macro2::TokenStream;
+
+use crate::errors;
+
+pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let error = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "`#[cached]` goes on a function (`fn` or `async fn`), a method or an associated function",
+            );
+            return errors::with_item(item, &error);
+        }
+    };
+    match config::Config::parse(args).and_then(|config| plan::Plan::new(config, &func)) {
+        Ok(plan) => expand::expand(&plan),
+        Err(error) => errors::with_item(item, &error),
+    }
+}

@@ -1,0 +1,180 @@
+//! What the function's signature means for caching: its receiver, its parameters and the
+//! types the key is built from, with the rules a cached signature must follow.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, Pat, Type};
+
+use crate::errors::Errors;
+
+/// How the function takes `self`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    /// `&self` or `&mut self`
+    Ref,
+    /// `self` or `mut self`
+    Value,
+    /// `self: Arc<Self>` and other typed receivers
+    Typed,
+}
+
+/// One parameter other than `self`.
+pub(crate) struct Param {
+    /// `None` when the parameter is a pattern such as `(a, b): (u8, u8)`.
+    pub(crate) ident: Option<Ident>,
+    pub(crate) ty: Type,
+    /// The referenced type when the parameter is `&T`.
+    pub(crate) referent: Option<Type>,
+    pub(crate) mutable_ref: bool,
+}
+
+impl Param {
+    /// The parameter's type as the key closure takes it: by reference, lifetimes elided.
+    pub(crate) fn borrowed_type(&self) -> TokenStream {
+        match &self.referent {
+            Some(inner) => {
+                let inner = elide_lifetimes(inner.clone());
+                quote::quote!(&#inner)
+            }
+            None => {
+                let ty = elide_lifetimes(self.ty.clone());
+                quote::quote!(&#ty)
+            }
+        }
+    }
+}
+
+pub(crate) struct Signature {
+    pub(crate) receiver: Option<(Receiver, syn::Token![self])>,
+    pub(crate) params: Vec<Param>,
+}
+
+pub(crate) fn analyze(sig: &syn::Signature, errors: &mut Errors) -> Signature {
+    if let Some(constness) = &sig.constness {
+        errors.spanned(constness, "`#[cached]` cannot go on a `const fn`: its calls may run at compile time; remove `const`");
+    }
+    let generics = &sig.generics;
+    if let Some(param) = generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
+        errors.spanned(
+            param,
+            "`#[cached]` cannot cache a generic function: every instantiation would need its own cache; \
+             cache a non-generic function for each type instead",
+        );
+    }
+    let mut receiver = None;
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                let kind = if r.colon_token.is_some() {
+                    Receiver::Typed
+                } else if r.reference.is_some() {
+                    Receiver::Ref
+                } else {
+                    Receiver::Value
+                };
+                receiver = Some((kind, r.self_token));
+            }
+            FnArg::Typed(typed) => {
+                let ident = match &*typed.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+                    _ => None,
+                };
+                if let Some(impl_trait) = find_impl_trait(&typed.ty) {
+                    errors.spanned(
+                        impl_trait,
+                        "`#[cached]` cannot take `impl Trait` arguments: they make the function generic; \
+                         take a concrete type, or `&dyn Trait` and leave it out of the key with `skip(..)`",
+                    );
+                }
+                let (referent, mutable_ref) = match &*typed.ty {
+                    Type::Reference(r) => (Some((*r.elem).clone()), r.mutability.is_some()),
+                    _ => (None, false),
+                };
+                params.push(Param { ident, ty: (*typed.ty).clone(), referent, mutable_ref });
+            }
+        }
+    }
+    Signature { receiver, params }
+}
+
+/// The return type, or an error when it cannot be cached.
+pub(crate) fn return_type(sig: &syn::Signature, errors: &mut Errors) -> Option<Type> {
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        errors.spanned(
+            &sig.ident,
+            "`#[cached]` needs a return value to cache, and this function returns `()`; \
+             to run something once, use `std::sync::OnceLock`",
+        );
+        return None;
+    };
+    if let Some(impl_trait) = find_impl_trait(ty) {
+        let hint = if sig.asyncness.is_none() && impl_trait.to_token_stream().to_string().contains("Future") {
+            "write an `async fn` instead of returning `impl Future`"
+        } else {
+            "return a named type (or a `Box<dyn Trait>` inside an `Arc`)"
+        };
+        errors.spanned(impl_trait, format_args!("`#[cached]` cannot store an `impl Trait` return value: {hint}"));
+        return None;
+    }
+    if let Some(borrowed) = find_borrow(ty) {
+        errors.spanned(
+            borrowed,
+            "`#[cached]` cannot store a borrowed return value: it outlives the call; \
+             return an owned type such as `String`, `Vec<T>` or `Arc<T>`",
+        );
+        return None;
+    }
+    Some((**ty).clone())
+}
+
+fn find_impl_trait(ty: &Type) -> Option<syn::TypeImplTrait> {
+    struct Finder(Option<syn::TypeImplTrait>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, node: &'ast syn::TypeImplTrait) {
+            self.0.get_or_insert_with(|| node.clone());
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_type(ty);
+    finder.0
+}
+
+/// A reference type whose lifetime is not `'static`.
+fn find_borrow(ty: &Type) -> Option<syn::TypeReference> {
+    struct Finder(Option<syn::TypeReference>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_reference(&mut self, node: &'ast syn::TypeReference) {
+            if node.lifetime.as_ref().is_none_or(|l| l.ident != "static") {
+                self.0.get_or_insert_with(|| node.clone());
+            }
+            syn::visit::visit_type_reference(self, node);
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_type(ty);
+    finder.0
+}
+
+/// Replaces named lifetimes other than `'static` with `'_`, so the type can be written in a
+/// closure that does not declare them.
+fn elide_lifetimes(mut ty: Type) -> Type {
+    struct Elide;
+    impl VisitMut for Elide {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident != "static" {
+                *lifetime = syn::Lifetime::new("'_", lifetime.span());
+            }
+        }
+        fn visit_type_reference_mut(&mut self, node: &mut syn::TypeReference) {
+            if node.lifetime.as_ref().is_some_and(|l| l.ident != "static") {
+                node.lifetime = None;
+            }
+            syn::visit_mut::visit_type_reference_mut(self, node);
+        }
+    }
+    Elide.visit_type_mut(&mut ty);
+    ty
+}

@@ -1,0 +1,14 @@
+//! Attribute macros for [memo-runtime](https://docs.rs/memo-runtime). Depend on
+//! `memo-runtime`, which re-exports them; the documentation lives there.
+
+mod args;
+mod cached;
+mod errors;
+
+use proc_macro::TokenStream;
+
+/// Caches a function's results; see `memo_runtime::cached` for the documentation.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    cached::cached(args.into(), item.into()).into()
+}

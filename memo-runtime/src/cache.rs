@@ -1,0 +1,333 @@
+//! The in-process cache (L1) behind every `#[cached]` function.
+//!
+//! A [`Cache`] maps keys to values with a time to live, single-flight loading and a bounded
+//! size. The macros build one per function; it can also be used directly:
+//!
+//! ```
+//! use std::time::Duration;
+//! use memo_runtime::Cache;
+//!
+//! let cache: Cache<u64, String> = Cache::builder()
+//!     .name("users")
+//!     .time_to_live(Duration::from_secs(60))
+//!     .max_capacity(10_000)
+//!     .build();
+//!
+//! let name = cache.get_with(7, || "seven".to_string());
+//! assert_eq!(name, "seven");
+//! assert_eq!(cache.get(&7).as_deref(), Some("seven"));
+//! assert_eq!(cache.stats().loads, 1);
+//! ```
+//!
+//! # Engine
+//!
+//! Entries live in an [`scc::HashIndex`], whose reads take no lock and write nothing shared, so
+//! a hit costs a hash, a probe, one relaxed load of the [coarse clock](crate::clock) and a
+//! clone of the value. Writes go through one writer lock per cache that also runs CLOCK
+//! eviction (see the `store` module); the README's design notes give the measurements behind
+//! this choice.
+
+mod builder;
+mod flight;
+mod load;
+mod store;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use scc::HashIndex;
+
+pub use builder::CacheBuilder;
+
+use crate::clock;
+use crate::entry::{Entry, EntryInfo, Meta};
+use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
+use crate::stats::{CacheStats, Counter, HitCounter, LoadHistogram, StatsSource};
+use flight::Flight;
+use store::Writer;
+
+pub(crate) type Hasher = foldhash::fast::RandomState;
+
+/// How entries are kept: fixed when the cache is built.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub(crate) name: String,
+    pub(crate) version: u32,
+    pub(crate) ttl_ms: Option<u64>,
+    pub(crate) jitter_ms: u64,
+    pub(crate) negative_ttl_ms: Option<u64>,
+    pub(crate) capacity: usize,
+}
+
+/// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
+///
+/// Built with [`Cache::builder`]. `Send + Sync`; share it by reference or in an `Arc`.
+pub struct Cache<K, V> {
+    map: HashIndex<K, Entry<V>, Hasher>,
+    writer: Mutex<Writer<K>>,
+    flights: Mutex<HashMap<K, Arc<Flight<V>>, Hasher>>,
+    /// Bumped by `invalidate_all`; a load that started in an earlier epoch is not stored.
+    epoch: AtomicU64,
+    policy: Policy,
+    entries: AtomicUsize,
+    hits: HitCounter,
+    misses: Counter,
+    coalesced: Counter,
+    loads: Counter,
+    load_errors: Counter,
+    evictions: Counter,
+    invalidations: Counter,
+    load_times: LoadHistogram,
+}
+
+impl<K, V> fmt::Debug for Cache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.policy.name)
+            .field("entries", &self.entries.load(Ordering::Relaxed))
+            .field("capacity", &self.policy.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache<(), ()> {
+    /// A builder with the defaults: no expiry, negative results not kept, capacity 10,000.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache: memo_runtime::Cache<String, u32> = memo_runtime::Cache::builder()
+    ///     .time_to_live(Duration::from_millis(250))
+    ///     .build();
+    /// assert!(cache.get(&"a".to_string()).is_none());
+    /// ```
+    #[must_use]
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    fn with_policy(policy: Policy) -> Self {
+        clock::ensure_started();
+        Self {
+            map: HashIndex::with_hasher(Hasher::default()),
+            writer: Mutex::new(Writer::default()),
+            flights: Mutex::new(HashMap::with_hasher(Hasher::default())),
+            epoch: AtomicU64::new(0),
+            policy,
+            entries: AtomicUsize::new(0),
+            hits: HitCounter::default(),
+            misses: Counter::default(),
+            coalesced: Counter::default(),
+            loads: Counter::default(),
+            load_errors: Counter::default(),
+            evictions: Counter::default(),
+            invalidations: Counter::default(),
+            load_times: LoadHistogram::default(),
+        }
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.policy.name
+    }
+
+    /// The value's version, bumped when the value's shape changes (part of L2 keys).
+    pub fn version(&self) -> u32 {
+        self.policy.version
+    }
+
+    /// The fresh value for `key`, counting a hit; `None` (not counted) when absent or expired.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// assert_eq!(cache.get(&1), None);
+    /// cache.insert(1, 10);
+    /// assert_eq!(cache.get(&1), Some(10));
+    /// ```
+    #[inline]
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.lookup(key).map(|(value, _)| value)
+    }
+
+    /// A fresh hit with its negative flag; counts it.
+    #[inline(always)]
+    fn lookup(&self, key: &K) -> Option<(V, bool)> {
+        let now = clock::now_millis_fast();
+        let found = self
+            .map
+            .peek_with(key, |_, e| {
+                if now < e.meta.fresh_until {
+                    e.meta.touch();
+                    Some((e.value.clone(), e.meta.negative))
+                } else {
+                    None
+                }
+            })
+            .flatten();
+        if let Some((_, negative)) = &found {
+            self.hits.record(*negative);
+        }
+        found
+    }
+
+    /// What the cache holds for `key`, fresh or not, without counting a hit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .build();
+    /// cache.insert(1, 1);
+    /// let info = cache.entry_info(&1).unwrap();
+    /// assert_eq!(info.fresh_until_millis - info.created_at_millis, 60_000);
+    /// assert!(!info.negative);
+    /// ```
+    pub fn entry_info(&self, key: &K) -> Option<EntryInfo> {
+        self.map.peek_with(key, |_, e| e.meta.info())
+    }
+
+    /// Stores `value` under `key` as a positive entry with the cache's time to live,
+    /// replacing what was there. A load of `key` already running is not stored when it ends,
+    /// so it cannot overwrite this newer value.
+    pub fn insert(&self, key: K, value: V) {
+        self.put_entry(key, value, false);
+    }
+
+    /// Stores a value from outside the loader (write-through); `negative` entries use the
+    /// negative time to live and are dropped when the cache keeps none.
+    pub(crate) fn put_entry(&self, key: K, value: V, negative: bool) {
+        let mut w = self.lock_writer();
+        if let Some(flight) = self.lock_flights().remove(&key) {
+            flight.invalidate();
+        }
+        if let Some(entry) = self.new_entry(value, negative, 0) {
+            self.write(&mut w, key, entry);
+        }
+    }
+
+    /// Returns the value for `key`, running `load` on a miss; concurrent misses on the same key
+    /// run `load` once and share its value.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u32, u32> = memo_runtime::Cache::builder().build();
+    /// assert_eq!(cache.get_with(2, || 4), 4);
+    /// assert_eq!(cache.get_with(2, || unreachable!()), 4);
+    /// ```
+    pub fn get_with(&self, key: K, load: impl FnOnce() -> V) -> V {
+        self.get_or_load(key, PlainShape::<V>::default(), load)
+    }
+
+    /// The async form of [`get_with`](Self::get_with).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cache: memo_runtime::Cache<u32, u32> = memo_runtime::Cache::builder().build();
+    /// assert_eq!(cache.get_with_async(2, async { 4 }).await, 4);
+    /// # }
+    /// ```
+    pub async fn get_with_async(&self, key: K, load: impl Future<Output = V>) -> V {
+        self.get_or_load_async(key, PlainShape::<V>::default(), load).await
+    }
+
+    /// Removes `key`'s entry; a load of `key` running now will not be stored. True if an entry
+    /// was removed.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// cache.insert(1, 1);
+    /// assert!(cache.invalidate(&1));
+    /// assert_eq!(cache.get(&1), None);
+    /// ```
+    pub fn invalidate(&self, key: &K) -> bool {
+        let mut w = self.lock_writer();
+        if let Some(flight) = self.lock_flights().remove(key) {
+            flight.invalidate();
+        }
+        let removed = self.remove(&mut w, key);
+        self.invalidations.add(1);
+        removed
+    }
+
+    /// Removes every entry; loads running now will not be stored.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// cache.insert(1, 1);
+    /// cache.invalidate_all();
+    /// assert_eq!(cache.stats().entries, 0);
+    /// ```
+    pub fn invalidate_all(&self) {
+        let mut w = self.lock_writer();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for (_, flight) in self.lock_flights().drain() {
+            flight.invalidate();
+        }
+        self.clear(&mut w);
+        self.invalidations.add(1);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CacheStats {
+        let (hits, negative_hits) = self.hits.get();
+        CacheStats {
+            name: self.policy.name.clone(),
+            hits,
+            negative_hits,
+            misses: self.misses.get(),
+            coalesced: self.coalesced.get(),
+            loads: self.loads.get(),
+            load_errors: self.load_errors.get(),
+            evictions: self.evictions.get(),
+            invalidations: self.invalidations.get(),
+            entries: self.entries.load(Ordering::Relaxed) as u64,
+            load_time: self.load_times.snapshot(),
+        }
+    }
+
+    /// Builds an entry for a value, or `None` when this kind of value is not kept.
+    fn new_entry(&self, value: V, negative: bool, load_micros: u32) -> Option<Entry<V>> {
+        let ttl = if negative { self.policy.negative_ttl_ms? } else { self.policy.ttl_ms.unwrap_or(u64::MAX) };
+        let now = clock::now_millis_fast();
+        let jitter = if ttl == u64::MAX { 0 } else { crate::random::up_to(self.policy.jitter_ms) };
+        let fresh_until = now.saturating_add(ttl).saturating_add(jitter);
+        Some(Entry {
+            value,
+            meta: Meta {
+                created_at: now,
+                fresh_until,
+                stale_until: fresh_until,
+                load_micros,
+                negative,
+                tags: Arc::from([]),
+                generation: 0,
+                referenced: Default::default(),
+            },
+        })
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Writer<K>> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_flights(&self) -> MutexGuard<'_, HashMap<K, Arc<Flight<V>>, Hasher>> {
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> StatsSource for Cache<K, V> {
+    fn stats(&self) -> CacheStats {
+        Cache::stats(self)
+    }
+}
+
+/// Puts a value through a [`Shape`]: errors are not stored, negatives use the negative TTL.
+pub(crate) fn put_output<K: CacheKey, S: Shape>(cache: &Cache<K, S::Stored>, key: K, shape: S, output: S::Output) {
+    match shape.split(output) {
+        crate::outcome::Outcome::Positive(v) => cache.put_entry(key, v, false),
+        crate::outcome::Outcome::Negative(v) => cache.put_entry(key, v, true),
+        crate::outcome::Outcome::Error(_) => {}
+    }
+}

@@ -1,0 +1,108 @@
+//! Single-flight: one load per key at a time, the other callers wait for its result.
+//!
+//! A flight is registered for a key when a miss finds none running. Its leader runs the load;
+//! callers that miss meanwhile wait on the flight, blocking (sync functions) or awaiting
+//! (async functions). When the leader finishes it publishes the value; when it fails, panics or
+//! is dropped (cancelled), its guard marks the flight abandoned and every waiter retries, one
+//! of them becoming the next leader. No waiter is left hanging and nothing stays locked.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
+
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+enum State<V> {
+    Running,
+    Ready { value: V, negative: bool },
+    Abandoned,
+}
+
+/// One in-progress load of one key.
+#[derive(Debug)]
+pub(crate) struct Flight<V> {
+    state: Mutex<State<V>>,
+    ready: Condvar,
+    notify: Notify,
+    /// Set when the key (or the whole cache) is invalidated during the load: the result still
+    /// answers the callers that were waiting, but is not stored.
+    invalidated: AtomicBool,
+    /// The thread leading a synchronous load, so that a recursive call on the same key runs
+    /// instead of waiting for itself.
+    leader_thread: Option<ThreadId>,
+}
+
+impl<V: Clone> Flight<V> {
+    pub(crate) fn new(sync_leader: bool) -> Self {
+        Self {
+            state: Mutex::new(State::Running),
+            ready: Condvar::new(),
+            notify: Notify::new(),
+            invalidated: AtomicBool::new(false),
+            leader_thread: sync_leader.then(|| std::thread::current().id()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<V>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn invalidate(&self) {
+        self.invalidated.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_invalidated(&self) -> bool {
+        self.invalidated.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn led_by_this_thread(&self) -> bool {
+        self.leader_thread == Some(std::thread::current().id())
+    }
+
+    fn finish(&self, state: State<V>) {
+        *self.lock() = state;
+        self.ready.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn complete(&self, value: V, negative: bool) {
+        self.finish(State::Ready { value, negative });
+    }
+
+    pub(crate) fn abandon(&self) {
+        self.finish(State::Abandoned);
+    }
+
+    fn result(state: &State<V>) -> Option<Option<(V, bool)>> {
+        match state {
+            State::Running => None,
+            State::Ready { value, negative } => Some(Some((value.clone(), *negative))),
+            State::Abandoned => Some(None),
+        }
+    }
+
+    /// Blocks until the leader finishes: `Some` with its value, or `None` to retry.
+    pub(crate) fn wait_blocking(&self) -> Option<(V, bool)> {
+        let mut state = self.lock();
+        loop {
+            if let Some(out) = Self::result(&state) {
+                return out;
+            }
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Waits until the leader finishes: `Some` with its value, or `None` to retry.
+    pub(crate) async fn wait(&self) -> Option<(V, bool)> {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(out) = Self::result(&self.lock()) {
+                return out;
+            }
+            notified.await;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The miss path: join or lead a flight, run the loader, store and publish its result.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::Cache;
+use super::flight::Flight;
+use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
+
+/// What a miss found when it looked for a flight.
+enum Join<'c, K: CacheKey, V: CacheValue> {
+    /// A fresh entry appeared meanwhile.
+    Hit(V),
+    /// Nobody is loading the key: this call leads.
+    Lead(Lead<'c, K, V>),
+    /// Another call is loading it.
+    Wait(Arc<Flight<V>>),
+}
+
+/// The leader's hold on a flight. Dropped without [`Lead::finish`] (error, panic,
+/// cancellation), it abandons the flight so that a waiter takes over.
+struct Lead<'c, K: CacheKey, V: CacheValue> {
+    cache: &'c Cache<K, V>,
+    key: Option<K>,
+    flight: Arc<Flight<V>>,
+    epoch: u64,
+}
+
+impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
+    /// Stores the loaded value (unless invalidated meanwhile) and hands it to the waiters.
+    fn finish(mut self, value: &V, negative: bool, load_micros: u32) {
+        let cache = self.cache;
+        let Some(key) = self.key.take() else { return };
+        {
+            let mut w = cache.lock_writer();
+            let current = !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch;
+            if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros) {
+                cache.write(&mut w, key.clone(), entry);
+            }
+        }
+        self.detach(&key);
+        self.flight.complete(value.clone(), negative);
+    }
+
+    /// Unregisters the flight if it is still the one registered for `key`.
+    fn detach(&self, key: &K) {
+        let mut flights = self.cache.lock_flights();
+        if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
+            flights.remove(key);
+        }
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.detach(&key);
+            self.flight.abandon();
+        }
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    fn join(&self, key: &K, sync: bool) -> Join<'_, K, V> {
+        let mut flights = self.lock_flights();
+        if let Some(flight) = flights.get(key) {
+            return Join::Wait(Arc::clone(flight));
+        }
+        // A leader stores its value before it unregisters its flight: re-check under the lock.
+        if let Some((value, _)) = self.peek_fresh(key) {
+            return Join::Hit(value);
+        }
+        let flight = Arc::new(Flight::new(sync));
+        flights.insert(key.clone(), Arc::clone(&flight));
+        Join::Lead(Lead { cache: self, key: Some(key.clone()), flight, epoch: self.epoch.load(Ordering::Acquire) })
+    }
+
+    fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
+        let now = crate::clock::now_millis_fast();
+        self.map
+            .peek_with(key, |_, e| (now < e.meta.fresh_until).then(|| (e.value.clone(), e.meta.negative)))
+            .flatten()
+    }
+
+    /// Classifies a finished load, stores and publishes it, and returns the caller's output.
+    fn settle<S: Shape<Stored = V>>(&self, lead: Lead<'_, K, V>, shape: S, output: S::Output, started: Instant) -> S::Output {
+        let took = started.elapsed();
+        self.load_times.record(took);
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        match shape.split(output) {
+            Outcome::Positive(value) => {
+                lead.finish(&value, false, micros);
+                shape.rebuild(value)
+            }
+            Outcome::Negative(value) => {
+                lead.finish(&value, true, micros);
+                shape.rebuild(value)
+            }
+            Outcome::Error(output) => {
+                self.load_errors.add(1);
+                drop(lead);
+                output
+            }
+        }
+    }
+
+    /// The value for `key` through `shape`: a fresh hit, or the loader's output, with
+    /// concurrent misses on one key running `load` once.
+    ///
+    /// Errors are returned to this caller only and not stored; callers that waited on a load
+    /// that failed, panicked or was cancelled retry, one of them loading again.
+    #[inline]
+    pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
+        if let Some((value, _)) = self.lookup(&key) {
+            return shape.rebuild(value);
+        }
+        self.load_blocking(key, shape, load)
+    }
+
+    #[inline(never)]
+    fn load_blocking<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
+        self.misses.add(1);
+        let mut waited = false;
+        loop {
+            match self.join(&key, true) {
+                Join::Hit(value) => return shape.rebuild(value),
+                Join::Lead(lead) => {
+                    self.loads.add(1);
+                    let started = Instant::now();
+                    let output = load();
+                    return self.settle(lead, shape, output, started);
+                }
+                Join::Wait(flight) => {
+                    if flight.led_by_this_thread() {
+                        // A recursive call on the key being loaded: waiting would deadlock.
+                        self.loads.add(1);
+                        return load();
+                    }
+                    if !std::mem::replace(&mut waited, true) {
+                        self.coalesced.add(1);
+                    }
+                    if let Some((value, _)) = flight.wait_blocking() {
+                        return shape.rebuild(value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The async form of [`get_or_load`](Self::get_or_load). Dropping the returned future
+    /// while it leads a load abandons that load; a waiting caller takes over.
+    #[inline]
+    pub async fn get_or_load_async<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        load: impl Future<Output = S::Output>,
+    ) -> S::Output {
+        if let Some((value, _)) = self.lookup(&key) {
+            return shape.rebuild(value);
+        }
+        self.load_async(key, shape, load).await
+    }
+
+    async fn load_async<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        load: impl Future<Output = S::Output>,
+    ) -> S::Output {
+        self.misses.add(1);
+        let mut waited = false;
+        loop {
+            match self.join(&key, false) {
+                Join::Hit(value) => return shape.rebuild(value),
+                Join::Lead(lead) => {
+                    self.loads.add(1);
+                    let started = Instant::now();
+                    let output = load.await;
+                    return self.settle(lead, shape, output, started);
+                }
+                Join::Wait(flight) => {
+                    if !std::mem::replace(&mut waited, true) {
+                        self.coalesced.add(1);
+                    }
+                    if let Some((value, _)) = flight.wait().await {
+                        return shape.rebuild(value);
+                    }
+                }
+            }
+        }
+    }
+}

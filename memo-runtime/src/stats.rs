@@ -1,0 +1,112 @@
+//! What each cache did: hits, misses, loads and how long the loads took.
+//!
+//! Every cached function has a `stats()` on its handle, and [`all`] lists every cache in the
+//! process.
+//!
+//! ```
+//! use memo_runtime::cached;
+//!
+//! #[cached(ttl = 60)]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn main() {
+//!     square(3);
+//!     square(3);
+//!     let stats = square::stats();
+//!     assert_eq!((stats.hits, stats.misses, stats.loads), (1, 1, 1));
+//!     assert_eq!(stats.hit_ratio(), 0.5);
+//! }
+//! ```
+
+mod counter;
+mod histogram;
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+pub(crate) use counter::{Counter, HitCounter};
+pub(crate) use histogram::LoadHistogram;
+
+/// A snapshot of one cache's counters.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// The cache's name (by default the function's module path and name).
+    pub name: String,
+    /// Calls answered from the cache, negative entries included.
+    pub hits: u64,
+    /// Hits on a negative entry (`None`, `Ok(None)`).
+    pub negative_hits: u64,
+    /// Calls that found no fresh entry.
+    pub misses: u64,
+    /// Misses that waited for another call's load of the same key instead of loading.
+    pub coalesced: u64,
+    /// Runs of the function body.
+    pub loads: u64,
+    /// Loads that returned an error (never stored).
+    pub load_errors: u64,
+    /// Entries removed to stay within capacity.
+    pub evictions: u64,
+    /// Entries removed by `invalidate`, and whole-cache clears by `invalidate_all`.
+    pub invalidations: u64,
+    /// Entries held now (fresh or expired, not yet evicted).
+    pub entries: u64,
+    /// Load durations.
+    pub load_time: LoadTimes,
+}
+
+impl CacheStats {
+    /// Hits divided by calls (hits + misses); `0.0` before the first call.
+    #[must_use]
+    pub fn hit_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses;
+        if calls == 0 { 0.0 } else { self.hits as f64 / calls as f64 }
+    }
+}
+
+/// Percentiles of load durations, from a log-linear histogram (within 1/8 of the true value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LoadTimes {
+    /// Median load time.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Longest load seen.
+    pub max: Duration,
+}
+
+/// A cache that reports statistics; every cache built by the macros registers itself.
+pub(crate) trait StatsSource: Send + Sync {
+    fn stats(&self) -> CacheStats;
+}
+
+static REGISTRY: Mutex<Vec<&'static dyn StatsSource>> = Mutex::new(Vec::new());
+
+pub(crate) fn register(source: &'static dyn StatsSource) {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).push(source);
+}
+
+/// Statistics of every cache created by `#[cached]` so far in this process, in creation
+/// order. A cache is created on the first call of its function.
+///
+/// ```
+/// # use memo_runtime::cached;
+/// #[cached]
+/// fn triple(x: u64) -> u64 { x * 3 }
+///
+/// fn main() {
+///     triple(1);
+///     let all = memo_runtime::stats::all();
+///     assert!(all.iter().any(|s| s.name.ends_with("triple") && s.loads == 1));
+/// }
+/// ```
+#[must_use]
+pub fn all() -> Vec<CacheStats> {
+    let sources = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    sources.iter().map(|s| s.stats()).collect()
+}

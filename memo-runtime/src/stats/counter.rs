@@ -1,0 +1,157 @@
+//! Counters that many threads bump without sharing a cache line.
+//!
+//! A hit must not write memory that other cores read or write, or two threads hitting the
+//! same cache slow each other down. The hit counter is therefore split into cache-line-sized
+//! stripes; each thread leases a stripe for its lifetime and is its only writer while fewer
+//! than [`STRIPES`] threads hold leases, so it can add with a plain load and store. Threads
+//! beyond that share stripes and add atomically.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+pub(crate) const STRIPES: usize = 64;
+
+/// A counter bumped on slow paths (misses, loads): one shared atomic.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe {
+    hits: AtomicU64,
+    negative_hits: AtomicU64,
+}
+
+/// Hit and negative-hit counts, striped per thread.
+pub(crate) struct HitCounter {
+    stripes: Box<[Stripe]>,
+}
+
+impl std::fmt::Debug for HitCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (hits, negative_hits) = self.get();
+        f.debug_struct("HitCounter").field("hits", &hits).field("negative_hits", &negative_hits).finish()
+    }
+}
+
+impl Default for HitCounter {
+    fn default() -> Self {
+        Self { stripes: (0..STRIPES).map(|_| Stripe::default()).collect() }
+    }
+}
+
+impl HitCounter {
+    #[inline]
+    pub(crate) fn record(&self, negative: bool) {
+        let lease = lease();
+        // Index is always < STRIPES; `get` keeps the hit path free of panics regardless.
+        let Some(stripe) = self.stripes.get(lease.index) else { return };
+        bump(&stripe.hits, lease.exclusive);
+        if negative {
+            bump(&stripe.negative_hits, lease.exclusive);
+        }
+    }
+
+    pub(crate) fn get(&self) -> (u64, u64) {
+        self.stripes.iter().fold((0, 0), |(h, n), s| {
+            (h + s.hits.load(Ordering::Relaxed), n + s.negative_hits.load(Ordering::Relaxed))
+        })
+    }
+}
+
+#[inline(always)]
+fn bump(cell: &AtomicU64, exclusive: bool) {
+    if exclusive {
+        // Only this thread writes this stripe: no read-modify-write needed.
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    } else {
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Lease {
+    index: usize,
+    exclusive: bool,
+}
+
+/// Which stripes are leased exclusively; a thread gives its stripe back when it exits.
+static LEASED: Mutex<[bool; STRIPES]> = Mutex::new([false; STRIPES]);
+static SHARED_NEXT: AtomicU64 = AtomicU64::new(0);
+
+struct LeaseHolder(Cell<Option<Lease>>);
+
+impl Drop for LeaseHolder {
+    fn drop(&mut self) {
+        if let Some(Lease { index, exclusive: true }) = self.0.get() {
+            LEASED.lock().unwrap_or_else(PoisonError::into_inner)[index] = false;
+        }
+    }
+}
+
+thread_local! {
+    static LEASE: LeaseHolder = const { LeaseHolder(Cell::new(None)) };
+}
+
+#[inline(always)]
+fn lease() -> Lease {
+    LEASE
+        .try_with(|holder| match holder.0.get() {
+            Some(lease) => lease,
+            None => {
+                let lease = acquire();
+                holder.0.set(Some(lease));
+                lease
+            }
+        })
+        // During thread teardown: count through a shared stripe.
+        .unwrap_or_else(|_| shared_lease())
+}
+
+#[cold]
+fn acquire() -> Lease {
+    let mut leased = LEASED.lock().unwrap_or_else(PoisonError::into_inner);
+    match leased.iter().position(|taken| !taken) {
+        Some(index) => {
+            leased[index] = true;
+            Lease { index, exclusive: true }
+        }
+        None => shared_lease(),
+    }
+}
+
+fn shared_lease() -> Lease {
+    let index = (SHARED_NEXT.fetch_add(1, Ordering::Relaxed) as usize) % STRIPES;
+    Lease { index, exclusive: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_exactly_across_more_threads_than_stripes() {
+        let counter = HitCounter::default();
+        std::thread::scope(|s| {
+            for t in 0..(STRIPES * 2) {
+                let counter = &counter;
+                s.spawn(move || {
+                    for i in 0..1_000 {
+                        counter.record(i % 4 == 0 && t % 2 == 0);
+                    }
+                });
+            }
+        });
+        assert_eq!(counter.get(), ((STRIPES * 2 * 1_000) as u64, (STRIPES * 250) as u64));
+    }
+}
