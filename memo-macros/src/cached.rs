@@ -21,7 +21,9 @@ pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
             return errors::with_item(item, &error);
         }
     };
-    match config::Config::parse(args).and_then(|config| plan::Plan::new(config, &func)) {
+    let mut errors = errors::Errors::default();
+    let plan = config::Config::parse(args, &mut errors).and_then(|config| plan::Plan::new(config, &func, errors));
+    match plan {
         Ok(plan) => expand::expand(&plan),
         Err(error) => errors::with_item(item, &error),
     }

@@ -1,6 +1,6 @@
 //! The lazily built, type-checked home of one `#[cached]` function's cache.
 
-use std::any::Any;
+use std::any::TypeId;
 use std::sync::OnceLock;
 
 use crate::cache::{Cache, CacheBuilder};
@@ -13,8 +13,20 @@ use crate::outcome::{CacheKey, CacheValue};
 /// generated code, where the compiler infers the types, asks for it by type.
 #[derive(Debug)]
 pub struct CacheCell {
-    cache: OnceLock<&'static (dyn Any + Send + Sync)>,
+    /// The type of the cache and its address, leaked: the slot is a `static`, so its cache
+    /// lives as long as the process anyway.
+    cache: OnceLock<(TypeId, Erased)>,
 }
+
+/// The address of a leaked `Cache<K, V>`, whose type is recorded beside it.
+#[derive(Debug, Clone, Copy)]
+struct Erased(*const ());
+
+// SAFETY: `Erased` only ever points to a `Cache<K, V>`, which is `Send + Sync` (its key and
+// value types are bounded by `Send + Sync`), and is only dereferenced as that type.
+unsafe impl Send for Erased {}
+// SAFETY: as above.
+unsafe impl Sync for Erased {}
 
 impl CacheCell {
     /// An empty slot, for a `static`.
@@ -31,16 +43,17 @@ impl CacheCell {
     /// asks with the same types, so this is a bug in memo, not in the caller.
     #[inline]
     pub fn get_or_init<K: CacheKey, V: CacheValue>(&'static self, config: impl FnOnce() -> CacheBuilder) -> &'static Cache<K, V> {
-        let any = *self.cache.get_or_init(|| {
-            // The slot is a `static`: its cache lives as long as the process anyway.
+        let (type_id, erased) = *self.cache.get_or_init(|| {
             let cache: &'static Cache<K, V> = Box::leak(Box::new(config().build()));
             crate::stats::register(cache);
-            cache
+            (TypeId::of::<Cache<K, V>>(), Erased(std::ptr::from_ref(cache).cast()))
         });
-        match any.downcast_ref::<Cache<K, V>>() {
-            Some(cache) => cache,
-            None => panic!("memo: cache cell asked for a different key or value type (bug in memo)"),
+        if type_id != TypeId::of::<Cache<K, V>>() {
+            panic!("memo: cache cell asked for a different key or value type (bug in memo)");
         }
+        // SAFETY: the pointer came from a leaked `&'static Cache<K, V>` of the type recorded
+        // with it, which was just checked to be this `Cache<K, V>`.
+        unsafe { &*erased.0.cast::<Cache<K, V>>() }
     }
 }
 

@@ -69,17 +69,58 @@ pub mod __private {
         crate::cache::put_output(cache, key, shape, output);
     }
 
-    /// Passes a key part through, checking that it has what a key needs; the call's span
-    /// points at the argument's type.
-    #[inline(always)]
-    pub fn key_part<T: CacheKey>(part: T) -> T {
-        part
+    /// The owned key part for an argument: `T` for a `T` taken by value (cloned), `String`
+    /// for a `&str`, `Vec<T>` for a `&[T]`. Generated code calls it as
+    /// `<ArgType as KeyPart>::key_part(arg)` spanned at the argument's type, so a type that
+    /// cannot be a key is reported there, once: the failed projection silences follow-on errors.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
+        label = "this argument is part of the cache key",
+        note = "leave it out of the key with `skip(..)`, or give the key yourself with `key = ...`"
+    )]
+    pub trait KeyPart {
+        /// The owned form stored in the key.
+        type Owned: CacheKey;
+        /// Converts a borrowed argument into its owned key form.
+        fn key_part(&self) -> Self::Owned;
     }
 
-    /// Checks that a stored value type has what caching needs.
-    pub fn assert_shape<S: Shape>(shape: S) -> S {
-        shape
+    impl<B: ?Sized + ToOwned> KeyPart for B
+    where
+        B::Owned: CacheKey,
+    {
+        type Owned = B::Owned;
+        #[inline(always)]
+        fn key_part(&self) -> B::Owned {
+            self.to_owned()
+        }
     }
+
+    /// The value of a `key = ...` expression, checked to be usable as a key.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
+        label = "the `key = ...` expression has this type",
+        note = "build an owned key, such as a tuple of owned values or a `String`"
+    )]
+    pub trait KeyExpr {
+        /// The key type.
+        type Key: CacheKey;
+        /// Passes the key through.
+        fn into_key(self) -> Self::Key;
+    }
+
+    impl<T: CacheKey> KeyExpr for T {
+        type Key = T;
+        #[inline(always)]
+        fn into_key(self) -> T {
+            self
+        }
+    }
+
+    /// Checks that the selected shape's stored value can be cached; the call is spanned at
+    /// the return type.
+    #[inline(always)]
+    pub fn assert_cacheable<S: Shape>(_shape: &S) {}
 }
 
 #[cfg(doctest)]

@@ -25,15 +25,16 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+    /// Parses what it can; errors in single arguments are collected in `errors` so that the
+    /// signature is still checked. Only unparseable syntax fails at once.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> syn::Result<Self> {
         let raw = args::parse_raw(tokens)?;
-        let mut errors = Errors::default();
         let mut config = Self::default();
         for arg in &raw {
-            config.take(arg, &mut errors);
+            config.take(arg, errors);
         }
-        config.check(&mut errors);
-        errors.finish(config)
+        config.check(errors);
+        Ok(config)
     }
 
     fn take(&mut self, arg: &RawArg, errors: &mut Errors) {

@@ -19,7 +19,7 @@ use super::signature::Receiver;
 /// ```ignore
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
 ///     let __memo_shape = (&&&Select::<Result<u32, DbError>>::new()).shape();
-///     let __memo_key_fn = |(id,): (&u64,)| key_part(Clone::clone(id));
+///     let __memo_key_fn = |(id,): (&u64,)| <u64 as KeyPart>::key_part(id);
 ///     let __memo_key = __memo_key_fn((&id,));
 ///     price::__memo_cache(&__memo_key_fn, __memo_shape)
 ///         .get_or_load(__memo_key, __memo_shape, move || -> Result<u32, DbError> { body })
@@ -45,7 +45,13 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let call_args = call_args(plan, KeySource::Function);
     let block = &func.block;
     let load = if plan.is_async {
-        quote!(__memo_cache.get_or_load_async(__memo_key, __memo_shape, async move #block).await)
+        quote! {
+            // A hit returns without building the loader's future.
+            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
+                return __memo_hit;
+            }
+            __memo_cache.load_async(__memo_key, __memo_shape, async move #block).await
+        }
     } else {
         quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, move || -> #ret #block))
     };
@@ -128,11 +134,12 @@ fn private(plan: &Plan<'_>) -> TokenStream {
 fn prelude(plan: &Plan<'_>) -> TokenStream {
     let p = private(plan);
     let ret = &plan.ret;
-    let shape = quote_spanned!(ret.span()=> #p::assert_shape((&&&#p::Select::<#ret>::new()).shape()));
+    let check = quote_spanned!(ret.span()=> #p::assert_cacheable(&__memo_shape));
     quote! {
         #[allow(unused_imports)]
         use #p::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
-        let __memo_shape = #shape;
+        let __memo_shape = (&&&#p::Select::<#ret>::new()).shape();
+        #check;
     }
 }
 
@@ -160,14 +167,8 @@ fn key_fn(plan: &Plan<'_>) -> TokenStream {
                 .map(|&i| {
                     let param = &plan.params[i];
                     let ident = param.ident.as_ref();
-                    match &param.referent {
-                        Some(inner) => quote_spanned!(param.ty.span()=>
-                            #p::key_part::<<#inner as ::std::borrow::ToOwned>::Owned>(::std::borrow::ToOwned::to_owned(#ident))),
-                        None => {
-                            let ty = &param.ty;
-                            quote_spanned!(param.ty.span()=> #p::key_part::<#ty>(::core::clone::Clone::clone(#ident)))
-                        }
-                    }
+                    let ty = param.key_source_type();
+                    quote_spanned!(param.ty.span()=> <#ty as #p::KeyPart>::key_part(#ident))
                 })
                 .collect();
             if parts.len() == 1 { quote!(#(#parts)*) } else { quote!((#(#parts,)*)) }
@@ -178,7 +179,7 @@ fn key_fn(plan: &Plan<'_>) -> TokenStream {
                 let ident = param.ident.as_ref()?;
                 param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
             });
-            let key = quote_spanned!(expr.span()=> #p::key_part(#expr));
+            let key = quote_spanned!(expr.span()=> #p::KeyExpr::into_key(#expr));
             quote!({ #(#rebinds)* #key })
         }
     };

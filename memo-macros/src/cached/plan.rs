@@ -41,8 +41,7 @@ pub(crate) struct Plan<'f> {
 }
 
 impl<'f> Plan<'f> {
-    pub(crate) fn new(config: Config, func: &'f ItemFn) -> syn::Result<Self> {
-        let mut errors = Errors::default();
+    pub(crate) fn new(config: Config, func: &'f ItemFn, mut errors: Errors) -> syn::Result<Self> {
         let sig = signature::analyze(&func.sig, &mut errors);
         let ret = signature::return_type(&func.sig, &mut errors);
         let skipped = config.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();

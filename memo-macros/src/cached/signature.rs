@@ -31,6 +31,12 @@ pub(crate) struct Param {
 }
 
 impl Param {
+    /// The type the key part is made from: the referent of `&T`, else the type; lifetimes
+    /// elided so that it can be written where the function's lifetimes are not declared.
+    pub(crate) fn key_source_type(&self) -> Type {
+        elide_lifetimes(self.referent.clone().unwrap_or_else(|| self.ty.clone()))
+    }
+
     /// The parameter's type as the key closure takes it: by reference, lifetimes elided.
     pub(crate) fn borrowed_type(&self) -> TokenStream {
         match &self.referent {

@@ -110,6 +110,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     ///
     /// Errors are returned to this caller only and not stored; callers that waited on a load
     /// that failed, panicked or was cancelled retry, one of them loading again.
+    /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
+    #[inline]
+    pub fn hit<S: Shape<Stored = V>>(&self, key: &K, shape: S) -> Option<S::Output> {
+        self.lookup(key).map(|(value, _)| shape.rebuild(value))
+    }
+
     #[inline]
     pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
         if let Some((value, _)) = self.lookup(&key) {
@@ -163,7 +169,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.load_async(key, shape, load).await
     }
 
-    async fn load_async<S: Shape<Stored = V>>(
+    /// The miss path of [`get_or_load_async`](Self::get_or_load_async), for callers that
+    /// checked [`hit`](Self::hit) first: joins or leads a load of `key`.
+    pub async fn load_async<S: Shape<Stored = V>>(
         &self,
         key: K,
         shape: S,
