@@ -88,7 +88,10 @@ fn on_threads(threads: u64, calls: u64, f: &(dyn Fn(u64) -> u64 + Sync)) -> Dura
     start.elapsed()
 }
 
-fn sync_candidates(peers: &Peers) -> Vec<(&'static str, Box<dyn Fn(u64) -> u64 + Sync + '_>)> {
+/// A named call of a cached `fn(u64) -> u64`.
+type Candidate<'a> = (&'static str, Box<dyn Fn(u64) -> u64 + Sync + 'a>);
+
+fn sync_candidates(peers: &Peers) -> Vec<Candidate<'_>> {
     vec![
         ("memo_ttl", Box::new(memo_ttl)),
         ("cached_unbounded", Box::new(cached_unbounded)),

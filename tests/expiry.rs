@@ -84,7 +84,10 @@ fn jitter_spreads_expiry_uniformly_over_the_window() {
         expired_fractions.push(f64::from(sweep()) / 1_000.0);
     }
     for (fraction, expected) in expired_fractions.iter().zip([0.25, 0.5, 0.75]) {
-        assert!((fraction - expected).abs() < 0.06, "expired {fraction} where {expected} expected: {expired_fractions:?}");
+        assert!(
+            (fraction - expected).abs() < 0.06,
+            "expired {fraction} where {expected} expected: {expired_fractions:?}"
+        );
     }
 
     jittered::invalidate_all();
@@ -139,10 +142,8 @@ fn entries_carry_their_metadata() {
     use memo_runtime::outcome::OptionShape;
 
     let clock = MockClock::install();
-    let cache: Cache<u32, Option<u32>> = Cache::builder()
-        .time_to_live(Duration::from_secs(10))
-        .negative_time_to_live(Duration::from_secs(2))
-        .build();
+    let cache: Cache<u32, Option<u32>> =
+        Cache::builder().time_to_live(Duration::from_secs(10)).negative_time_to_live(Duration::from_secs(2)).build();
     let now = clock.now_millis();
     let shape = OptionShape::default();
     cache.get_or_load(1, shape, || {

@@ -92,7 +92,11 @@ fn methods_share_one_cache_or_key_by_instance() {
     let b = Repo { tenant: 2, calls: AtomicU32::new(0) };
     assert_eq!(a.shared_name(1), "name 1");
     assert_eq!(b.shared_name(1), "name 1");
-    assert_eq!(a.calls.load(Ordering::SeqCst) + b.calls.load(Ordering::SeqCst), 1, "skip(self): one cache for all instances");
+    assert_eq!(
+        a.calls.load(Ordering::SeqCst) + b.calls.load(Ordering::SeqCst),
+        1,
+        "skip(self): one cache for all instances"
+    );
 
     assert_eq!(a.tenant_name(1), "tenant 1 name 1");
     assert_eq!(b.tenant_name(1), "tenant 2 name 1");

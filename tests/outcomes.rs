@@ -53,8 +53,8 @@ async fn anyhow_shaped(fail: bool) -> anyhow_like::Result<String> {
 
 #[tokio::test]
 async fn an_alias_with_a_default_error_is_a_result() {
-    assert!(anyhow_shaped(true).await.is_err());
-    assert!(anyhow_shaped(true).await.is_err());
+    assert_eq!(anyhow_shaped(true).await.unwrap_err().0, "boom");
+    assert_eq!(anyhow_shaped(true).await.unwrap_err().0, "boom");
     assert_eq!(anyhow_shaped(false).await.unwrap(), "fine");
     assert_eq!(anyhow_shaped(false).await.unwrap(), "fine");
     assert_eq!(ANYHOW_LOADS.load(Ordering::SeqCst), 3);

@@ -1,8 +1,8 @@
 //! Single-flight: concurrent misses on one key run the body once; different keys never wait
 //! on each other; a leader that fails, panics or is cancelled leaves no waiter hanging.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use memo_runtime::cached;
@@ -86,9 +86,7 @@ async fn many_keys_async(key: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_cold_keys_times_ten_callers_load_each_key_once_all_at_once() {
-    let tasks: Vec<_> = (0..100u64)
-        .flat_map(|key| (0..10).map(move |_| tokio::spawn(many_keys_async(key))))
-        .collect();
+    let tasks: Vec<_> = (0..100u64).flat_map(|key| (0..10).map(move |_| tokio::spawn(many_keys_async(key)))).collect();
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), (i / 10) as u64);
     }

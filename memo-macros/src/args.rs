@@ -79,7 +79,10 @@ pub(crate) fn unknown(name: &Ident, known: &[&str], macro_name: &str, errors: &m
         .min()
         .map(|(_, k)| format!("did you mean `{k}`? "))
         .unwrap_or_default();
-    errors.spanned(name, format_args!("unknown argument `{written}` for `#[{macro_name}]`; {hint}expected one of {list}"));
+    errors.spanned(
+        name,
+        format_args!("unknown argument `{written}` for `#[{macro_name}]`; {hint}expected one of {list}"),
+    );
 }
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -218,7 +221,10 @@ pub(crate) fn ident_list(arg: &RawArg, example: &str, errors: &mut Errors) -> Op
     match names.parse2(tokens.clone()) {
         Ok(list) => Some(list.into_iter().collect()),
         Err(e) => {
-            errors.push(syn::Error::new(e.span(), format_args!("`{}` takes parameter names: write `{example}`", arg.name)));
+            errors.push(syn::Error::new(
+                e.span(),
+                format_args!("`{}` takes parameter names: write `{example}`", arg.name),
+            ));
             None
         }
     }

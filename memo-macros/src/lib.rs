@@ -7,7 +7,7 @@ mod errors;
 
 use proc_macro::TokenStream;
 
-/// Caches a function's results; see `memo_runtime::cached` for the documentation.
+/// Caches a function's results; documented where `memo_runtime` re-exports it.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     cached::cached(args.into(), item.into()).into()

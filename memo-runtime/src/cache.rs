@@ -27,7 +27,7 @@
 //! eviction (see the `store` module); the README's design notes give the measurements behind
 //! this choice.
 
-mod builder;
+pub(crate) mod builder;
 mod flight;
 mod load;
 mod store;
@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use scc::HashIndex;
 
-pub use builder::CacheBuilder;
+pub use builder::{CacheBuilder, DEFAULT_CAPACITY};
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta};
@@ -102,7 +102,6 @@ impl Cache<(), ()> {
     ///     .build();
     /// assert!(cache.get(&"a".to_string()).is_none());
     /// ```
-    #[must_use]
     pub fn builder() -> CacheBuilder {
         CacheBuilder::default()
     }

@@ -17,8 +17,8 @@
 //! Tests switch the clock to manual time with [`MockClock`](crate::testing::MockClock)
 //! (feature `test-util`).
 
-use std::sync::{Once, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Milliseconds since the Unix epoch, as last published by the ticker (or set by a mock).

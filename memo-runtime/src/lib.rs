@@ -50,7 +50,121 @@ pub mod testing;
 
 pub use cache::{Cache, CacheBuilder};
 pub use entry::EntryInfo;
+/// Caches a function's results in memory: time to live with jitter, single-flight, negative
+/// caching, bounded size, and a typed handle for invalidation and statistics.
+///
+/// ```
+/// use memo_runtime::cached;
+///
+/// # #[derive(Clone, Debug, PartialEq)] pub struct Product { id: u64 }
+/// # #[derive(Debug)] pub struct DbError;
+/// # pub struct Db;
+/// # impl Db { async fn find(&self, id: u64) -> Result<Option<Product>, DbError> { Ok(Some(Product { id })) } }
+/// #[cached(ttl = 300, jitter = 60, negative_ttl = 10, capacity = 50_000, skip(db))]
+/// async fn load_product(db: &Db, id: u64) -> Result<Option<Product>, DbError> {
+///     db.find(id).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), DbError> {
+/// let db = Db;
+/// let product = load_product(&db, 42).await?;
+/// assert_eq!(load_product(&db, 42).await?, product); // a hit: the body did not run
+///
+/// load_product::invalidate(&42); // after product 42 changed
+/// load_product::put(&42, Ok(Some(Product { id: 42 }))); // or write the new value through
+/// assert_eq!(load_product::stats().loads, 1);
+/// # Ok(()) }
+/// ```
+///
+/// # Arguments
+///
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `ttl = 300` / `ttl = "250ms"` | how long a value stays fresh: integer seconds, or a string with a unit (`ms`, `s`, `m`, `h`, `d`, combinable as `"1h30m"`), checked at compile time | no expiry |
+/// | `jitter = 60` | adds a uniform random `[0, jitter]` to each entry's time to live, so keys loaded together do not expire together | none |
+/// | `negative_ttl = 10` | keep negative results (`None`, `Ok(None)`) this long | not kept |
+/// | `capacity = 50_000` | most entries kept; CLOCK eviction keeps recently hit keys | 10,000 |
+/// | `skip(db, self)` | leave parameters out of the key (pools, clients, `self`) | none |
+/// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
+/// | `name = "products"` | the cache's name in statistics | `module::path::function` |
+/// | `version = 2` | bump when the value's shape changes | 0 |
+/// | `in_impl` | an associated function without `self`, in an `impl` block | — |
+/// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |
+///
+/// # What is stored
+///
+/// The return type decides, as the compiler resolves it (type aliases such as
+/// `anyhow::Result<T>` included): `Ok` and `Some` values are stored for `ttl`, `None` and
+/// `Ok(None)` for `negative_ttl` (if given), errors never. See [`outcome`].
+///
+/// # Keys
+///
+/// The key is the tuple of the parameters that are not skipped, in their owned form: `&str` is
+/// keyed as `String`, `&[T]` as `Vec<T>`, `&T` as `T`. Key parts must be
+/// `Clone + Eq + Hash + Send + Sync + 'static`; the cached value `Clone + Send + Sync + 'static`
+/// (wrap large values in `Arc` to make hits cheap).
+///
+/// # Single-flight
+///
+/// Concurrent calls that miss on the same key run the body once; the others wait for its
+/// value (blocking for a sync function, awaiting for an async one). Different keys never wait
+/// on each other. If the leading call returns an error, panics or is cancelled, a waiting call
+/// runs the body instead: nobody hangs. A sync function that calls itself with the same key
+/// from inside its body runs again rather than waiting on itself.
+///
+/// # The handle
+///
+/// A free function `f` gets a handle named `f` (a type, so it does not clash with the
+/// function): `f::invalidate(&args..) -> bool`, `f::invalidate_all()`,
+/// `f::put(&args.., value)` and `f::stats()`. Its parameters are the key's parameters, taken by
+/// reference. Invalidation also stops a load of that key running at that moment from being
+/// stored, so it cannot put back the value the invalidation meant to remove.
+///
+/// A method `m` in an `impl` block gets associated functions `Self::m_invalidate`,
+/// `Self::m_invalidate_all`, `Self::m_put` and `Self::m_stats`; when `key = ...` reads `self`
+/// they take `&self`.
+///
+/// ```
+/// use memo_runtime::cached;
+///
+/// struct Catalog {
+///     tenant: u32,
+/// }
+///
+/// impl Catalog {
+///     /// One cache for all catalogs: `self` is not part of the key.
+///     #[cached(ttl = 60, skip(self))]
+///     fn currency(&self, country: &str) -> String {
+///         if country == "JP" { "JPY".into() } else { "EUR".into() }
+///     }
+///
+///     /// Keyed by tenant and id.
+///     #[cached(ttl = 60, key = (self.tenant, id))]
+///     async fn price(&self, id: u64) -> u64 {
+///         id * 100 + u64::from(self.tenant)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let catalog = Catalog { tenant: 7 };
+/// assert_eq!(catalog.currency("JP"), "JPY");
+/// assert_eq!(catalog.price(1).await, 107);
+/// assert!(catalog.price_invalidate(&1));
+/// assert!(Catalog::currency_invalidate("JP"));
+/// assert_eq!(Catalog::price_stats().loads, 1);
+/// # }
+/// ```
+///
+/// # Compile errors
+///
+/// Misuse is a compile error on the offending token that says what to write instead: unknown
+/// or repeated arguments, malformed durations, a method without `skip(self)` or `key`, generic
+/// functions, `impl Trait` or `&mut` arguments in the key, borrowed or `()` return values, and
+/// key or value types that lack the traits caching needs.
 #[cfg(feature = "macros")]
+#[doc(inline)]
 pub use memo_macros::cached;
 pub use stats::{CacheStats, LoadTimes};
 

@@ -236,6 +236,7 @@ pub mod select {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow, reason = "autoref selection needs exactly three borrows")]
 mod tests {
     use super::select::*;
     use super::*;

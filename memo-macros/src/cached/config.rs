@@ -52,7 +52,9 @@ impl Config {
             "name" => set_once(&mut self.name, name, args::string(arg, "name = \"products\"", errors), errors),
             "version" => set_once(&mut self.version, name, args::integer(arg, "version = 2", errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
-            "crate" => set_once(&mut self.krate, name, args::path(arg, "crate = my_facade::memo_runtime", errors), errors),
+            "crate" => {
+                set_once(&mut self.krate, name, args::path(arg, "crate = my_facade::memo_runtime", errors), errors)
+            }
             _ => args::unknown(name, KNOWN, "cached", errors),
         }
     }
@@ -66,7 +68,8 @@ impl Config {
             errors.at(ttl.span(), "`ttl` must be greater than zero; remove `#[cached]` to turn caching off");
         }
         if let Some(ttl) = self.negative_ttl.as_ref().filter(|t| t.value == 0) {
-            errors.at(ttl.span(), "`negative_ttl` must be greater than zero; leave it out to not keep negative results");
+            errors
+                .at(ttl.span(), "`negative_ttl` must be greater than zero; leave it out to not keep negative results");
         }
         if let Some(capacity) = self.capacity.as_ref().filter(|c| c.value == 0) {
             errors.at(capacity.span(), "`capacity` must be at least 1; remove `#[cached]` to turn caching off");

@@ -46,8 +46,8 @@ impl<'f> Plan<'f> {
         let ret = signature::return_type(&func.sig, &mut errors);
         let skipped = config.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
         for name in &skipped {
-            let known = (name == "self" && sig.receiver.is_some())
-                || sig.params.iter().any(|p| p.ident.as_ref() == Some(name));
+            let known =
+                (name == "self" && sig.receiver.is_some()) || sig.params.iter().any(|p| p.ident.as_ref() == Some(name));
             if !known {
                 let names: Vec<String> = sig
                     .receiver
@@ -56,7 +56,10 @@ impl<'f> Plan<'f> {
                     .chain(sig.params.iter().filter_map(|p| p.ident.as_ref()).map(|i| format!("`{i}`")))
                     .collect();
                 let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
-                errors.spanned(name, format_args!("`skip({name})`: this function has no parameter `{name}`; its parameters are {list}"));
+                errors.spanned(
+                    name,
+                    format_args!("`skip({name})`: this function has no parameter `{name}`; its parameters are {list}"),
+                );
             }
         }
         if let Some((_, self_token)) = &sig.receiver {
@@ -73,10 +76,7 @@ impl<'f> Plan<'f> {
             Some(arg) => key_from_expr(&arg.value, &sig.params),
             None => Key::Params(default_key(&sig.params, &skipped, &mut errors)),
         };
-        let krate = config.krate.as_ref().map_or_else(
-            || syn::parse_quote!(::memo_runtime),
-            |k| k.value.clone(),
-        );
+        let krate = config.krate.as_ref().map_or_else(|| syn::parse_quote!(::memo_runtime), |k| k.value.clone());
         let settings = Settings {
             ttl_ms: config.ttl.as_ref().map(|a| a.value),
             jitter_ms: config.jitter.as_ref().map(|a| a.value),

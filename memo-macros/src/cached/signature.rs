@@ -59,7 +59,10 @@ pub(crate) struct Signature {
 
 pub(crate) fn analyze(sig: &syn::Signature, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
-        errors.spanned(constness, "`#[cached]` cannot go on a `const fn`: its calls may run at compile time; remove `const`");
+        errors.spanned(
+            constness,
+            "`#[cached]` cannot go on a `const fn`: its calls may run at compile time; remove `const`",
+        );
     }
     let generics = &sig.generics;
     if let Some(param) = generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {

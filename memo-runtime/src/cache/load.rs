@@ -78,13 +78,17 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
         let now = crate::clock::now_millis_fast();
-        self.map
-            .peek_with(key, |_, e| (now < e.meta.fresh_until).then(|| (e.value.clone(), e.meta.negative)))
-            .flatten()
+        self.map.peek_with(key, |_, e| (now < e.meta.fresh_until).then(|| (e.value.clone(), e.meta.negative))).flatten()
     }
 
     /// Classifies a finished load, stores and publishes it, and returns the caller's output.
-    fn settle<S: Shape<Stored = V>>(&self, lead: Lead<'_, K, V>, shape: S, output: S::Output, started: Instant) -> S::Output {
+    fn settle<S: Shape<Stored = V>>(
+        &self,
+        lead: Lead<'_, K, V>,
+        shape: S,
+        output: S::Output,
+        started: Instant,
+    ) -> S::Output {
         let took = started.elapsed();
         self.load_times.record(took);
         let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);

@@ -63,9 +63,9 @@ impl HitCounter {
     }
 
     pub(crate) fn get(&self) -> (u64, u64) {
-        self.stripes.iter().fold((0, 0), |(h, n), s| {
-            (h + s.hits.load(Ordering::Relaxed), n + s.negative_hits.load(Ordering::Relaxed))
-        })
+        self.stripes
+            .iter()
+            .fold((0, 0), |(h, n), s| (h + s.hits.load(Ordering::Relaxed), n + s.negative_hits.load(Ordering::Relaxed)))
     }
 }
 

@@ -1,0 +1,61 @@
+//! Bounded size: a cache never holds more than its capacity, and CLOCK eviction keeps the keys
+//! that are hit while a stream of one-off keys passes through.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use memo_runtime::cached;
+
+#[cached(capacity = 100)]
+fn bounded(id: u32) -> u32 {
+    id
+}
+
+#[test]
+fn the_cache_never_holds_more_than_its_capacity() {
+    for id in 0..1_000 {
+        bounded(id);
+        assert!(bounded::stats().entries <= 100);
+    }
+    let stats = bounded::stats();
+    assert_eq!(stats.entries, 100);
+    assert_eq!(stats.evictions, 900);
+}
+
+#[cached]
+fn default_bound(id: u32) -> u32 {
+    id
+}
+
+#[test]
+fn caches_are_bounded_by_default() {
+    for id in 0..20_000 {
+        default_bound(id);
+    }
+    assert_eq!(default_bound::stats().entries, memo_runtime::cache::DEFAULT_CAPACITY as u64);
+}
+
+static HOT_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(capacity = 100)]
+fn scanned(id: u32) -> u32 {
+    if id < 10 {
+        HOT_LOADS.fetch_add(1, Ordering::SeqCst);
+    }
+    id
+}
+
+#[test]
+fn hot_keys_survive_a_scan_of_cold_keys() {
+    for round in 0..200 {
+        for hot in 0..10 {
+            scanned(hot);
+        }
+        for cold in 0..20 {
+            scanned(1_000 + round * 20 + cold);
+        }
+    }
+    assert_eq!(HOT_LOADS.load(Ordering::SeqCst), 10, "each hot key loaded once, never evicted");
+    let stats = scanned::stats();
+    assert_eq!(stats.entries, 100);
+    assert_eq!(stats.evictions, 200 * 20 + 10 - 100);
+}
