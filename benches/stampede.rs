@@ -78,11 +78,13 @@ async fn stampede(f: &Contender, keys: u64, callers: u64) -> (Duration, u64) {
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().expect("runtime");
     let contenders = contenders();
+    let mut runs_report = String::new();
     for (scenario, keys, callers) in [("one_key_1000_callers", 1, 1_000), ("hundred_keys_10_callers", 100, 10)] {
         println!("\n{scenario}: loader runs per stampede (50 ms loader)");
         for (name, f) in &contenders {
             let (took, runs) = rt.block_on(stampede(f, keys, callers));
             println!("  {name:<20} runs {runs:>4}   wall {:>7.1} ms", took.as_secs_f64() * 1e3);
+            runs_report.push_str(&format!("stampede_{scenario} {name} {runs}\n"));
         }
         let mut group = c.benchmark_group(format!("stampede_{scenario}"));
         group.sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(200));
@@ -92,6 +94,13 @@ fn bench(c: &mut Criterion) {
             });
         }
         group.finish();
+    }
+    // Read by `benches/table.py`, which writes the README's benchmark table.
+    let dir =
+        std::path::Path::new(&std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("criterion");
+    if std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("stampede_runs.txt"), runs_report)).is_err()
+    {
+        eprintln!("could not write the loader-run counts under {}", dir.display());
     }
 }
 

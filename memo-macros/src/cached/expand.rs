@@ -9,14 +9,14 @@ use super::signature::Receiver;
 
 /// Input:
 ///
-/// ```ignore
+/// ```text
 /// #[cached(ttl = 60)]
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> { body }
 /// ```
 ///
 /// Output (free function; in an `impl` block the handle is `price_invalidate` etc.):
 ///
-/// ```ignore
+/// ```text
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
 ///     let __memo_shape = (&&&Select::<Result<u32, DbError>>::new()).shape();
 ///     let __memo_key_fn = |(id,): (&u64,)| <u64 as KeyPart>::key_part(id);

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Writes the README's benchmark table from the criterion results in target/criterion.
+
+Run after the benches:
+    cargo bench --bench hit_path --bench stampede --bench l1_engines && python3 benches/table.py
+It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers.
+"""
+
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CRITERION = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "criterion"
+
+
+def ns(group, bench):
+    path = CRITERION / group / bench / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["mean"]["point_estimate"]
+
+
+def hit_row(label, group, bench, threads):
+    t = ns(group, bench)
+    if t is None:
+        return None
+    mops = threads * 1e3 / t
+    return f"| {label} | {t:.1f} ns | {mops:.0f} M/s |"
+
+
+def main():
+    lines = []
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", pathlib.Path("/proc/cpuinfo").read_text()).group(1)
+        cpu = f"{model}, {os.cpu_count()} cores"
+    except (OSError, AttributeError):
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
+    lines.append("")
+    sections = [
+        ("Sync hit, 1 thread (`fn(u64) -> u64`, 1,000 warm keys)", "sync_hit_1_thread", 1),
+        ("Sync hit, 2 threads (time per call on each thread; throughput of both)", "sync_hit_2_threads", 2),
+        ("Async hit, 1 thread (`async fn(u64) -> u64`)", "async_hit_1_thread", 1),
+    ]
+    names = {
+        "memo_ttl": "**memo** `#[cached(ttl = 300)]`",
+        "cached_unbounded": "`cached` `#[cached]` (unbounded, no TTL)",
+        "cached_ttl": "`cached` `#[cached(ttl_secs = 300)]`",
+        "cached_lru": "`cached` `#[cached(max_size = 10_000)]` (LRU)",
+        "moka_ttl": "moka `get` (TTL 300 s)",
+        "quick_cache": "quick_cache `get` (no TTL)",
+    }
+    for title, group, threads in sections:
+        lines.append(f"| {title} | time per call | calls/s |")
+        lines.append("|---|---|---|")
+        for bench, label in names.items():
+            row = hit_row(label, group, bench, threads)
+            if row:
+                lines.append(row)
+        lines.append("")
+    runs = {}
+    runs_file = CRITERION / "stampede_runs.txt"
+    if runs_file.exists():
+        for line in runs_file.read_text().split("\n"):
+            if line.strip():
+                group, bench, count = line.split()
+                runs[(group, bench)] = count
+    stampede_names = {
+        "memo": "**memo** async `#[cached]`",
+        "cached_sync_writes": "`cached` async, `sync_writes = true`",
+        "cached_by_key": "`cached` async, `sync_writes = \"by_key\"`",
+        "moka_get_with": "moka `get_with`",
+    }
+    for title, group in [
+        ("Stampede: 1,000 tasks on one cold key, 50 ms loader", "stampede_one_key_1000_callers"),
+        ("Stampede: 100 cold keys x 10 tasks, 50 ms loader", "stampede_hundred_keys_10_callers"),
+    ]:
+        lines.append(f"| {title} | wall time | loader runs |")
+        lines.append("|---|---|---|")
+        for bench, label in stampede_names.items():
+            t = ns(group, bench)
+            if t is not None:
+                lines.append(f"| {label} | {t / 1e6:.1f} ms | {runs.get((group, bench), '?')} |")
+        lines.append("")
+    engines = ["scc_hash_index", "papaya", "quick_cache", "moka_sync", "mutex_hashmap", "rwlock_hashmap"]
+    if ns("l1_engine_hit_1_thread", engines[0]) is not None:
+        lines.append("| L1 engine candidates, raw (`cargo bench --bench l1_engines`): hit + coarse-clock TTL check | 1 thread | 2 threads |")
+        lines.append("|---|---|---|")
+        for engine in engines:
+            one = ns("l1_engine_hit_1_thread", engine)
+            two = ns("l1_engine_hit_2_threads", engine)
+            if one is None or two is None:
+                continue
+            # The 1-thread group times 1,000 lookups per iteration; the 2-thread group one per thread.
+            lines.append(f"| {engine} | {one / 1000:.1f} ns | {2e3 / two:.0f} M/s |")
+        lines.append("")
+    table = "\n".join(lines).rstrip() + "\n"
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->"
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    readme.write_text(before + start + table + end + after)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+//! How keys are formed: reference arguments by their owned form, `skip`, `key = ...`, and
+//! invalidation racing a load.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier};
+
+use memo_runtime::cached;
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct Filter {
+    category: String,
+    max_price: u32,
+}
+
+static SLICE_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60)]
+fn total(prices: &[u32], filter: &Filter, label: &str) -> u64 {
+    SLICE_LOADS.fetch_add(1, Ordering::SeqCst);
+    prices.iter().filter(|p| **p <= filter.max_price).map(|p| u64::from(*p)).sum::<u64>() + label.len() as u64
+}
+
+#[test]
+fn reference_arguments_are_keyed_by_their_owned_form() {
+    let filter = Filter { category: "books".into(), max_price: 10 };
+    let prices = vec![5, 10, 15];
+    assert_eq!(total(&prices, &filter, "a"), 16);
+    // Equal contents from different allocations hit the same entry.
+    let same_prices = prices.clone();
+    let same_filter = filter.clone();
+    let label = String::from("a");
+    assert_eq!(total(&same_prices, &same_filter, &label), 16);
+    assert_eq!(SLICE_LOADS.load(Ordering::SeqCst), 1);
+    // Any part differing is another key.
+    total(&prices, &Filter { max_price: 20, ..filter.clone() }, "a");
+    total(&prices[..2], &filter, "a");
+    total(&prices, &filter, "b");
+    assert_eq!(SLICE_LOADS.load(Ordering::SeqCst), 4);
+    assert!(total::invalidate(&prices, &filter, "a"));
+}
+
+struct Pool {
+    queries: AtomicU32,
+}
+
+#[cached(ttl = 60, skip(pool))]
+fn user_name(pool: &Pool, id: u32) -> String {
+    pool.queries.fetch_add(1, Ordering::SeqCst);
+    format!("user {id}")
+}
+
+#[test]
+fn skipped_arguments_are_not_part_of_the_key() {
+    let (a, b) = (Pool { queries: AtomicU32::new(0) }, Pool { queries: AtomicU32::new(0) });
+    assert_eq!(user_name(&a, 1), "user 1");
+    assert_eq!(user_name(&b, 1), "user 1");
+    assert_eq!(a.queries.load(Ordering::SeqCst) + b.queries.load(Ordering::SeqCst), 1);
+    assert!(user_name::invalidate(&1), "the handle takes only the key's parameters");
+}
+
+static EXPR_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60, key = filter.category.to_lowercase())]
+fn by_category(filter: Filter, page: u32) -> String {
+    EXPR_LOADS.fetch_add(1, Ordering::SeqCst);
+    format!("{} page {page}", filter.category)
+}
+
+#[test]
+fn an_explicit_key_expression_decides_the_key() {
+    let books = Filter { category: "Books".into(), max_price: 1 };
+    assert_eq!(by_category(books.clone(), 1), "Books page 1");
+    assert_eq!(by_category(Filter { category: "BOOKS".into(), max_price: 9 }, 2), "Books page 1");
+    assert_eq!(EXPR_LOADS.load(Ordering::SeqCst), 1, "only the lower-cased category is the key");
+    assert!(by_category::invalidate(&books));
+}
+
+static RACE_LOADS: AtomicU32 = AtomicU32::new(0);
+static RACE_VALUE: AtomicU32 = AtomicU32::new(1);
+
+/// Reads the current value, then (on the first run) waits at the barrier so the test can
+/// update and invalidate before the load returns.
+#[cached(ttl = 60, skip(barrier))]
+fn racing(id: u32, barrier: &Option<Arc<Barrier>>) -> u32 {
+    let _ = id;
+    let value = RACE_VALUE.load(Ordering::SeqCst);
+    if RACE_LOADS.fetch_add(1, Ordering::SeqCst) == 0
+        && let Some(barrier) = barrier
+    {
+        barrier.wait(); // read done
+        barrier.wait(); // update and invalidation done
+    }
+    value
+}
+
+/// Regression guard for the cache-aside race: read v1, update to v2 and invalidate, the load
+/// of v1 finishes; v1 must not be stored.
+#[test]
+fn an_invalidation_during_a_load_keeps_the_old_value_out() {
+    let barrier = Arc::new(Barrier::new(2));
+    let loader = {
+        let barrier = Some(Arc::clone(&barrier));
+        std::thread::spawn(move || racing(1, &barrier))
+    };
+    barrier.wait(); // the load has read 1
+    RACE_VALUE.store(2, Ordering::SeqCst);
+    racing::invalidate(&1);
+    barrier.wait();
+    assert_eq!(loader.join().unwrap(), 1, "the racing caller gets what it read");
+    assert_eq!(racing(1, &None), 2, "the next call reloads instead of serving the stale value");
+    assert_eq!(RACE_LOADS.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn caches_and_stats_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<memo_runtime::Cache<String, Vec<u8>>>();
+    assert_send_sync::<memo_runtime::CacheStats>();
+    assert_send_sync::<memo_runtime::CacheBuilder>();
+}
