@@ -2,7 +2,7 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench hit_path --bench stampede --bench l1_engines && python3 benches/table.py
+    cargo bench --bench hit_path --bench stampede --bench request_memo --bench l1_engines && python3 benches/table.py
 It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers.
 """
 
@@ -41,7 +41,7 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench l1_engines` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
     sections = [
@@ -62,6 +62,19 @@ def main():
         lines.append("|---|---|---|")
         for bench, label in names.items():
             row = hit_row(label, group, bench, threads)
+            if row:
+                lines.append(row)
+        lines.append("")
+    memo_rows = [
+        ("`Mutex<HashMap>` hit, uncontended (the yardstick)", "mutex_hashmap"),
+        ("**memo** `#[request_memo]` hit inside a scope", "request_memo"),
+        ("**memo** `#[cached(ttl = 300)]` L1 hit", "cached_l1"),
+    ]
+    if ns("request_memo_hit", "request_memo") is not None:
+        lines.append("| Request memo (`cargo bench --bench request_memo`), 1 thread | time per call | calls/s |")
+        lines.append("|---|---|---|")
+        for label, bench in memo_rows:
+            row = hit_row(label, "request_memo_hit", bench, 1)
             if row:
                 lines.append(row)
         lines.append("")

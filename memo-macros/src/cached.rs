@@ -4,7 +4,6 @@
 mod config;
 mod expand;
 mod plan;
-mod signature;
 
 use proc_macro2::TokenStream;
 

@@ -3,7 +3,11 @@
 
 mod args;
 mod cached;
+mod codegen;
 mod errors;
+mod request_memo;
+mod signature;
+mod subject;
 
 use proc_macro::TokenStream;
 
@@ -11,4 +15,10 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     cached::cached(args.into(), item.into()).into()
+}
+
+/// Memoizes a function within a request scope; documented where `memo_runtime` re-exports it.
+#[proc_macro_attribute]
+pub fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream {
+    request_memo::request_memo(args.into(), item.into()).into()
 }

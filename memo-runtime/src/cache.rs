@@ -45,8 +45,9 @@ use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta};
 use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, LoadHistogram, StatsSource};
-use flight::Flight;
 use store::Writer;
+
+pub(crate) use flight::Flight;
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
 

@@ -42,14 +42,19 @@ pub mod cache;
 mod cell;
 pub mod clock;
 mod entry;
+#[cfg(feature = "tower")]
+pub mod layer;
 pub mod outcome;
 mod random;
+pub mod scope;
 pub mod stats;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use cache::{Cache, CacheBuilder};
 pub use entry::EntryInfo;
+#[cfg(feature = "tower")]
+pub use layer::{RequestMemo, RequestMemoLayer};
 /// Caches a function's results in memory: time to live with jitter, single-flight, negative
 /// caching, bounded size, and a typed handle for invalidation and statistics.
 ///
@@ -89,6 +94,7 @@ pub use entry::EntryInfo;
 /// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |
 /// | `version = 2` | bump when the value's shape changes | 0 |
+/// | `request_consistent` | inside a [request scope](scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
 /// | `in_impl` | an associated function without `self`, in an `impl` block | — |
 /// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |
 ///
@@ -166,6 +172,60 @@ pub use entry::EntryInfo;
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use memo_macros::cached;
+pub use scope::{Scope, scope};
+
+/// Memoizes a function within one request: inside a [request scope](scope), calls with equal
+/// arguments run the body once and return clones of the first result; outside any scope the
+/// function simply runs.
+///
+/// Concurrent equal calls in one scope share one run; different arguments never wait on each
+/// other; errors are not memoized (the next call runs again). `None` and `Ok(None)` are results
+/// like any other. The key is formed as for [`cached`]: `skip(..)`, `key = ...`, and methods
+/// need `skip(self)` or `key = ...`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use memo_runtime::request_memo;
+///
+/// static QUERIES: AtomicU32 = AtomicU32::new(0);
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User { id: u64, name: String }
+///
+/// #[request_memo]
+/// async fn load_user(id: u64) -> Result<User, String> {
+///     QUERIES.fetch_add(1, Ordering::SeqCst);
+///     Ok(User { id, name: format!("user {id}") })
+/// }
+///
+/// /// Two layers of a handler that each need the user.
+/// async fn greeting(id: u64) -> Result<String, String> {
+///     Ok(format!("hello {}", load_user(id).await?.name))
+/// }
+/// async fn permissions(id: u64) -> Result<Vec<String>, String> {
+///     let user = load_user(id).await?;
+///     Ok(vec![format!("read:{}", user.id)])
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), String> {
+/// memo_runtime::scope(async {
+///     greeting(7).await?;
+///     permissions(7).await?;
+///     Ok::<_, String>(())
+/// })
+/// .await?;
+/// assert_eq!(QUERIES.load(Ordering::SeqCst), 1, "one query for the whole request");
+/// # Ok(()) }
+/// ```
+///
+/// Arguments: `skip(a, b)`, `key = expr`, `crate = path`. Time-based arguments (`ttl` and the
+/// like) belong to [`cached`]: a request memo lives as long as its request. To make a
+/// `#[cached]` function answer one value per key for a whole request, even if its entry expires
+/// or is invalidated meanwhile, give it `request_consistent`.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use memo_macros::request_memo;
 pub use stats::{CacheStats, LoadTimes};
 
 /// Items used by the code the macros generate. Not a public API: it changes without notice.
@@ -175,6 +235,7 @@ pub mod __private {
     pub use crate::cell::CacheCell;
     pub use crate::outcome::select;
     pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};
+    pub use crate::scope::{MemoSite, in_scope, request_memo, request_memo_async};
     pub use crate::stats::CacheStats;
 
     /// Stores a function's return value for `key` (the typed handle's `put`): positive values
@@ -237,6 +298,6 @@ pub mod __private {
     pub fn assert_cacheable<S: Shape>(_shape: &S) {}
 }
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "tower"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

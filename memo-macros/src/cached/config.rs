@@ -6,8 +6,19 @@ use syn::{Expr, Ident, LitStr, Path};
 use crate::args::{self, Arg, RawArg, set_once};
 use crate::errors::Errors;
 
-pub(crate) const KNOWN: &[&str] =
-    &["ttl", "jitter", "negative_ttl", "capacity", "skip", "key", "name", "version", "in_impl", "crate"];
+pub(crate) const KNOWN: &[&str] = &[
+    "ttl",
+    "jitter",
+    "negative_ttl",
+    "capacity",
+    "skip",
+    "key",
+    "name",
+    "version",
+    "request_consistent",
+    "in_impl",
+    "crate",
+];
 
 /// Everything `#[cached(...)]` was given, each with the span of its name.
 #[derive(Default)]
@@ -20,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) key: Option<Arg<Expr>>,
     pub(crate) name: Option<Arg<LitStr>>,
     pub(crate) version: Option<Arg<u32>>,
+    pub(crate) request_consistent: Option<Arg<()>>,
     pub(crate) in_impl: Option<Arg<()>>,
     pub(crate) krate: Option<Arg<Path>>,
 }
@@ -51,6 +63,7 @@ impl Config {
             }
             "name" => set_once(&mut self.name, name, args::string(arg, "name = \"products\"", errors), errors),
             "version" => set_once(&mut self.version, name, args::integer(arg, "version = 2", errors), errors),
+            "request_consistent" => set_once(&mut self.request_consistent, name, args::flag(arg, errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
             "crate" => {
                 set_once(&mut self.krate, name, args::path(arg, "crate = my_facade::memo_runtime", errors), errors)

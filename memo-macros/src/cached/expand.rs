@@ -1,11 +1,10 @@
 //! Code generation for `#[cached]`: the plan in, the cached function and its handle out.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{format_ident, quote};
 
-use super::plan::{Key, Plan};
-use super::signature::Receiver;
+use super::plan::Plan;
+use crate::codegen::{self, KeySource};
 
 /// Input:
 ///
@@ -34,27 +33,28 @@ use super::signature::Receiver;
 /// }
 /// ```
 pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
-    let func = plan.func;
-    let p = private(plan);
-    let ret = &plan.ret;
+    let subject = &plan.subject;
+    let func = subject.func;
+    let p = codegen::private(subject);
     let ident = &func.sig.ident;
     let names = Names::new(plan);
     let accessor = &names.accessor;
-    let prelude = prelude(plan);
-    let key_fn = key_fn(plan);
-    let call_args = call_args(plan, KeySource::Function);
-    let block = &func.block;
-    let load = if plan.is_async {
+    let prelude = codegen::prelude(subject);
+    let key_fn = codegen::key_fn(subject);
+    let call_args = codegen::call_args(subject, KeySource::Function);
+    let loader = codegen::loader(subject);
+    let load = if subject.is_async {
         quote! {
             // A hit returns without building the loader's future.
             if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
                 return __memo_hit;
             }
-            __memo_cache.load_async(__memo_key, __memo_shape, async move #block).await
+            __memo_cache.load_async(__memo_key, __memo_shape, #loader).await
         }
     } else {
-        quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, move || -> #ret #block))
+        quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, #loader))
     };
+    let load = if plan.settings.request_consistent { request_consistent(plan, &load) } else { load };
     let attrs = &func.attrs;
     let vis = &func.vis;
     let sig = &func.sig;
@@ -69,10 +69,9 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
         }
     };
     let handle = handle(plan, &names, &p);
-    if plan.associated {
+    if subject.associated {
         quote!(#function #handle)
     } else {
-        let vis = &func.vis;
         let doc = format!("Handle of the cached function [`{ident}()`]: invalidation, write-through and statistics.");
         quote! {
             #function
@@ -85,6 +84,33 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
                 #handle
             }
         }
+    }
+}
+
+/// Wraps the cache lookup in the request memo: inside a request scope, the first answer for a
+/// key is the answer for the rest of the request.
+///
+/// Input: the lookup `L` (a block evaluating to the return value).
+/// Output: `request_memo(&SITE, Some(key.clone()) if in a scope, shape, move || L)`.
+fn request_consistent(plan: &Plan<'_>, lookup: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let p = codegen::private(subject);
+    let ret = &subject.ret;
+    let site = quote! {
+        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::new();
+    };
+    if subject.is_async {
+        quote! {{
+            #site
+            let __memo_scoped = #p::in_scope().then(|| ::core::clone::Clone::clone(&__memo_key));
+            #p::request_memo_async(&__MEMO_SITE, __memo_scoped, __memo_shape, async move { #lookup }).await
+        }}
+    } else {
+        quote! {{
+            #site
+            let __memo_scoped = #p::in_scope().then(|| ::core::clone::Clone::clone(&__memo_key));
+            #p::request_memo(&__MEMO_SITE, __memo_scoped, __memo_shape, move || -> #ret { #lookup })
+        }}
     }
 }
 
@@ -101,8 +127,8 @@ struct Names {
 
 impl Names {
     fn new(plan: &Plan<'_>) -> Self {
-        let ident = &plan.func.sig.ident;
-        if plan.associated {
+        let ident = &plan.subject.func.sig.ident;
+        if plan.subject.associated {
             let accessor_def = format_ident!("__memo_cache_{}", ident);
             Self {
                 accessor: quote!(Self::#accessor_def),
@@ -125,135 +151,36 @@ impl Names {
     }
 }
 
-fn private(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
-    quote!(#krate::__private)
-}
-
-/// Brings the shape selectors into scope and picks the shape of the return type.
-fn prelude(plan: &Plan<'_>) -> TokenStream {
-    let p = private(plan);
-    let ret = &plan.ret;
-    let check = quote_spanned!(ret.span()=> #p::assert_cacheable(&__memo_shape));
-    quote! {
-        #[allow(unused_imports)]
-        use #p::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
-        let __memo_shape = (&&&#p::Select::<#ret>::new()).shape();
-        #check;
-    }
-}
-
-/// The closure that builds a key from borrowed arguments:
-/// `|(a, b): (&A, &str)| (Clone::clone(a), ToOwned::to_owned(b))`.
-fn key_fn(plan: &Plan<'_>) -> TokenStream {
-    let p = private(plan);
-    let (indices, uses_self) = key_inputs(plan);
-    let mut pats = Vec::new();
-    let mut tys = Vec::new();
-    if uses_self {
-        pats.push(quote!(__memo_self));
-        tys.push(quote!(&Self));
-    }
-    for &i in indices {
-        let param = &plan.params[i];
-        let ident = param.ident.as_ref();
-        pats.push(quote!(#ident));
-        tys.push(param.borrowed_type());
-    }
-    let body = match &plan.key {
-        Key::Params(indices) => {
-            let parts: Vec<TokenStream> = indices
-                .iter()
-                .map(|&i| {
-                    let param = &plan.params[i];
-                    let ident = param.ident.as_ref();
-                    let ty = param.key_source_type();
-                    quote_spanned!(param.ty.span()=> <#ty as #p::KeyPart>::key_part(#ident))
-                })
-                .collect();
-            if parts.len() == 1 { quote!(#(#parts)*) } else { quote!((#(#parts,)*)) }
-        }
-        Key::Expr { expr, params, .. } => {
-            let rebinds = params.iter().filter_map(|&i| {
-                let param = &plan.params[i];
-                let ident = param.ident.as_ref()?;
-                param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
-            });
-            let key = quote_spanned!(expr.span()=> #p::KeyExpr::into_key(#expr));
-            quote!({ #(#rebinds)* #key })
-        }
-    };
-    quote!(|(#(#pats,)*): (#(#tys,)*)| #body)
-}
-
-/// The parameters the key closure takes, and whether it takes `self`.
-fn key_inputs<'p>(plan: &'p Plan<'_>) -> (&'p [usize], bool) {
-    match &plan.key {
-        Key::Params(indices) => (indices, false),
-        Key::Expr { params, uses_self, .. } => (params, *uses_self),
-    }
-}
-
-#[derive(Clone, Copy)]
-enum KeySource {
-    /// Inside the cached function: arguments are owned or borrowed as declared.
-    Function,
-    /// Inside a handle function: every key argument is already a reference.
-    Handle,
-}
-
-/// The tuple passed to the key closure.
-fn call_args(plan: &Plan<'_>, source: KeySource) -> TokenStream {
-    let (indices, uses_self) = key_inputs(plan);
-    let mut args = Vec::new();
-    if uses_self {
-        args.push(match (source, plan.receiver) {
-            (KeySource::Handle, _) | (_, Some(Receiver::Ref)) => quote!(self),
-            (_, Some(Receiver::Value)) => quote!(&self),
-            (_, Some(Receiver::Typed) | None) => quote!(&*self),
-        });
-    }
-    for &i in indices {
-        let param = &plan.params[i];
-        let ident = param.ident.as_ref();
-        args.push(match (source, &param.referent) {
-            (KeySource::Handle, _) => quote!(#ident),
-            (KeySource::Function, Some(_)) => quote!(&*#ident),
-            (KeySource::Function, None) => quote!(&#ident),
-        });
-    }
-    quote!((#(#args,)*))
-}
-
 /// The handle's functions (and the cache accessor they and the function share).
 fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
-    let ret = &plan.ret;
-    let vis = &plan.func.vis;
-    let fn_name = plan.func.sig.ident.to_string();
+    let subject = &plan.subject;
+    let ret = &subject.ret;
+    let vis = &subject.func.vis;
+    let fn_name = subject.func.sig.ident.to_string();
     let builder = builder(plan, p);
     let Names { accessor, accessor_def, invalidate, invalidate_all, put, stats } = names;
-    let prelude = prelude(plan);
-    let key_fn = key_fn(plan);
-    let call_args = call_args(plan, KeySource::Handle);
-    let (indices, uses_self) = key_inputs(plan);
+    let prelude = codegen::prelude(subject);
+    let key_fn = codegen::key_fn(subject);
+    let call_args = codegen::call_args(subject, KeySource::Handle);
+    let (indices, uses_self) = subject.key_inputs();
     let self_param = uses_self.then(|| quote!(&self,));
     let params: Vec<TokenStream> = indices
         .iter()
         .map(|&i| {
-            let param = &plan.params[i];
+            let param = &subject.params[i];
             let ident = param.ident.as_ref();
             let ty = param.borrowed_type();
             quote!(#ident: #ty)
         })
         .collect();
-    let subject = if plan.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
-    let doc_invalidate = format!("Removes the value {subject} cached for these arguments; true if there was one.");
-    let doc_invalidate_all = format!("Removes every value {subject} cached.");
+    let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
+    let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
+    let doc_invalidate_all = format!("Removes every value {target} cached.");
     let doc_put = format!(
-        "Stores `value` as what {subject} returns for these arguments (write-through after an update). \
+        "Stores `value` as what {target} returns for these arguments (write-through after an update). \
          Errors are not stored; negative values only with `negative_ttl`."
     );
-    let doc_stats = format!("Statistics of {subject}'s cache.");
+    let doc_stats = format!("Statistics of {target}'s cache.");
     quote! {
         #[doc(hidden)]
         #[inline(always)]
@@ -301,8 +228,8 @@ fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
 /// The cache's configuration.
 fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     let s = &plan.settings;
-    let fn_name = plan.func.sig.ident.to_string();
-    let name = match (&s.name, plan.associated) {
+    let fn_name = plan.subject.func.sig.ident.to_string();
+    let name = match (&s.name, plan.subject.associated) {
         (Some(name), _) => quote!(#name),
         (None, false) => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
         (None, true) => quote!(::std::format!("{}::{}", ::core::any::type_name::<Self>(), #fn_name)),

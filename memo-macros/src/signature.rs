@@ -57,19 +57,23 @@ pub(crate) struct Signature {
     pub(crate) params: Vec<Param>,
 }
 
-pub(crate) fn analyze(sig: &syn::Signature, errors: &mut Errors) -> Signature {
+pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
         errors.spanned(
             constness,
-            "`#[cached]` cannot go on a `const fn`: its calls may run at compile time; remove `const`",
+            format_args!(
+                "`#[{macro_name}]` cannot go on a `const fn`: its calls may run at compile time; remove `const`"
+            ),
         );
     }
     let generics = &sig.generics;
     if let Some(param) = generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
         errors.spanned(
             param,
-            "`#[cached]` cannot cache a generic function: every instantiation would need its own cache; \
-             cache a non-generic function for each type instead",
+            format_args!(
+                "`#[{macro_name}]` cannot memoize a generic function: every instantiation would need its own \
+                 memo; apply it to a non-generic function for each type instead"
+            ),
         );
     }
     let mut receiver = None;
@@ -94,8 +98,10 @@ pub(crate) fn analyze(sig: &syn::Signature, errors: &mut Errors) -> Signature {
                 if let Some(impl_trait) = find_impl_trait(&typed.ty) {
                     errors.spanned(
                         impl_trait,
-                        "`#[cached]` cannot take `impl Trait` arguments: they make the function generic; \
-                         take a concrete type, or `&dyn Trait` and leave it out of the key with `skip(..)`",
+                        format_args!(
+                            "`#[{macro_name}]` cannot take `impl Trait` arguments: they make the function generic; \
+                             take a concrete type, or `&dyn Trait` and leave it out of the key with `skip(..)`"
+                        ),
                     );
                 }
                 let (referent, mutable_ref) = match &*typed.ty {
@@ -110,12 +116,14 @@ pub(crate) fn analyze(sig: &syn::Signature, errors: &mut Errors) -> Signature {
 }
 
 /// The return type, or an error when it cannot be cached.
-pub(crate) fn return_type(sig: &syn::Signature, errors: &mut Errors) -> Option<Type> {
+pub(crate) fn return_type(sig: &syn::Signature, macro_name: &str, errors: &mut Errors) -> Option<Type> {
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         errors.spanned(
             &sig.ident,
-            "`#[cached]` needs a return value to cache, and this function returns `()`; \
-             to run something once, use `std::sync::OnceLock`",
+            format_args!(
+                "`#[{macro_name}]` needs a return value to keep, and this function returns `()`; \
+                 to run something once, use `std::sync::OnceLock`"
+            ),
         );
         return None;
     };
@@ -125,14 +133,16 @@ pub(crate) fn return_type(sig: &syn::Signature, errors: &mut Errors) -> Option<T
         } else {
             "return a named type (or a `Box<dyn Trait>` inside an `Arc`)"
         };
-        errors.spanned(impl_trait, format_args!("`#[cached]` cannot store an `impl Trait` return value: {hint}"));
+        errors.spanned(impl_trait, format_args!("`#[{macro_name}]` cannot store an `impl Trait` return value: {hint}"));
         return None;
     }
     if let Some(borrowed) = find_borrow(ty) {
         errors.spanned(
             borrowed,
-            "`#[cached]` cannot store a borrowed return value: it outlives the call; \
-             return an owned type such as `String`, `Vec<T>` or `Arc<T>`",
+            format_args!(
+                "`#[{macro_name}]` cannot store a borrowed return value: it outlives the call; \
+                 return an owned type such as `String`, `Vec<T>` or `Arc<T>`"
+            ),
         );
         return None;
     }

@@ -1,0 +1,110 @@
+//! Code both memoizing macros generate: the shape of the return type and the key closure.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::signature::Receiver;
+use crate::subject::{Key, Subject};
+
+/// `#krate::__private`.
+pub(crate) fn private(subject: &Subject<'_>) -> TokenStream {
+    let krate = &subject.krate;
+    quote!(#krate::__private)
+}
+
+/// Brings the shape selectors into scope and picks the shape of the return type
+/// (`__memo_shape`), checking at the return type's span that it can be stored.
+pub(crate) fn prelude(subject: &Subject<'_>) -> TokenStream {
+    let p = private(subject);
+    let ret = &subject.ret;
+    let check = quote_spanned!(ret.span()=> #p::assert_cacheable(&__memo_shape));
+    quote! {
+        #[allow(unused_imports)]
+        use #p::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
+        let __memo_shape = (&&&#p::Select::<#ret>::new()).shape();
+        #check;
+    }
+}
+
+/// The closure that builds a key from borrowed arguments:
+/// `|(a, b): (&A, &str)| (<A as KeyPart>::key_part(a), <str as KeyPart>::key_part(b))`.
+pub(crate) fn key_fn(subject: &Subject<'_>) -> TokenStream {
+    let p = private(subject);
+    let (indices, uses_self) = subject.key_inputs();
+    let mut pats = Vec::new();
+    let mut tys = Vec::new();
+    if uses_self {
+        pats.push(quote!(__memo_self));
+        tys.push(quote!(&Self));
+    }
+    for &i in indices {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref();
+        pats.push(quote!(#ident));
+        tys.push(param.borrowed_type());
+    }
+    let body = match &subject.key {
+        Key::Params(indices) => {
+            let parts: Vec<TokenStream> = indices
+                .iter()
+                .map(|&i| {
+                    let param = &subject.params[i];
+                    let ident = param.ident.as_ref();
+                    let ty = param.key_source_type();
+                    quote_spanned!(param.ty.span()=> <#ty as #p::KeyPart>::key_part(#ident))
+                })
+                .collect();
+            if parts.len() == 1 { quote!(#(#parts)*) } else { quote!((#(#parts,)*)) }
+        }
+        Key::Expr { expr, params, .. } => {
+            let rebinds = params.iter().filter_map(|&i| {
+                let param = &subject.params[i];
+                let ident = param.ident.as_ref()?;
+                param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
+            });
+            let key = quote_spanned!(expr.span()=> #p::KeyExpr::into_key(#expr));
+            quote!({ #(#rebinds)* #key })
+        }
+    };
+    quote!(|(#(#pats,)*): (#(#tys,)*)| #body)
+}
+
+/// Where the arguments passed to the key closure come from.
+#[derive(Clone, Copy)]
+pub(crate) enum KeySource {
+    /// Inside the rewritten function: arguments are owned or borrowed as declared.
+    Function,
+    /// Inside a handle function: every key argument is already a reference.
+    Handle,
+}
+
+/// The tuple passed to the key closure.
+pub(crate) fn call_args(subject: &Subject<'_>, source: KeySource) -> TokenStream {
+    let (indices, uses_self) = subject.key_inputs();
+    let mut args = Vec::new();
+    if uses_self {
+        args.push(match (source, subject.receiver) {
+            (KeySource::Handle, _) | (_, Some(Receiver::Ref)) => quote!(self),
+            (_, Some(Receiver::Value)) => quote!(&self),
+            (_, Some(Receiver::Typed) | None) => quote!(&*self),
+        });
+    }
+    for &i in indices {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref();
+        args.push(match (source, &param.referent) {
+            (KeySource::Handle, _) => quote!(#ident),
+            (KeySource::Function, Some(_)) => quote!(&*#ident),
+            (KeySource::Function, None) => quote!(&#ident),
+        });
+    }
+    quote!((#(#args,)*))
+}
+
+/// The body as a loader: `move || -> R { body }` or `async move { body }`.
+pub(crate) fn loader(subject: &Subject<'_>) -> TokenStream {
+    let block = &subject.func.block;
+    let ret = &subject.ret;
+    if subject.is_async { quote!(async move #block) } else { quote!(move || -> #ret #block) }
+}

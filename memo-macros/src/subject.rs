@@ -1,0 +1,166 @@
+//! The function a macro rewrites, validated: its return type, receiver, parameters and how its
+//! key is formed. Shared by `#[cached]` and `#[request_memo]`.
+
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use syn::{Expr, ItemFn, Path, Type};
+
+use crate::args::Arg;
+use crate::errors::Errors;
+use crate::signature::{self, Param, Receiver};
+
+/// What the key is built from.
+pub(crate) enum Key {
+    /// The listed parameters (indices into `Subject::params`), in order.
+    Params(Vec<usize>),
+    /// `key = expr`: the expression (with `self` renamed to `__memo_self`), the parameters it
+    /// names, and whether it reads `self`.
+    Expr { expr: Expr, params: Vec<usize>, uses_self: bool },
+}
+
+/// The arguments every memoizing macro takes about keys and paths.
+pub(crate) struct KeyArgs<'a> {
+    pub(crate) macro_name: &'static str,
+    pub(crate) skip: Option<&'a Arg<Vec<Ident>>>,
+    pub(crate) key: Option<&'a Arg<Expr>>,
+    pub(crate) krate: Option<&'a Arg<Path>>,
+    pub(crate) in_impl: bool,
+}
+
+pub(crate) struct Subject<'f> {
+    pub(crate) func: &'f ItemFn,
+    pub(crate) krate: Path,
+    pub(crate) ret: Type,
+    pub(crate) is_async: bool,
+    /// In an `impl` block: generated companions are associated functions.
+    pub(crate) associated: bool,
+    pub(crate) receiver: Option<Receiver>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) key: Key,
+}
+
+impl<'f> Subject<'f> {
+    /// Checks the function against the key arguments; every problem goes to `errors`.
+    /// `None` when the function cannot be rewritten at all.
+    pub(crate) fn new(func: &'f ItemFn, args: &KeyArgs<'_>, errors: &mut Errors) -> Option<Self> {
+        let macro_name = args.macro_name;
+        let sig = signature::analyze(&func.sig, macro_name, errors);
+        let ret = signature::return_type(&func.sig, macro_name, errors);
+        let skipped = args.skip.map(|s| s.value.clone()).unwrap_or_default();
+        for name in &skipped {
+            let known =
+                (name == "self" && sig.receiver.is_some()) || sig.params.iter().any(|p| p.ident.as_ref() == Some(name));
+            if !known {
+                let names: Vec<String> = sig
+                    .receiver
+                    .iter()
+                    .map(|_| "`self`".to_owned())
+                    .chain(sig.params.iter().filter_map(|p| p.ident.as_ref()).map(|i| format!("`{i}`")))
+                    .collect();
+                let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+                errors.spanned(
+                    name,
+                    format_args!("`skip({name})`: this function has no parameter `{name}`; its parameters are {list}"),
+                );
+            }
+        }
+        if let Some((_, self_token)) = &sig.receiver {
+            let self_skipped = skipped.iter().any(|s| s == "self");
+            if !self_skipped && args.key.is_none() {
+                errors.spanned(
+                    self_token,
+                    format_args!(
+                        "`#[{macro_name}]` on a method needs `skip(self)` or `key = ...`: the memo is shared by all \
+                         instances, so `self` cannot be part of the key"
+                    ),
+                );
+            }
+        }
+        let key = match args.key {
+            Some(arg) => key_from_expr(&arg.value, &sig.params),
+            None => Key::Params(default_key(&sig.params, &skipped, macro_name, errors)),
+        };
+        let krate = args.krate.map_or_else(|| syn::parse_quote!(::memo_runtime), |k| k.value.clone());
+        Some(Self {
+            func,
+            krate,
+            ret: ret?,
+            is_async: func.sig.asyncness.is_some(),
+            associated: sig.receiver.is_some() || args.in_impl,
+            receiver: sig.receiver.map(|(kind, _)| kind),
+            params: sig.params,
+            key,
+        })
+    }
+
+    /// The parameters the key closure takes, and whether it takes `self`.
+    pub(crate) fn key_inputs(&self) -> (&[usize], bool) {
+        match &self.key {
+            Key::Params(indices) => (indices, false),
+            Key::Expr { params, uses_self, .. } => (params, *uses_self),
+        }
+    }
+}
+
+/// Every parameter not skipped, each of which must be a named, non-`&mut` parameter.
+fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &mut Errors) -> Vec<usize> {
+    let mut keyed = Vec::new();
+    for (i, param) in params.iter().enumerate() {
+        match &param.ident {
+            Some(ident) if skipped.contains(ident) => continue,
+            Some(ident) if param.mutable_ref => errors.spanned(
+                &param.ty,
+                format_args!(
+                    "`{ident}` is a `&mut` argument and cannot be part of the key: a hit skips the body, \
+                     so it would not be changed; leave it out with `skip({ident})` if the result does not depend on it"
+                ),
+            ),
+            Some(_) => keyed.push(i),
+            None => errors.spanned(
+                &param.ty,
+                format_args!(
+                    "`#[{macro_name}]` builds the key from parameter names: bind this parameter to a name, \
+                     or give the key with `key = ...`"
+                ),
+            ),
+        }
+    }
+    keyed
+}
+
+fn key_from_expr(expr: &Expr, params: &[Param]) -> Key {
+    let mut named = Vec::new();
+    let mut uses_self = false;
+    let tokens = rename_self(quote::ToTokens::to_token_stream(expr), &mut named, &mut uses_self);
+    let expr = syn::parse2(tokens).unwrap_or_else(|_| expr.clone());
+    let params = params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.ident.as_ref().is_some_and(|i| named.contains(i)))
+        .map(|(i, _)| i)
+        .collect();
+    Key::Expr { expr, params, uses_self }
+}
+
+/// Renames `self` to `__memo_self` and collects every identifier the tokens name.
+fn rename_self(tokens: TokenStream, named: &mut Vec<Ident>, uses_self: &mut bool) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) if ident == "self" => {
+                *uses_self = true;
+                TokenTree::Ident(Ident::new("__memo_self", ident.span()))
+            }
+            TokenTree::Ident(ident) => {
+                named.push(ident.clone());
+                TokenTree::Ident(ident)
+            }
+            TokenTree::Group(group) => {
+                let inner = rename_self(group.stream(), named, uses_self);
+                let mut renamed = proc_macro2::Group::new(group.delimiter(), inner);
+                renamed.set_span(group.span());
+                TokenTree::Group(renamed)
+            }
+            other => other,
+        })
+        .collect()
+}
