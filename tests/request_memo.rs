@@ -197,3 +197,32 @@ fn scopes_are_dropped_with_their_request() {
     drop(scope);
     assert_eq!(scope::live(), before);
 }
+
+static PEAK_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits (up to 10 s) until 20 loads run at once; if one key waited on another, the peak would
+/// stay below 20.
+#[request_memo]
+async fn independent(id: u64) -> u64 {
+    let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    PEAK_RUNNING.fetch_max(now, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while PEAK_RUNNING.load(Ordering::SeqCst) < 20 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    RUNNING.fetch_sub(1, Ordering::SeqCst);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_arguments_never_wait_on_each_other() {
+    memo_runtime::scope(async {
+        let tasks: Vec<_> = (0..20).map(|id| tokio::spawn(scope::inherit(independent(id)))).collect();
+        for (id, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap(), id as u64);
+        }
+    })
+    .await;
+    assert_eq!(PEAK_RUNNING.load(Ordering::SeqCst), 20);
+}

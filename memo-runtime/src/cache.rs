@@ -130,11 +130,21 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// The cache's name.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().name("prices").build();
+    /// assert_eq!(cache.name(), "prices");
+    /// ```
     pub fn name(&self) -> &str {
         &self.policy.name
     }
 
-    /// The value's version, bumped when the value's shape changes (part of L2 keys).
+    /// The value's version, bumped when the value's shape changes.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().version(3).build();
+    /// assert_eq!(cache.version(), 3);
+    /// ```
     pub fn version(&self) -> u32 {
         self.policy.version
     }
@@ -270,6 +280,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// A snapshot of the counters.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// cache.get_with(1, || 1);
+    /// cache.get_with(1, || 1);
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.hits, stats.misses, stats.loads, stats.entries), (1, 1, 1, 1));
+    /// ```
     pub fn stats(&self) -> CacheStats {
         let (hits, negative_hits) = self.hits.get();
         CacheStats {

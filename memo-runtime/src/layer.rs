@@ -31,6 +31,11 @@ pub struct RequestMemoLayer {
 
 impl RequestMemoLayer {
     /// A layer whose scopes keep every result.
+    ///
+    /// ```
+    /// let layer = memo_runtime::RequestMemoLayer::new();
+    /// # let _ = layer;
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -38,6 +43,13 @@ impl RequestMemoLayer {
 
     /// Bounds how many results one request keeps; beyond it, calls still run and share
     /// concurrent runs, but their results are not kept.
+    ///
+    /// ```
+    /// use tower_layer::Layer;
+    ///
+    /// let service = memo_runtime::RequestMemoLayer::new().max_entries(1_000).layer(());
+    /// # let _ = service;
+    /// ```
     #[must_use]
     pub fn max_entries(mut self, max_entries: usize) -> Self {
         self.max_entries = Some(max_entries);
@@ -70,11 +82,21 @@ impl<S: fmt::Debug> fmt::Debug for RequestMemo<S> {
 
 impl<S> RequestMemo<S> {
     /// Wraps `inner`.
+    ///
+    /// ```
+    /// let service = memo_runtime::RequestMemo::new(());
+    /// assert_eq!(*service.get_ref(), ());
+    /// ```
     pub fn new(inner: S) -> Self {
         Self { inner, max_entries: None }
     }
 
     /// A [`RequestMemoLayer`] to build this service with.
+    ///
+    /// ```
+    /// let layer = memo_runtime::RequestMemo::<()>::layer().max_entries(100);
+    /// # let _ = layer;
+    /// ```
     #[must_use]
     pub fn layer() -> RequestMemoLayer {
         RequestMemoLayer::new()
@@ -86,6 +108,12 @@ impl<S> RequestMemo<S> {
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// let mut service = memo_runtime::RequestMemo::new(1u8);
+    /// *service.get_mut() += 1;
+    /// assert_eq!(service.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }

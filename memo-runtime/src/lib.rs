@@ -235,7 +235,8 @@ pub mod __private {
     pub use crate::cell::CacheCell;
     pub use crate::outcome::select;
     pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};
-    pub use crate::scope::{MemoSite, in_scope, request_memo, request_memo_async};
+    pub use crate::scope::in_scope;
+    pub use crate::scope::memo::{MemoSite, request_memo, request_memo_async};
     pub use crate::stats::CacheStats;
 
     /// Stores a function's return value for `key` (the typed handle's `put`): positive values

@@ -2,7 +2,7 @@
 //! once and share their result.
 //!
 //! A scope is carried by the task that runs a future under [`scope`] (or under the
-//! [`RequestMemoLayer`](crate::RequestMemoLayer) middleware, which gives every request its own).
+//! `RequestMemoLayer` middleware of feature `tower`, which gives every request its own).
 //! Outside any scope, memoized functions simply run.
 //!
 //! ```
@@ -37,7 +37,7 @@
 //! task starts outside any scope, so its calls are not memoized with the request's. Wrap the
 //! spawned future in [`inherit`] to carry the current scope into it.
 
-mod memo;
+pub(crate) mod memo;
 
 use std::fmt;
 use std::future::Future;
@@ -108,18 +108,40 @@ impl Scope {
     }
 
     /// Results memoized in this scope.
+    ///
+    /// ```
+    /// #[memo_runtime::request_memo]
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// let scope = memo_runtime::Scope::new();
+    /// scope.clone().run_sync(|| { double(1); double(1); double(2); });
+    /// assert_eq!(scope.len(), 2);
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.lock().entries
     }
 
     /// Whether nothing is memoized yet.
+    ///
+    /// ```
+    /// assert!(memo_runtime::Scope::new().is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Results not kept because the scope was full.
+    ///
+    /// ```
+    /// #[memo_runtime::request_memo]
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// let scope = memo_runtime::Scope::with_max_entries(1);
+    /// scope.clone().run_sync(|| { double(1); double(2); });
+    /// assert_eq!((scope.len(), scope.skipped()), (1, 1));
+    /// ```
     #[must_use]
     pub fn skipped(&self) -> usize {
         self.lock().skipped
@@ -139,6 +161,11 @@ impl Scope {
     }
 
     /// Runs the synchronous `f` in this scope.
+    ///
+    /// ```
+    /// let scope = memo_runtime::Scope::new();
+    /// assert!(scope.run_sync(|| memo_runtime::scope::current().is_some()));
+    /// ```
     pub fn run_sync<R>(self, f: impl FnOnce() -> R) -> R {
         CURRENT.sync_scope(Some(self), f)
     }
@@ -149,6 +176,11 @@ impl Scope {
 }
 
 /// The scope the current task runs in, if any.
+///
+/// ```
+/// assert!(memo_runtime::scope::current().is_none());
+/// memo_runtime::scope::sync_scope(|| assert!(memo_runtime::scope::current().is_some()));
+/// ```
 #[must_use]
 pub fn current() -> Option<Scope> {
     CURRENT.try_with(Clone::clone).ok().flatten()
@@ -164,7 +196,21 @@ pub fn in_scope() -> bool {
 
 /// Runs `fut` in a fresh scope, or in the current one if there is one (nested scopes reuse the
 /// enclosing scope). For jobs, CLI commands and tests; HTTP services use
-/// [`RequestMemoLayer`](crate::RequestMemoLayer).
+/// `RequestMemoLayer` (feature `tower`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// memo_runtime::scope(async {
+///     let outer = memo_runtime::scope::current().unwrap();
+///     memo_runtime::scope(async move {
+///         let inner = memo_runtime::scope::current().unwrap();
+///         assert_eq!(format!("{outer:?}"), format!("{inner:?}"));
+///     })
+///     .await;
+/// })
+/// .await;
+/// # }
+/// ```
 pub fn scope<F: Future>(fut: F) -> TaskLocalFuture<Option<Scope>, F> {
     current().unwrap_or_default().run(fut)
 }
@@ -199,6 +245,14 @@ pub fn inherit<F: Future>(fut: F) -> TaskLocalFuture<Option<Scope>, F> {
 
 /// Scopes alive in this process (a leak check: it returns to its previous value when the
 /// requests that created scopes are done).
+///
+/// ```
+/// let before = memo_runtime::scope::live();
+/// let scope = memo_runtime::Scope::new();
+/// assert_eq!(memo_runtime::scope::live(), before + 1);
+/// drop(scope);
+/// assert_eq!(memo_runtime::scope::live(), before);
+/// ```
 #[must_use]
 pub fn live() -> usize {
     LIVE.load(Ordering::Relaxed)

@@ -115,6 +115,15 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Errors are returned to this caller only and not stored; callers that waited on a load
     /// that failed, panicked or was cancelled retry, one of them loading again.
     /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
+    ///
+    /// ```
+    /// use memo_runtime::outcome::ResultShape;
+    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
+    /// let shape = ResultShape::<u32, String>::default();
+    /// assert_eq!(cache.hit(&1, shape), None);
+    /// cache.insert(1, 10);
+    /// assert_eq!(cache.hit(&1, shape), Some(Ok(10)));
+    /// ```
     #[inline]
     pub fn hit<S: Shape<Stored = V>>(&self, key: &K, shape: S) -> Option<S::Output> {
         self.lookup(key).map(|(value, _)| shape.rebuild(value))
@@ -160,6 +169,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// The async form of [`get_or_load`](Self::get_or_load). Dropping the returned future
     /// while it leads a load abandons that load; a waiting caller takes over.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use memo_runtime::outcome::OptionShape;
+    /// let cache: memo_runtime::Cache<u8, Option<u32>> = memo_runtime::Cache::builder().build();
+    /// let shape = OptionShape::<u32>::default();
+    /// assert_eq!(cache.get_or_load_async(1, shape, async { Some(5) }).await, Some(5));
+    /// assert_eq!(cache.get_or_load_async(1, shape, async { None }).await, Some(5));
+    /// # }
+    /// ```
     #[inline]
     pub async fn get_or_load_async<S: Shape<Stored = V>>(
         &self,
@@ -175,6 +194,19 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// The miss path of [`get_or_load_async`](Self::get_or_load_async), for callers that
     /// checked [`hit`](Self::hit) first: joins or leads a load of `key`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use memo_runtime::outcome::PlainShape;
+    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
+    /// let shape = PlainShape::<u32>::default();
+    /// let value = match cache.hit(&1, shape) {
+    ///     Some(value) => value,
+    ///     None => cache.load_async(1, shape, async { 7 }).await,
+    /// };
+    /// assert_eq!(value, 7);
+    /// # }
+    /// ```
     pub async fn load_async<S: Shape<Stored = V>>(
         &self,
         key: K,
