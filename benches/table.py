@@ -2,7 +2,7 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench hit_path --bench stampede --bench request_memo --bench l1_engines && python3 benches/table.py
+    cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines && python3 benches/table.py
 It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers.
 """
 
@@ -41,7 +41,7 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
     sections = [
@@ -77,6 +77,22 @@ def main():
             row = hit_row(label, "request_memo_hit", bench, 1)
             if row:
                 lines.append(row)
+        lines.append("")
+    if ns("tagged_hit_1_thread", "0_tags") is not None:
+        lines.append("| Tags (`cargo bench --bench tags`) | time | |")
+        lines.append("|---|---|---|")
+        for label, group, bench in [
+            ("hit, entry with 0 tags", "tagged_hit_1_thread", "0_tags"),
+            ("hit, entry with 1 tag", "tagged_hit_1_thread", "1_tag"),
+            ("hit, entry with 5 tags", "tagged_hit_1_thread", "5_tags"),
+            ("`invalidate_tag`, cache of 1k entries (10 tagged)", "invalidate_tag", "cache_1k_entries_10_tagged"),
+            ("`invalidate_tag`, cache of 1M entries (10k tagged)", "invalidate_tag", "cache_1m_entries_10k_tagged"),
+            ("reading the 10k tagged entries after an invalidation", "invalidate_tag", "cache_1m_entries_10k_tagged_then_read_tagged"),
+        ]:
+            t = ns(group, bench)
+            if t is not None:
+                shown = f"{t:.1f} ns" if t < 10_000 else f"{t / 1e3:.0f} µs"
+                lines.append(f"| {label} | {shown} | |")
         lines.append("")
     runs = {}
     runs_file = CRITERION / "stampede_runs.txt"

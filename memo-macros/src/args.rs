@@ -123,6 +123,18 @@ pub(crate) fn flag(arg: &RawArg, errors: &mut Errors) -> Option<()> {
     }
 }
 
+/// `name = [a, b, c]`: a list of expressions.
+pub(crate) fn expr_list(arg: &RawArg, example: &str, errors: &mut Errors) -> Option<Vec<Expr>> {
+    let expr = assigned(arg, example, errors)?;
+    match expr {
+        Expr::Array(array) => Some(array.elems.iter().cloned().collect()),
+        _ => {
+            errors.spanned(expr, format_args!("`{}` takes a list in brackets: write `{example}`", arg.name));
+            None
+        }
+    }
+}
+
 fn literal(expr: &Expr) -> Option<&Lit> {
     match expr {
         Expr::Lit(lit) => Some(&lit.lit),

@@ -5,6 +5,7 @@ mod args;
 mod cached;
 mod codegen;
 mod errors;
+mod invalidate;
 mod request_memo;
 mod signature;
 mod subject;
@@ -21,4 +22,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream {
     request_memo::request_memo(args.into(), item.into()).into()
+}
+
+/// Invalidates cached entries after a function succeeds; documented where `memo_runtime`
+/// re-exports it.
+#[proc_macro_attribute]
+pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    invalidate::invalidate(args.into(), item.into()).into()
 }

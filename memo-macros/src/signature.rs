@@ -197,3 +197,26 @@ fn elide_lifetimes(mut ty: Type) -> Type {
     Elide.visit_type_mut(&mut ty);
     ty
 }
+
+/// The parameters of a function that `#[invalidate]` wraps: any signature that can be rewritten
+/// (no `const fn`), whatever its parameter types.
+pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
+    if let Some(constness) = &sig.constness {
+        errors.spanned(constness, "`#[invalidate]` cannot go on a `const fn`: remove `const`");
+    }
+    sig.inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(Param {
+                ident: match &*typed.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+                    _ => None,
+                },
+                ty: (*typed.ty).clone(),
+                referent: None,
+                mutable_ref: false,
+            }),
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}

@@ -127,6 +127,20 @@ fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &m
     keyed
 }
 
+/// The parameters (indices) an expression names, and whether it names `self`.
+pub(crate) fn named_params(expr: &Expr, params: &[Param]) -> (Vec<usize>, bool) {
+    let mut named = Vec::new();
+    let mut uses_self = false;
+    rename_self(quote::ToTokens::to_token_stream(expr), &mut named, &mut uses_self);
+    let indices = params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.ident.as_ref().is_some_and(|i| named.contains(i)))
+        .map(|(i, _)| i)
+        .collect();
+    (indices, uses_self)
+}
+
 fn key_from_expr(expr: &Expr, params: &[Param]) -> Key {
     let mut named = Vec::new();
     let mut uses_self = false;
@@ -154,6 +168,13 @@ fn rename_self(tokens: TokenStream, named: &mut Vec<Ident>, uses_self: &mut bool
                 named.push(ident.clone());
                 TokenTree::Ident(ident)
             }
+            TokenTree::Literal(literal) => {
+                // `format!("{id}")` names `id` inside the string.
+                named.extend(
+                    format_captures(&literal.to_string()).into_iter().map(|name| Ident::new(&name, literal.span())),
+                );
+                TokenTree::Literal(literal)
+            }
             TokenTree::Group(group) => {
                 let inner = rename_self(group.stream(), named, uses_self);
                 let mut renamed = proc_macro2::Group::new(group.delimiter(), inner);
@@ -163,4 +184,39 @@ fn rename_self(tokens: TokenStream, named: &mut Vec<Ident>, uses_self: &mut bool
             other => other,
         })
         .collect()
+}
+
+/// The identifiers a format string captures: `"{id} {name:>8}"` gives `id` and `name`.
+fn format_captures(literal: &str) -> Vec<String> {
+    if !literal.starts_with('"') && !literal.starts_with('r') {
+        return Vec::new();
+    }
+    let mut names = Vec::new();
+    let mut chars = literal.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        let name: String = chars.by_ref().take_while(|c| *c != '}' && *c != ':').collect();
+        let name = name.trim();
+        let is_ident = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if is_ident {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn format_captures_find_inline_arguments() {
+        assert_eq!(super::format_captures(r#""product:{id}:{ name }:{x:>4}:{{lit}}:{0}:{}""#), ["id", "name", "x"]);
+        assert!(super::format_captures("42").is_empty());
+    }
 }

@@ -42,9 +42,10 @@ use scc::HashIndex;
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY};
 
 use crate::clock;
-use crate::entry::{Entry, EntryInfo, Meta};
+use crate::entry::{Entry, EntryInfo, Meta, TagState};
 use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
-use crate::stats::{CacheStats, Counter, HitCounter, LoadHistogram, StatsSource};
+use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
+use crate::tags::Tag;
 use store::Writer;
 
 pub(crate) use flight::Flight;
@@ -79,7 +80,9 @@ pub struct Cache<K, V> {
     loads: Counter,
     load_errors: Counter,
     evictions: Counter,
-    invalidations: Counter,
+    invalidated_keys: Counter,
+    invalidated_all: Counter,
+    invalidated_by_tag: Counter,
     load_times: LoadHistogram,
 }
 
@@ -124,7 +127,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             loads: Counter::default(),
             load_errors: Counter::default(),
             evictions: Counter::default(),
-            invalidations: Counter::default(),
+            invalidated_keys: Counter::default(),
+            invalidated_all: Counter::default(),
+            invalidated_by_tag: Counter::default(),
             load_times: LoadHistogram::default(),
         }
     }
@@ -169,7 +174,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let found = self
             .map
             .peek_with(key, |_, e| {
-                if now < e.meta.fresh_until {
+                if now < e.meta.fresh_until && self.tags_valid(&e.meta) {
                     e.meta.touch();
                     Some((e.value.clone(), e.meta.negative))
                 } else {
@@ -199,21 +204,52 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.map.peek_with(key, |_, e| e.meta.info())
     }
 
+    /// Whether an entry's tags survived the invalidations by tag since its load; counts an
+    /// entry found invalid for the first time.
+    #[inline(always)]
+    fn tags_valid(&self, meta: &Meta) -> bool {
+        match meta.tag_state() {
+            TagState::Valid => true,
+            TagState::Invalid => false,
+            TagState::NewlyInvalid => {
+                self.invalidated_by_tag.add(1);
+                false
+            }
+        }
+    }
+
     /// Stores `value` under `key` as a positive entry with the cache's time to live,
     /// replacing what was there. A load of `key` already running is not stored when it ends,
     /// so it cannot overwrite this newer value.
     pub fn insert(&self, key: K, value: V) {
-        self.put_entry(key, value, false);
+        self.put_entry(key, value, false, Vec::new());
+    }
+
+    /// [`insert`](Self::insert) with tags, for [`invalidate_tag`](crate::invalidate_tag).
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// cache.insert_with_tags(1, 10, ["doc:insert_with_tags"]);
+    /// memo_runtime::invalidate_tag("doc:insert_with_tags");
+    /// assert_eq!(cache.get(&1), None);
+    /// ```
+    pub fn insert_with_tags<I>(&self, key: K, value: V, tags: I)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.put_entry(key, value, false, crate::tags::collect(tags));
     }
 
     /// Stores a value from outside the loader (write-through); `negative` entries use the
     /// negative time to live and are dropped when the cache keeps none.
-    pub(crate) fn put_entry(&self, key: K, value: V, negative: bool) {
+    pub(crate) fn put_entry(&self, key: K, value: V, negative: bool, tags: Vec<Tag>) {
+        let tag_seq = crate::tags::sequence();
         let mut w = self.lock_writer();
         if let Some(flight) = self.lock_flights().remove(&key) {
             flight.invalidate();
         }
-        if let Some(entry) = self.new_entry(value, negative, 0) {
+        if let Some(entry) = self.new_entry(value, negative, 0, tags, tag_seq) {
             self.write(&mut w, key, entry);
         }
     }
@@ -257,7 +293,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             flight.invalidate();
         }
         let removed = self.remove(&mut w, key);
-        self.invalidations.add(1);
+        self.invalidated_keys.add(1);
         removed
     }
 
@@ -276,7 +312,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             flight.invalidate();
         }
         self.clear(&mut w);
-        self.invalidations.add(1);
+        self.invalidated_all.add(1);
     }
 
     /// A snapshot of the counters.
@@ -299,14 +335,19 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             loads: self.loads.get(),
             load_errors: self.load_errors.get(),
             evictions: self.evictions.get(),
-            invalidations: self.invalidations.get(),
+            invalidations: Invalidations {
+                keys: self.invalidated_keys.get(),
+                all: self.invalidated_all.get(),
+                tags: self.invalidated_by_tag.get(),
+            },
             entries: self.entries.load(Ordering::Relaxed) as u64,
             load_time: self.load_times.snapshot(),
         }
     }
 
-    /// Builds an entry for a value, or `None` when this kind of value is not kept.
-    fn new_entry(&self, value: V, negative: bool, load_micros: u32) -> Option<Entry<V>> {
+    /// Builds an entry for a value, or `None` when this kind of value is not kept. `tag_seq` is
+    /// the tag invalidation sequence value when the value was read from its source.
+    fn new_entry(&self, value: V, negative: bool, load_micros: u32, tags: Vec<Tag>, tag_seq: u64) -> Option<Entry<V>> {
         let ttl = if negative { self.policy.negative_ttl_ms? } else { self.policy.ttl_ms.unwrap_or(u64::MAX) };
         let now = clock::now_millis_fast();
         let jitter = if ttl == u64::MAX { 0 } else { crate::random::up_to(self.policy.jitter_ms) };
@@ -319,7 +360,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 stale_until: fresh_until,
                 load_micros,
                 negative,
-                tags: Arc::from([]),
+                tags: Arc::from(tags),
+                tag_seq,
+                tags_checked: AtomicU64::new(tag_seq),
                 generation: 0,
                 referenced: Default::default(),
             },
@@ -341,11 +384,21 @@ impl<K: CacheKey, V: CacheValue> StatsSource for Cache<K, V> {
     }
 }
 
-/// Puts a value through a [`Shape`]: errors are not stored, negatives use the negative TTL.
-pub(crate) fn put_output<K: CacheKey, S: Shape>(cache: &Cache<K, S::Stored>, key: K, shape: S, output: S::Output) {
-    match shape.split(output) {
-        crate::outcome::Outcome::Positive(v) => cache.put_entry(key, v, false),
-        crate::outcome::Outcome::Negative(v) => cache.put_entry(key, v, true),
-        crate::outcome::Outcome::Error(_) => {}
-    }
+/// Puts a value through a [`Shape`]: errors are not stored, negatives use the negative TTL;
+/// the entry carries `tags` plus those `derive` gives for the value.
+pub(crate) fn put_output<K: CacheKey, S: Shape>(
+    cache: &Cache<K, S::Stored>,
+    key: K,
+    shape: S,
+    output: S::Output,
+    mut tags: Vec<Tag>,
+    derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+) {
+    let (value, negative) = match shape.split(output) {
+        crate::outcome::Outcome::Positive(v) => (v, false),
+        crate::outcome::Outcome::Negative(v) => (v, true),
+        crate::outcome::Outcome::Error(_) => return,
+    };
+    tags.extend(derive(&value));
+    cache.put_entry(key, value, negative, tags);
 }

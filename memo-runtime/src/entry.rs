@@ -1,7 +1,7 @@
 //! What the cache keeps for a key: the value and the metadata that travels with it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Metadata stored with every value.
@@ -23,13 +23,60 @@ pub(crate) struct Meta {
     pub(crate) negative: bool,
     /// Tags the entry carries, for invalidation by tag.
     pub(crate) tags: Arc<[Arc<str>]>,
+    /// The tag invalidation sequence value when its load started (see `tags`).
+    pub(crate) tag_seq: u64,
+    /// The sequence value at which its tags were last found valid, or `tags::INVALID`.
+    pub(crate) tags_checked: AtomicU64,
     /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping).
     pub(crate) generation: u64,
     /// CLOCK reference bit: set by a hit when clear, cleared by the eviction hand.
     pub(crate) referenced: AtomicBool,
 }
 
+/// Whether a tagged entry survived the invalidations since it was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TagState {
+    Valid,
+    /// Found invalid just now: count it once.
+    NewlyInvalid,
+    Invalid,
+}
+
 impl Meta {
+    /// Checks the entry's tags against invalidations by tag: one relaxed load unless something
+    /// was invalidated since the last check.
+    #[inline(always)]
+    pub(crate) fn tag_state(&self) -> TagState {
+        if self.tags.is_empty() {
+            return TagState::Valid;
+        }
+        let now = crate::tags::sequence();
+        let checked = self.tags_checked.load(Ordering::Relaxed);
+        if checked == now {
+            TagState::Valid
+        } else if checked == crate::tags::INVALID {
+            TagState::Invalid
+        } else {
+            self.recheck_tags(checked, now)
+        }
+    }
+
+    #[cold]
+    fn recheck_tags(&self, checked: u64, now: u64) -> TagState {
+        if crate::tags::still_valid(&self.tags, self.tag_seq) {
+            self.tags_checked.fetch_max(now, Ordering::Relaxed);
+            TagState::Valid
+        } else if self
+            .tags_checked
+            .compare_exchange(checked, crate::tags::INVALID, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            TagState::NewlyInvalid
+        } else {
+            TagState::Invalid
+        }
+    }
+
     /// Marks the entry as recently used, writing only when the bit is not already set so that
     /// hits on a hot entry do not bounce its cache line between cores.
     #[inline(always)]

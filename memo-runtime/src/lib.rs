@@ -48,6 +48,7 @@ pub mod outcome;
 mod random;
 pub mod scope;
 pub mod stats;
+pub mod tags;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
@@ -94,6 +95,8 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |
 /// | `version = 2` | bump when the value's shape changes | 0 |
+/// | `tags = ["products", format!("product:{id}")]` | tags the entry carries, expressions over the arguments; [`invalidate_tag`] drops every entry with the tag | none |
+/// | `tags_from = \|v: &Vec<Product>\| ...` | a closure over the stored value (the `Ok` value for a `Result`) giving more tags, such as every product in a search result | none |
 /// | `request_consistent` | inside a [request scope](scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
 /// | `in_impl` | an associated function without `self`, in an `impl` block | — |
 /// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |
@@ -226,7 +229,57 @@ pub use scope::{Scope, scope};
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use memo_macros::request_memo;
-pub use stats::{CacheStats, LoadTimes};
+
+/// Invalidates cached values after a function that changes data succeeds (returns anything
+/// but `Err`); on `Err` nothing is invalidated.
+///
+/// | argument | invalidates |
+/// |---|---|
+/// | `tags = [expr, ..]` | every entry carrying one of these tags, in every cached function ([`invalidate_tag`]) |
+/// | `entries = [f(args), ..]` | the entry of cached function `f` for those arguments (`f::invalidate(args)`) |
+/// | `all = [f, ..]` | every entry of cached function `f` (`f::invalidate_all()`) |
+/// | `crate = path` | — (where to find `memo_runtime`) |
+///
+/// Tag expressions and entry arguments are evaluated before the body runs, so they can use
+/// arguments the body takes by value.
+///
+/// ```
+/// use memo_runtime::{cached, invalidate};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Product { id: u64, price: u32 }
+///
+/// #[cached(ttl = 300, tags = [format!("product:{id}")])]
+/// fn load_product(id: u64) -> Option<Product> {
+///     Some(Product { id, price: 100 })
+/// }
+///
+/// #[cached(ttl = 300, tags_from = |found: &Vec<Product>| found.iter().map(|p| format!("product:{}", p.id)))]
+/// fn cheapest() -> Vec<Product> {
+///     vec![Product { id: 1, price: 100 }]
+/// }
+///
+/// #[invalidate(tags = [format!("product:{id}")])]
+/// fn set_price(id: u64, price: u32) -> Result<(), String> {
+///     let _ = price; // UPDATE products SET price = ... WHERE id = ...
+///     Ok(())
+/// }
+///
+/// fn main() {
+///     load_product(1);
+///     cheapest();
+///     set_price(1, 90).unwrap();
+///     load_product(1); // reloaded
+///     cheapest();      // reloaded: it contained product 1
+///     assert_eq!(load_product::stats().loads, 2);
+///     assert_eq!(cheapest::stats().loads, 2);
+/// }
+/// ```
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use memo_macros::invalidate;
+pub use stats::{CacheStats, Invalidations, LoadTimes};
+pub use tags::{invalidate_tag, invalidate_tags};
 
 /// Items used by the code the macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
@@ -241,8 +294,54 @@ pub mod __private {
 
     /// Stores a function's return value for `key` (the typed handle's `put`): positive values
     /// with the time to live, negative ones with the negative time to live, errors not at all.
-    pub fn put<K: CacheKey, S: Shape>(cache: &Cache<K, S::Stored>, key: K, shape: S, output: S::Output) {
-        crate::cache::put_output(cache, key, shape, output);
+    pub fn put<K: CacheKey, S: Shape>(
+        cache: &Cache<K, S::Stored>,
+        key: K,
+        shape: S,
+        output: S::Output,
+        tags: Vec<Tag>,
+        derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) {
+        crate::cache::put_output(cache, key, shape, output, tags, derive);
+    }
+
+    pub use crate::tags::{Tag, invalidate_tags};
+
+    /// A tag from a `tags = [...]` expression: anything that is a string.
+    #[inline]
+    pub fn tag(tag: impl IntoTag) -> Tag {
+        tag.into_tag()
+    }
+
+    /// What a tag expression may give: a string.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a tag: a tag is a string",
+        label = "this tag expression gives `{Self}`",
+        note = "build the tag's text, as in `format!(\"product:{{id}}\")`"
+    )]
+    pub trait IntoTag {
+        /// The tag.
+        fn into_tag(self) -> Tag;
+    }
+
+    impl<T: AsRef<str>> IntoTag for T {
+        fn into_tag(self) -> Tag {
+            Tag::from(self.as_ref())
+        }
+    }
+
+    /// Tags from a `tags_from = ...` closure's items.
+    pub fn collect_tags<I>(items: I) -> Vec<Tag>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        crate::tags::collect(items)
+    }
+
+    /// The `tags_from` of a function that has none.
+    pub fn no_tags<V>(_: &V) -> Vec<Tag> {
+        Vec::new()
     }
 
     /// The owned key part for an argument: `T` for a `T` taken by value (cloned), `String`

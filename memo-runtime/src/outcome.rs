@@ -209,6 +209,28 @@ pub mod select {
         fn shape(self) -> Self::Shape;
     }
 
+    /// For `#[invalidate]`: an `Err` is an error, whatever `T` is (no bounds).
+    pub trait SelectErrorResult<R> {
+        /// Whether `output` is an error.
+        fn output_is_error(self, output: &R) -> bool;
+    }
+    /// For `#[invalidate]`: other return types are never errors.
+    pub trait SelectErrorAny<R> {
+        /// Whether `output` is an error: never.
+        fn output_is_error(self, output: &R) -> bool;
+    }
+
+    impl<T, E> SelectErrorResult<Result<T, E>> for &Select<Result<T, E>> {
+        fn output_is_error(self, output: &Result<T, E>) -> bool {
+            output.is_err()
+        }
+    }
+    impl<R> SelectErrorAny<R> for Select<R> {
+        fn output_is_error(self, _: &R) -> bool {
+            false
+        }
+    }
+
     impl<T, E> SelectResultOption for &&&Select<Result<Option<T>, E>> {
         type Shape = ResultOptionShape<T, E>;
         fn shape(self) -> Self::Shape {

@@ -49,8 +49,8 @@ pub struct CacheStats {
     pub load_errors: u64,
     /// Entries removed to stay within capacity.
     pub evictions: u64,
-    /// Entries removed by `invalidate`, and whole-cache clears by `invalidate_all`.
-    pub invalidations: u64,
+    /// Invalidations, by cause.
+    pub invalidations: Invalidations,
     /// Entries held now (fresh or expired, not yet evicted).
     pub entries: u64,
     /// Load durations.
@@ -63,6 +63,32 @@ impl CacheStats {
     pub fn hit_ratio(&self) -> f64 {
         let calls = self.hits + self.misses;
         if calls == 0 { 0.0 } else { self.hits as f64 / calls as f64 }
+    }
+}
+
+/// Invalidations of one cache, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Invalidations {
+    /// Calls of `invalidate` (one key).
+    pub keys: u64,
+    /// Calls of `invalidate_all` (the whole function).
+    pub all: u64,
+    /// Entries found invalidated by [`invalidate_tag`](crate::invalidate_tag), counted once
+    /// each when next read.
+    pub tags: u64,
+}
+
+impl Invalidations {
+    /// Every invalidation, whatever its cause.
+    ///
+    /// ```
+    /// let stats = memo_runtime::CacheStats::default();
+    /// assert_eq!(stats.invalidations.total(), 0);
+    /// ```
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.keys + self.all + self.tags
     }
 }
 

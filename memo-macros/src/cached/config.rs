@@ -15,6 +15,8 @@ pub(crate) const KNOWN: &[&str] = &[
     "key",
     "name",
     "version",
+    "tags",
+    "tags_from",
     "request_consistent",
     "in_impl",
     "crate",
@@ -31,6 +33,8 @@ pub(crate) struct Config {
     pub(crate) key: Option<Arg<Expr>>,
     pub(crate) name: Option<Arg<LitStr>>,
     pub(crate) version: Option<Arg<u32>>,
+    pub(crate) tags: Option<Arg<Vec<Expr>>>,
+    pub(crate) tags_from: Option<Arg<Expr>>,
     pub(crate) request_consistent: Option<Arg<()>>,
     pub(crate) in_impl: Option<Arg<()>>,
     pub(crate) krate: Option<Arg<Path>>,
@@ -63,6 +67,21 @@ impl Config {
             }
             "name" => set_once(&mut self.name, name, args::string(arg, "name = \"products\"", errors), errors),
             "version" => set_once(&mut self.version, name, args::integer(arg, "version = 2", errors), errors),
+            "tags" => set_once(
+                &mut self.tags,
+                name,
+                args::expr_list(arg, "tags = [\"products\", format!(\"product:{id}\")]", errors),
+                errors,
+            ),
+            "tags_from" => {
+                let expr = args::assigned(
+                    arg,
+                    "tags_from = |products: &Vec<Product>| products.iter().map(|p| format!(\"product:{}\", p.id))",
+                    errors,
+                )
+                .cloned();
+                set_once(&mut self.tags_from, name, expr, errors);
+            }
             "request_consistent" => set_once(&mut self.request_consistent, name, args::flag(arg, errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
             "crate" => {

@@ -1,7 +1,8 @@
 //! Code generation for `#[cached]`: the plan in, the cached function and its handle out.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::plan::Plan;
 use crate::codegen::{self, KeySource};
@@ -43,16 +44,20 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
-    let load = if subject.is_async {
-        quote! {
-            // A hit returns without building the loader's future.
-            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
-                return __memo_hit;
+    let load = if plan.tagging.is_empty() {
+        if subject.is_async {
+            quote! {
+                // A hit returns without building the loader's future.
+                if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
+                    return __memo_hit;
+                }
+                __memo_cache.load_async(__memo_key, __memo_shape, #loader).await
             }
-            __memo_cache.load_async(__memo_key, __memo_shape, #loader).await
+        } else {
+            quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, #loader))
         }
     } else {
-        quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, #loader))
+        tagged_load(plan, &loader)
     };
     let load = if plan.settings.request_consistent { request_consistent(plan, &load) } else { load };
     let attrs = &func.attrs;
@@ -84,6 +89,62 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
                 #handle
             }
         }
+    }
+}
+
+/// The load path of a tagged function: the tags from the arguments are computed when a load
+/// starts (on a miss only), before the body takes the arguments.
+///
+/// Input: the loader `move || -> R { body }` (or `async move { body }`).
+/// Output: `get_or_load_tagged(key, shape, derive, move || (vec![tag(..)], (move || -> R { body })()))`.
+fn tagged_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let tags = arg_tags(plan);
+    let derive = derive_tags(plan);
+    if subject.is_async {
+        quote! {
+            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
+                return __memo_hit;
+            }
+            __memo_cache
+                .load_async_tagged(__memo_key, __memo_shape, #derive, async move {
+                    let __memo_tags = #tags;
+                    (__memo_tags, #loader.await)
+                })
+                .await
+        }
+    } else {
+        quote! {
+            __memo_cache.get_or_load_tagged(__memo_key, __memo_shape, #derive, move || {
+                let __memo_tags = #tags;
+                (__memo_tags, (#loader)())
+            })
+        }
+    }
+}
+
+/// `vec![tag(expr), ..]` for `tags = [..]`, each conversion spanned at its expression.
+fn arg_tags(plan: &Plan<'_>) -> TokenStream {
+    let p = codegen::private(&plan.subject);
+    let tags = plan.tagging.exprs.iter().map(|expr| quote_spanned!(expr.span()=> #p::tag(#expr)));
+    quote!(::std::vec![#(#tags),*])
+}
+
+/// The closure that adds tags from the value (`tags_from`), or one that adds none.
+fn derive_tags(plan: &Plan<'_>) -> TokenStream {
+    let p = codegen::private(&plan.subject);
+    match &plan.tagging.from_value {
+        // A closure literal is inlined, so the tags are collected while the borrow of the value
+        // lives (a closure returning an iterator over its argument cannot be typed on its own).
+        Some(syn::Expr::Closure(closure)) if closure.inputs.len() == 1 => {
+            let pat = &closure.inputs[0];
+            let body = &closure.body;
+            quote_spanned!(closure.span()=> |__memo_value: &_| { let #pat = __memo_value; #p::collect_tags(#body) })
+        }
+        Some(function) => {
+            quote_spanned!(function.span()=> |__memo_value: &_| #p::collect_tags((#function)(__memo_value)))
+        }
+        None => quote!(#p::no_tags),
     }
 }
 
@@ -164,15 +225,26 @@ fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
     let call_args = codegen::call_args(subject, KeySource::Handle);
     let (indices, uses_self) = subject.key_inputs();
     let self_param = uses_self.then(|| quote!(&self,));
-    let params: Vec<TokenStream> = indices
-        .iter()
-        .map(|&i| {
-            let param = &subject.params[i];
-            let ident = param.ident.as_ref();
-            let ty = param.borrowed_type();
-            quote!(#ident: #ty)
-        })
-        .collect();
+    let typed = |&i: &usize| {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref();
+        let ty = param.borrowed_type();
+        quote!(#ident: #ty)
+    };
+    let params: Vec<TokenStream> = indices.iter().map(typed).collect();
+    // `put` also takes what the tag expressions name, and `&self` if they read it.
+    let mut put_indices: Vec<usize> = indices.iter().chain(&plan.tagging.params).copied().collect();
+    put_indices.sort_unstable();
+    put_indices.dedup();
+    let put_params: Vec<TokenStream> = put_indices.iter().map(typed).collect();
+    let put_self = (uses_self || plan.tagging.uses_self).then(|| quote!(&self,));
+    let tag_rebinds = plan.tagging.params.iter().filter_map(|&i| {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref()?;
+        param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
+    });
+    let tags = arg_tags(plan);
+    let derive = derive_tags(plan);
     let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
     let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
     let doc_invalidate_all = format!("Removes every value {target} cached.");
@@ -209,11 +281,12 @@ fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
         }
 
         #[doc = #doc_put]
-        #vis fn #put(#self_param #(#params,)* value: #ret) {
+        #vis fn #put(#put_self #(#put_params,)* value: #ret) {
             #prelude
             let __memo_key_fn = #key_fn;
             let __memo_key = __memo_key_fn(#call_args);
-            #p::put(#accessor(&__memo_key_fn, __memo_shape), __memo_key, __memo_shape, value);
+            let __memo_tags = { #(#tag_rebinds)* #tags };
+            #p::put(#accessor(&__memo_key_fn, __memo_shape), __memo_key, __memo_shape, value, __memo_tags, #derive);
         }
 
         #[doc = #doc_stats]

@@ -19,9 +19,28 @@ pub(crate) struct Settings {
     pub(crate) request_consistent: bool,
 }
 
+/// Tags an entry carries.
+#[derive(Default)]
+pub(crate) struct Tagging {
+    /// `tags = [...]`: expressions over the arguments.
+    pub(crate) exprs: Vec<syn::Expr>,
+    /// Parameters the expressions name (indices), and whether they name `self`.
+    pub(crate) params: Vec<usize>,
+    pub(crate) uses_self: bool,
+    /// `tags_from = ...`: a closure over the stored value.
+    pub(crate) from_value: Option<syn::Expr>,
+}
+
+impl Tagging {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exprs.is_empty() && self.from_value.is_none()
+    }
+}
+
 pub(crate) struct Plan<'f> {
     pub(crate) subject: Subject<'f>,
     pub(crate) settings: Settings,
+    pub(crate) tagging: Tagging,
 }
 
 impl<'f> Plan<'f> {
@@ -44,9 +63,25 @@ impl<'f> Plan<'f> {
             request_consistent: config.request_consistent.is_some(),
         };
         let subject = errors.finish(subject)?;
+        let tagging = match &subject {
+            Some(subject) => {
+                let exprs = config.tags.map(|t| t.value).unwrap_or_default();
+                let mut params = Vec::new();
+                let mut uses_self = false;
+                for expr in &exprs {
+                    let (named, this) = crate::subject::named_params(expr, &subject.params);
+                    params.extend(named);
+                    uses_self |= this;
+                }
+                params.sort_unstable();
+                params.dedup();
+                Tagging { exprs, params, uses_self, from_value: config.tags_from.map(|t| t.value) }
+            }
+            None => Tagging::default(),
+        };
         // `Subject::new` reports why whenever it returns `None`, so `finish` failed already then.
         subject
-            .map(|subject| Self { subject, settings })
+            .map(|subject| Self { subject, settings, tagging })
             .ok_or_else(|| syn::Error::new(func.sig.ident.span(), "`#[cached]` cannot rewrite this function"))
     }
 }

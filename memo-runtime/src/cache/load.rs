@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::Cache;
 use super::flight::Flight;
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
+use crate::tags::Tag;
 
 /// What a miss found when it looked for a flight.
 enum Join<'c, K: CacheKey, V: CacheValue> {
@@ -25,17 +26,19 @@ struct Lead<'c, K: CacheKey, V: CacheValue> {
     key: Option<K>,
     flight: Arc<Flight<V>>,
     epoch: u64,
+    /// The tag invalidation sequence value when the load started.
+    tag_seq: u64,
 }
 
 impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
     /// Stores the loaded value (unless invalidated meanwhile) and hands it to the waiters.
-    fn finish(mut self, value: &V, negative: bool, load_micros: u32) {
+    fn finish(mut self, value: &V, negative: bool, load_micros: u32, tags: Vec<Tag>) {
         let cache = self.cache;
         let Some(key) = self.key.take() else { return };
         {
             let mut w = cache.lock_writer();
             let current = !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch;
-            if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros) {
+            if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros, tags, self.tag_seq) {
                 cache.write(&mut w, key.clone(), entry);
             }
         }
@@ -61,6 +64,11 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
     }
 }
 
+/// The `derive` of untagged loads.
+fn no_tags<V>(_: &V) -> Vec<Tag> {
+    Vec::new()
+}
+
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     fn join(&self, key: &K, sync: bool) -> Join<'_, K, V> {
         let mut flights = self.lock_flights();
@@ -73,12 +81,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let flight = Arc::new(Flight::new(sync));
         flights.insert(key.clone(), Arc::clone(&flight));
-        Join::Lead(Lead { cache: self, key: Some(key.clone()), flight, epoch: self.epoch.load(Ordering::Acquire) })
+        Join::Lead(Lead {
+            cache: self,
+            key: Some(key.clone()),
+            flight,
+            epoch: self.epoch.load(Ordering::Acquire),
+            tag_seq: crate::tags::sequence(),
+        })
     }
 
     fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
         let now = crate::clock::now_millis_fast();
-        self.map.peek_with(key, |_, e| (now < e.meta.fresh_until).then(|| (e.value.clone(), e.meta.negative))).flatten()
+        self.map
+            .peek_with(key, |_, e| {
+                (now < e.meta.fresh_until && self.tags_valid(&e.meta)).then(|| (e.value.clone(), e.meta.negative))
+            })
+            .flatten()
     }
 
     /// Classifies a finished load, stores and publishes it, and returns the caller's output.
@@ -86,34 +104,27 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         &self,
         lead: Lead<'_, K, V>,
         shape: S,
-        output: S::Output,
+        (mut tags, output): (Vec<Tag>, S::Output),
+        derive: impl FnOnce(&V) -> Vec<Tag>,
         started: Instant,
     ) -> S::Output {
         let took = started.elapsed();
         self.load_times.record(took);
         let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
-        match shape.split(output) {
-            Outcome::Positive(value) => {
-                lead.finish(&value, false, micros);
-                shape.rebuild(value)
-            }
-            Outcome::Negative(value) => {
-                lead.finish(&value, true, micros);
-                shape.rebuild(value)
-            }
+        let (value, negative) = match shape.split(output) {
+            Outcome::Positive(value) => (value, false),
+            Outcome::Negative(value) => (value, true),
             Outcome::Error(output) => {
                 self.load_errors.add(1);
                 drop(lead);
-                output
+                return output;
             }
-        }
+        };
+        tags.extend(derive(&value));
+        lead.finish(&value, negative, micros, tags);
+        shape.rebuild(value)
     }
 
-    /// The value for `key` through `shape`: a fresh hit, or the loader's output, with
-    /// concurrent misses on one key running `load` once.
-    ///
-    /// Errors are returned to this caller only and not stored; callers that waited on a load
-    /// that failed, panicked or was cancelled retry, one of them loading again.
     /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
     ///
     /// ```
@@ -129,16 +140,67 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.lookup(key).map(|(value, _)| shape.rebuild(value))
     }
 
+    /// The value for `key` through `shape`: a fresh hit, or the loader's output, with
+    /// concurrent misses on one key running `load` once.
+    ///
+    /// Errors are returned to this caller only and not stored; callers that waited on a load
+    /// that failed, panicked or was cancelled retry, one of them loading again.
+    ///
+    /// ```
+    /// use memo_runtime::outcome::ResultShape;
+    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
+    /// let shape = ResultShape::<u32, String>::default();
+    /// assert_eq!(cache.get_or_load(1, shape, || Err("down".to_string())), Err("down".to_string()));
+    /// assert_eq!(cache.get_or_load(1, shape, || Ok(10)), Ok(10));
+    /// assert_eq!(cache.get_or_load(1, shape, || Ok(99)), Ok(10), "stored");
+    /// ```
     #[inline]
     pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
         if let Some((value, _)) = self.lookup(&key) {
             return shape.rebuild(value);
         }
-        self.load_blocking(key, shape, load)
+        self.load_blocking(key, shape, no_tags, || (Vec::new(), load()))
+    }
+
+    /// [`get_or_load`](Self::get_or_load) for tagged entries: `load` returns the tags computed
+    /// from the arguments with the output, and `derive` adds tags computed from the value.
+    ///
+    /// ```
+    /// use memo_runtime::outcome::PlainShape;
+    /// let cache: memo_runtime::Cache<u8, Vec<u32>> = memo_runtime::Cache::builder().build();
+    /// let shape = PlainShape::<Vec<u32>>::default();
+    /// let ids = cache.get_or_load_tagged(
+    ///     1,
+    ///     shape,
+    ///     |ids| ids.iter().map(|id| format!("doc:item:{id}").into()).collect(),
+    ///     || (vec!["doc:search".into()], vec![7, 8]),
+    /// );
+    /// assert_eq!(ids, vec![7, 8]);
+    /// memo_runtime::invalidate_tag("doc:item:8");
+    /// assert_eq!(cache.get(&1), None, "the search result carried the tag of item 8");
+    /// ```
+    #[inline]
+    pub fn get_or_load_tagged<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        load: impl FnOnce() -> (Vec<Tag>, S::Output),
+    ) -> S::Output {
+        if let Some((value, _)) = self.lookup(&key) {
+            return shape.rebuild(value);
+        }
+        self.load_blocking(key, shape, derive, load)
     }
 
     #[inline(never)]
-    fn load_blocking<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
+    fn load_blocking<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        load: impl FnOnce() -> (Vec<Tag>, S::Output),
+    ) -> S::Output {
         self.misses.add(1);
         let mut waited = false;
         loop {
@@ -148,13 +210,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     self.loads.add(1);
                     let started = Instant::now();
                     let output = load();
-                    return self.settle(lead, shape, output, started);
+                    return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
                     if flight.led_by_this_thread() {
                         // A recursive call on the key being loaded: waiting would deadlock.
                         self.loads.add(1);
-                        return load();
+                        return load().1;
                     }
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
@@ -213,6 +275,29 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         shape: S,
         load: impl Future<Output = S::Output>,
     ) -> S::Output {
+        self.load_async_tagged(key, shape, no_tags, async { (Vec::new(), load.await) }).await
+    }
+
+    /// The async miss path for tagged entries; see [`get_or_load_tagged`](Self::get_or_load_tagged).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use memo_runtime::outcome::PlainShape;
+    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
+    /// let shape = PlainShape::<u32>::default();
+    /// let value = cache.load_async_tagged(1, shape, |_| Vec::new(), async { (vec!["doc:async".into()], 3) }).await;
+    /// assert_eq!(value, 3);
+    /// memo_runtime::invalidate_tag("doc:async");
+    /// assert_eq!(cache.get(&1), None);
+    /// # }
+    /// ```
+    pub async fn load_async_tagged<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        load: impl Future<Output = (Vec<Tag>, S::Output)>,
+    ) -> S::Output {
         self.misses.add(1);
         let mut waited = false;
         loop {
@@ -222,7 +307,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     self.loads.add(1);
                     let started = Instant::now();
                     let output = load.await;
-                    return self.settle(lead, shape, output, started);
+                    return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
                     if !std::mem::replace(&mut waited, true) {
