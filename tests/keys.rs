@@ -118,3 +118,35 @@ fn caches_and_stats_are_send_and_sync() {
     assert_send_sync::<memo_runtime::CacheStats>();
     assert_send_sync::<memo_runtime::CacheBuilder>();
 }
+
+static ALL_RACE_LOADS: AtomicU32 = AtomicU32::new(0);
+static ALL_RACE_VALUE: AtomicU32 = AtomicU32::new(1);
+
+#[cached(ttl = 60, skip(barrier))]
+fn racing_all(id: u32, barrier: &Option<Arc<Barrier>>) -> u32 {
+    let value = ALL_RACE_VALUE.load(Ordering::SeqCst);
+    if ALL_RACE_LOADS.fetch_add(1, Ordering::SeqCst) == 0
+        && let Some(barrier) = barrier
+    {
+        barrier.wait();
+        barrier.wait();
+    }
+    let _ = id;
+    value
+}
+
+/// The same race against `invalidate_all`: a load that started before it is not stored.
+#[test]
+fn an_invalidate_all_during_a_load_keeps_the_old_value_out() {
+    let barrier = Arc::new(Barrier::new(2));
+    let loader = {
+        let barrier = Some(Arc::clone(&barrier));
+        std::thread::spawn(move || racing_all(1, &barrier))
+    };
+    barrier.wait();
+    ALL_RACE_VALUE.store(2, Ordering::SeqCst);
+    racing_all::invalidate_all();
+    barrier.wait();
+    assert_eq!(loader.join().unwrap(), 1);
+    assert_eq!(racing_all(1, &None), 2);
+}
