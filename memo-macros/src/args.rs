@@ -211,6 +211,23 @@ where
     }
 }
 
+/// A positive number such as `1.0` or `2`.
+pub(crate) fn positive_number(arg: &RawArg, example: &str, errors: &mut Errors) -> Option<f64> {
+    let expr = assigned(arg, example, errors)?;
+    let value = match literal(expr) {
+        Some(Lit::Float(f)) => f.base10_parse::<f64>().ok(),
+        Some(Lit::Int(i)) => i.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    match value {
+        Some(v) if v > 0.0 && v.is_finite() => Some(v),
+        _ => {
+            errors.spanned(expr, format_args!("`{}` must be a positive number: write `{example}`", arg.name));
+            None
+        }
+    }
+}
+
 /// A string literal.
 pub(crate) fn string(arg: &RawArg, example: &str, errors: &mut Errors) -> Option<LitStr> {
     let expr = assigned(arg, example, errors)?;

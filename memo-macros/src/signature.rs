@@ -220,3 +220,34 @@ pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) 
         })
         .collect()
 }
+
+/// Loads that outlive their caller (`arg` is what makes them) need a `'static` body: no
+/// borrowed parameters and no `&self`.
+pub(crate) fn require_owned(sig: &syn::Signature, arg: &syn::Ident, errors: &mut Errors) {
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) if r.colon_token.is_none() && r.reference.is_some() => errors.spanned(
+                r,
+                format_args!(
+                    "`{arg}` loads in the background, after the call returns, so the function must own its \
+                     arguments: take `self: Arc<Self>` instead of `&self`"
+                ),
+            ),
+            FnArg::Typed(typed) => {
+                if let Some(borrowed) = find_borrow(&typed.ty) {
+                    let inner = &borrowed.elem;
+                    errors.spanned(
+                        &typed.ty,
+                        format_args!(
+                            "`{arg}` loads in the background, after the call returns, so the function must own its \
+                             arguments: take `{}` by value (a cloneable handle) or as `Arc<{}>` instead of a reference",
+                            quote::ToTokens::to_token_stream(inner),
+                            quote::ToTokens::to_token_stream(inner),
+                        ),
+                    );
+                }
+            }
+            FnArg::Receiver(_) => {}
+        }
+    }
+}

@@ -28,7 +28,9 @@
 //! this choice.
 
 pub(crate) mod builder;
+mod detached;
 mod flight;
+mod fresh;
 mod load;
 mod store;
 
@@ -39,7 +41,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use scc::HashIndex;
 
-pub use builder::{CacheBuilder, DEFAULT_CAPACITY};
+pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_RETRY_AFTER};
+pub use detached::{FromTimeout, LoadTimeout};
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
@@ -48,7 +51,7 @@ use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram
 use crate::tags::Tag;
 use store::Writer;
 
-pub(crate) use flight::Flight;
+pub(crate) use flight::{Flight, Waited};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
 
@@ -61,6 +64,16 @@ pub(crate) struct Policy {
     pub(crate) jitter_ms: u64,
     pub(crate) negative_ttl_ms: Option<u64>,
     pub(crate) capacity: usize,
+    /// Stale-while-revalidate window after the time to live.
+    pub(crate) stale_ms: u64,
+    /// Fail-safe: how old a value may be and still answer for a failed load.
+    pub(crate) fallback_ms: Option<u64>,
+    /// After a failed load answered from the fail-safe value, how long before the next try.
+    pub(crate) retry_after_ms: u64,
+    /// XFetch's beta; `None`: no early refresh.
+    pub(crate) early_refresh: Option<f64>,
+    /// How long a caller waits for a load.
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 /// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
@@ -83,6 +96,10 @@ pub struct Cache<K, V> {
     invalidated_keys: Counter,
     invalidated_all: Counter,
     invalidated_by_tag: Counter,
+    stale_served: Counter,
+    early_refreshes: Counter,
+    fallbacks: Counter,
+    timeouts: Counter,
     load_times: LoadHistogram,
 }
 
@@ -130,6 +147,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             invalidated_keys: Counter::default(),
             invalidated_all: Counter::default(),
             invalidated_by_tag: Counter::default(),
+            stale_served: Counter::default(),
+            early_refreshes: Counter::default(),
+            fallbacks: Counter::default(),
+            timeouts: Counter::default(),
             load_times: LoadHistogram::default(),
         }
     }
@@ -174,7 +195,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let found = self
             .map
             .peek_with(key, |_, e| {
-                if now < e.meta.fresh_until && self.tags_valid(&e.meta) {
+                if now < e.meta.fresh_until && self.tags_valid(&e.meta) && !self.refresh_due(&e.meta, now) {
                     e.meta.touch();
                     Some((e.value.clone(), e.meta.negative))
                 } else {
@@ -315,6 +336,27 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.invalidated_all.add(1);
     }
 
+    /// Waits until no load of this cache runs (background reloads included), for at most
+    /// `limit`; true if none runs. For tests (feature `test-util`).
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
+    /// assert!(cache.wait_for_loads(std::time::Duration::from_secs(1)));
+    /// ```
+    #[cfg(feature = "test-util")]
+    pub fn wait_for_loads(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.lock_flights().is_empty() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+
     /// A snapshot of the counters.
     ///
     /// ```
@@ -340,6 +382,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 all: self.invalidated_all.get(),
                 tags: self.invalidated_by_tag.get(),
             },
+            stale_served: self.stale_served.get(),
+            early_refreshes: self.early_refreshes.get(),
+            fallbacks: self.fallbacks.get(),
+            timeouts: self.timeouts.get(),
             entries: self.entries.load(Ordering::Relaxed) as u64,
             load_time: self.load_times.snapshot(),
         }
@@ -352,12 +398,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let now = clock::now_millis_fast();
         let jitter = if ttl == u64::MAX { 0 } else { crate::random::up_to(self.policy.jitter_ms) };
         let fresh_until = now.saturating_add(ttl).saturating_add(jitter);
+        let fallback_until = self.policy.fallback_ms.map_or(0, |f| now.saturating_add(f));
         Some(Entry {
             value,
             meta: Meta {
                 created_at: now,
                 fresh_until,
-                stale_until: fresh_until,
+                stale_until: fresh_until.saturating_add(self.policy.stale_ms),
+                fallback_until,
                 load_micros,
                 negative,
                 tags: Arc::from(tags),

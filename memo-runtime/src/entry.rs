@@ -14,9 +14,12 @@ pub(crate) struct Meta {
     pub(crate) created_at: u64,
     /// Until when a hit serves it as fresh.
     pub(crate) fresh_until: u64,
-    /// Until when it may still be served stale; equal to `fresh_until` when no stale window
-    /// applies. Past this the entry is garbage and the first to be evicted.
+    /// Until when it may still be served stale while one reload runs; equal to `fresh_until`
+    /// when no stale window applies.
     pub(crate) stale_until: u64,
+    /// Until when it may answer for a failed load (fail-safe); 0 without fail-safe. Past both
+    /// this and `stale_until` the entry is garbage and the first to be evicted.
+    pub(crate) fallback_until: u64,
     /// How long the load took, in microseconds (for early refresh).
     pub(crate) load_micros: u32,
     /// `None` / `Ok(None)`: kept for the negative time to live.
@@ -77,6 +80,11 @@ impl Meta {
         }
     }
 
+    /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a fallback.
+    pub(crate) fn keep_until(&self) -> u64 {
+        self.stale_until.max(self.fallback_until)
+    }
+
     /// Marks the entry as recently used, writing only when the bit is not already set so that
     /// hits on a hot entry do not bounce its cache line between cores.
     #[inline(always)]
@@ -103,8 +111,12 @@ pub struct EntryInfo {
     /// Until when it is served as fresh, in milliseconds since the Unix epoch
     /// (`u64::MAX`: no time to live).
     pub fresh_until_millis: u64,
-    /// Until when it may be kept at all, in milliseconds since the Unix epoch.
+    /// Until when it may be served stale while it is reloaded, in milliseconds since the
+    /// Unix epoch.
     pub stale_until_millis: u64,
+    /// Until when it may answer for a failed load (fail-safe), in milliseconds since the Unix
+    /// epoch; 0 without fail-safe.
+    pub fallback_until_millis: u64,
     /// How long the load that produced it took (zero for a put value).
     pub load_time: Duration,
     /// Whether it is a negative value (`None`, `Ok(None)`).
@@ -119,6 +131,7 @@ impl Meta {
             created_at_millis: self.created_at,
             fresh_until_millis: self.fresh_until,
             stale_until_millis: self.stale_until,
+            fallback_until_millis: self.fallback_until,
             load_time: Duration::from_micros(u64::from(self.load_micros)),
             negative: self.negative,
             tags: self.tags.iter().map(|t| t.to_string()).collect(),

@@ -52,7 +52,7 @@ pub mod tags;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use cache::{Cache, CacheBuilder};
+pub use cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
 pub use entry::EntryInfo;
 #[cfg(feature = "tower")]
 pub use layer::{RequestMemo, RequestMemoLayer};
@@ -284,7 +284,7 @@ pub use tags::{invalidate_tag, invalidate_tags};
 /// Items used by the code the macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::cache::{Cache, CacheBuilder};
+    pub use crate::cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
     pub use crate::cell::CacheCell;
     pub use crate::outcome::select;
     pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};

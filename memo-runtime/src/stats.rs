@@ -51,6 +51,14 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Invalidations, by cause.
     pub invalidations: Invalidations,
+    /// Stale values served while one reload ran (stale-while-revalidate).
+    pub stale_served: u64,
+    /// Reloads started before expiry by early refresh (XFetch).
+    pub early_refreshes: u64,
+    /// Failed or timed-out loads answered with the last good value (fail-safe).
+    pub fallbacks: u64,
+    /// Calls that stopped waiting for a load at the timeout.
+    pub timeouts: u64,
     /// Entries held now (fresh or expired, not yet evicted).
     pub entries: u64,
     /// Load durations.

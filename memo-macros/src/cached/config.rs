@@ -15,6 +15,11 @@ pub(crate) const KNOWN: &[&str] = &[
     "key",
     "name",
     "version",
+    "stale",
+    "stale_if_error",
+    "retry_after",
+    "early_refresh",
+    "timeout",
     "tags",
     "tags_from",
     "request_consistent",
@@ -33,6 +38,11 @@ pub(crate) struct Config {
     pub(crate) key: Option<Arg<Expr>>,
     pub(crate) name: Option<Arg<LitStr>>,
     pub(crate) version: Option<Arg<u32>>,
+    pub(crate) stale: Option<Arg<u64>>,
+    pub(crate) stale_if_error: Option<Arg<u64>>,
+    pub(crate) retry_after: Option<Arg<u64>>,
+    pub(crate) early_refresh: Option<Arg<f64>>,
+    pub(crate) timeout: Option<Arg<u64>>,
     pub(crate) tags: Option<Arg<Vec<Expr>>>,
     pub(crate) tags_from: Option<Arg<Expr>>,
     pub(crate) request_consistent: Option<Arg<()>>,
@@ -67,6 +77,16 @@ impl Config {
             }
             "name" => set_once(&mut self.name, name, args::string(arg, "name = \"products\"", errors), errors),
             "version" => set_once(&mut self.version, name, args::integer(arg, "version = 2", errors), errors),
+            "stale" => set_once(&mut self.stale, name, args::duration(arg, errors), errors),
+            "stale_if_error" => set_once(&mut self.stale_if_error, name, args::duration(arg, errors), errors),
+            "retry_after" => set_once(&mut self.retry_after, name, args::duration(arg, errors), errors),
+            "early_refresh" => set_once(
+                &mut self.early_refresh,
+                name,
+                args::positive_number(arg, "early_refresh = 1.0", errors),
+                errors,
+            ),
+            "timeout" => set_once(&mut self.timeout, name, args::duration(arg, errors), errors),
             "tags" => set_once(
                 &mut self.tags,
                 name,
@@ -106,11 +126,43 @@ impl Config {
         if let Some(capacity) = self.capacity.as_ref().filter(|c| c.value == 0) {
             errors.at(capacity.span(), "`capacity` must be at least 1; remove `#[cached]` to turn caching off");
         }
+        for (arg, what) in [
+            (self.stale.as_ref().map(Arg::span), "`stale` serves a value for a while after its time to live"),
+            (self.stale_if_error.as_ref().map(Arg::span), "`stale_if_error` keeps a value past its time to live"),
+            (
+                self.early_refresh.as_ref().map(Arg::span),
+                "`early_refresh` reloads a value shortly before its time to live ends",
+            ),
+        ] {
+            if let (Some(span), None) = (arg, &self.ttl) {
+                errors.at(span, format_args!("{what}: add `ttl = ...` too"));
+            }
+        }
+        if let (Some(retry), None) = (&self.retry_after, &self.stale_if_error) {
+            errors.at(retry.span(), "`retry_after` paces retries of a failing load answered by `stale_if_error`: add `stale_if_error = ...` too");
+        }
+        for arg in [&self.stale, &self.stale_if_error, &self.retry_after, &self.timeout].into_iter().flatten() {
+            if arg.value == 0 {
+                errors.at(arg.span(), format_args!("`{}` must be greater than zero; leave it out instead", arg.name));
+            }
+        }
         if let (Some(skip), Some(_)) = (&self.skip, &self.key) {
             errors.at(
                 skip.span(),
                 "`skip` has no effect with `key = ...`: the key expression alone is the key; remove `skip(...)`",
             );
         }
+    }
+}
+
+impl Config {
+    /// The argument that makes loads run apart from their caller, if any: such loads need a
+    /// `'static` body.
+    pub(crate) fn detaching(&self) -> Option<&Ident> {
+        self.stale
+            .as_ref()
+            .map(|a| &a.name)
+            .or(self.early_refresh.as_ref().map(|a| &a.name))
+            .or(self.timeout.as_ref().map(|a| &a.name))
     }
 }

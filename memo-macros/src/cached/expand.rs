@@ -44,7 +44,9 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
-    let load = if plan.tagging.is_empty() {
+    let load = if plan.settings.detached {
+        detached_load(plan, &loader)
+    } else if plan.tagging.is_empty() {
         if subject.is_async {
             quote! {
                 // A hit returns without building the loader's future.
@@ -116,6 +118,46 @@ fn tagged_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     } else {
         quote! {
             __memo_cache.get_or_load_tagged(__memo_key, __memo_shape, #derive, move || {
+                let __memo_tags = #tags;
+                (__memo_tags, (#loader)())
+            })
+        }
+    }
+}
+
+/// The load path when loads may outlive the call (`stale`, `early_refresh`, `timeout`): the
+/// loader owns the arguments and may run on another thread or task.
+///
+/// Input: the loader `move || -> R { body }` (or `async move { body }`).
+/// Output: `get_or_load_detached(key, shape, derive, on_timeout, move || (tags, loader()))`, or
+/// for an async function `get_or_load_detached_async(.., move || async move { (tags, body.await) })`.
+fn detached_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let p = codegen::private(subject);
+    let ret = &subject.ret;
+    let tags = arg_tags(plan);
+    let derive = derive_tags(plan);
+    let on_timeout = if plan.settings.timeout_ms.is_some() {
+        let from_timeout = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);
+        quote!(::core::option::Option::Some(#from_timeout as fn(#p::LoadTimeout) -> #ret))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    if subject.is_async {
+        quote! {
+            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
+                return __memo_hit;
+            }
+            __memo_cache
+                .get_or_load_detached_async(__memo_key, __memo_shape, #derive, #on_timeout, move || async move {
+                    let __memo_tags = #tags;
+                    (__memo_tags, #loader.await)
+                })
+                .await
+        }
+    } else {
+        quote! {
+            __memo_cache.get_or_load_detached(__memo_key, __memo_shape, #derive, #on_timeout, move || {
                 let __memo_tags = #tags;
                 (__memo_tags, (#loader)())
             })
@@ -321,6 +363,20 @@ fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
         quote!(.negative_time_to_live(#d))
     });
     let capacity = s.capacity.map(|c| quote!(.max_capacity(#c)));
+    let duration = |setter: TokenStream, v: Option<u64>| {
+        v.map(|v| {
+            let d = ms(v);
+            quote!(.#setter(#d))
+        })
+    };
+    let stale = duration(quote!(stale_while_revalidate), s.stale_ms);
+    let stale_if_error = duration(quote!(stale_if_error), s.stale_if_error_ms);
+    let retry_after = duration(quote!(retry_after), s.retry_after_ms);
+    let timeout = duration(quote!(load_timeout), s.timeout_ms);
+    let early_refresh = s.early_refresh.map(|beta| quote!(.early_refresh(#beta)));
     let version = s.version.map(|v| quote!(.version(#v)));
-    quote!(<#p::CacheBuilder as ::core::default::Default>::default().name(#name) #version #ttl #jitter #negative #capacity)
+    quote! {
+        <#p::CacheBuilder as ::core::default::Default>::default().name(#name) #version #ttl #jitter #negative #capacity
+            #stale #stale_if_error #retry_after #timeout #early_refresh
+    }
 }

@@ -17,6 +17,13 @@ pub(crate) struct Settings {
     pub(crate) version: Option<u32>,
     /// Within a request scope, repeated calls answer from the request memo.
     pub(crate) request_consistent: bool,
+    pub(crate) stale_ms: Option<u64>,
+    pub(crate) stale_if_error_ms: Option<u64>,
+    pub(crate) retry_after_ms: Option<u64>,
+    pub(crate) early_refresh: Option<f64>,
+    pub(crate) timeout_ms: Option<u64>,
+    /// Loads may outlive the call (`stale`, `early_refresh`, `timeout`): the body is `'static`.
+    pub(crate) detached: bool,
 }
 
 /// Tags an entry carries.
@@ -61,7 +68,16 @@ impl<'f> Plan<'f> {
             name: config.name.as_ref().map(|a| a.value.clone()),
             version: config.version.as_ref().map(|a| a.value),
             request_consistent: config.request_consistent.is_some(),
+            stale_ms: config.stale.as_ref().map(|a| a.value),
+            stale_if_error_ms: config.stale_if_error.as_ref().map(|a| a.value),
+            retry_after_ms: config.retry_after.as_ref().map(|a| a.value),
+            early_refresh: config.early_refresh.as_ref().map(|a| a.value),
+            timeout_ms: config.timeout.as_ref().map(|a| a.value),
+            detached: config.detaching().is_some(),
         };
+        if let Some(arg) = config.detaching() {
+            crate::signature::require_owned(&func.sig, arg, &mut errors);
+        }
         let subject = errors.finish(subject)?;
         let tagging = match &subject {
             Some(subject) => {

@@ -8,6 +8,9 @@ use crate::outcome::{CacheKey, CacheValue};
 /// The default bound on entries when none is given.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
+/// The default pause between tries of a failing load answered by the fail-safe value.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// Builds a [`Cache`]; see [`Cache::builder`].
 ///
 /// ```
@@ -39,6 +42,11 @@ impl Default for CacheBuilder {
                 jitter_ms: 0,
                 negative_ttl_ms: None,
                 capacity: DEFAULT_CAPACITY,
+                stale_ms: 0,
+                fallback_ms: None,
+                retry_after_ms: DEFAULT_RETRY_AFTER.as_millis() as u64,
+                early_refresh: None,
+                timeout: None,
             },
         }
     }
@@ -84,6 +92,82 @@ impl CacheBuilder {
     /// Defaults to [`DEFAULT_CAPACITY`]. `0` keeps nothing (every call loads).
     pub fn max_capacity(mut self, capacity: usize) -> Self {
         self.policy.capacity = capacity;
+        self
+    }
+
+    /// Stale-while-revalidate: for `window` after the time to live, a call answers at once
+    /// with the old value while one background reload runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .build();
+    /// cache.insert(1, 1);
+    /// let info = cache.entry_info(&1).unwrap();
+    /// assert_eq!(info.stale_until_millis - info.fresh_until_millis, 30_000);
+    /// ```
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.policy.stale_ms = millis(window);
+        self
+    }
+
+    /// Fail-safe: when a load fails, panics or times out, answer with the last good value if it
+    /// is younger than `max_age`, and wait [`retry_after`](Self::retry_after) before trying
+    /// the source again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .stale_if_error(Duration::from_secs(3_600))
+    ///     .build();
+    /// # let _ = cache;
+    /// ```
+    pub fn stale_if_error(mut self, max_age: Duration) -> Self {
+        self.policy.fallback_ms = Some(millis(max_age));
+        self
+    }
+
+    /// With fail-safe, how long a failed load's fallback answers before the source is tried
+    /// again (at most one try per key per period). Defaults to [`DEFAULT_RETRY_AFTER`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = memo_runtime::Cache::builder().retry_after(Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn retry_after(mut self, period: Duration) -> Self {
+        self.policy.retry_after_ms = millis(period).max(1);
+        self
+    }
+
+    /// Early refresh (XFetch, Vattani et al., PVLDB 2015): a hit reloads in the background
+    /// when `now - load_time * beta * ln(random()) >= fresh_until`, so a hot key is reloaded
+    /// shortly before it expires instead of by a crowd after. `1.0` is the paper's choice;
+    /// larger refreshes earlier. Non-positive values turn it off.
+    ///
+    /// ```
+    /// let builder = memo_runtime::Cache::builder().early_refresh(1.0);
+    /// # let _ = builder;
+    /// ```
+    pub fn early_refresh(mut self, beta: f64) -> Self {
+        self.policy.early_refresh = (beta > 0.0 && beta.is_finite()).then_some(beta);
+        self
+    }
+
+    /// How long a call waits for a load: past it the call answers with a stale or fail-safe
+    /// value if there is one, else with a timeout error, and the load finishes in the
+    /// background.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = memo_runtime::Cache::builder().load_timeout(Duration::from_millis(250));
+    /// # let _ = builder;
+    /// ```
+    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.timeout = Some(timeout);
         self
     }
 

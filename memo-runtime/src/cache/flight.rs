@@ -1,22 +1,34 @@
 //! Single-flight: one load per key at a time, the other callers wait for its result.
 //!
-//! A flight is registered for a key when a miss finds none running. Its leader runs the load;
-//! callers that miss meanwhile wait on the flight, blocking (sync functions) or awaiting
-//! (async functions). When the leader finishes it publishes the value; when it fails, panics or
-//! is dropped (cancelled), its guard marks the flight abandoned and every waiter retries, one
-//! of them becoming the next leader. No waiter is left hanging and nothing stays locked.
+//! A flight is registered for a key when a miss finds none running. Its leader runs the load
+//! (in the caller, or in a background task for detached loads); callers that miss meanwhile
+//! wait on the flight, blocking (sync functions) or awaiting (async functions). When the load
+//! finishes the flight publishes the value. When it fails, panics or is dropped (cancelled),
+//! its guard marks the flight abandoned and every waiter retries, one of them becoming the next
+//! leader. No waiter is left hanging and nothing stays locked.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 #[derive(Debug)]
 enum State<V> {
     Running,
-    Ready { value: V, negative: bool },
+    Ready(V),
     Abandoned,
+}
+
+/// What a waiter got.
+#[derive(Debug)]
+pub(crate) enum Waited<V> {
+    Value(V),
+    /// The load failed or was abandoned: retry.
+    Retry,
+    /// The wait's deadline passed first.
+    TimedOut,
 }
 
 /// One in-progress load of one key.
@@ -66,35 +78,52 @@ impl<V: Clone> Flight<V> {
         self.notify.notify_waiters();
     }
 
-    pub(crate) fn complete(&self, value: V, negative: bool) {
-        self.finish(State::Ready { value, negative });
+    pub(crate) fn complete(&self, value: V) {
+        self.finish(State::Ready(value));
     }
 
     pub(crate) fn abandon(&self) {
         self.finish(State::Abandoned);
     }
 
-    fn result(state: &State<V>) -> Option<Option<(V, bool)>> {
+    fn result(state: &State<V>) -> Option<Waited<V>> {
         match state {
             State::Running => None,
-            State::Ready { value, negative } => Some(Some((value.clone(), *negative))),
-            State::Abandoned => Some(None),
+            State::Ready(value) => Some(Waited::Value(value.clone())),
+            State::Abandoned => Some(Waited::Retry),
         }
     }
 
-    /// Blocks until the leader finishes: `Some` with its value, or `None` to retry.
-    pub(crate) fn wait_blocking(&self) -> Option<(V, bool)> {
+    /// Blocks until the load finishes or `timeout` passes.
+    pub(crate) fn wait_blocking(&self, timeout: Option<Duration>) -> Waited<V> {
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mut state = self.lock();
         loop {
             if let Some(out) = Self::result(&state) {
                 return out;
             }
-            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state = match deadline {
+                None => self.ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Waited::TimedOut;
+                    }
+                    self.ready.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
         }
     }
 
-    /// Waits until the leader finishes: `Some` with its value, or `None` to retry.
-    pub(crate) async fn wait(&self) -> Option<(V, bool)> {
+    /// Waits until the load finishes or `timeout` passes (tokio time).
+    pub(crate) async fn wait(&self, timeout: Option<Duration>) -> Waited<V> {
+        match timeout {
+            None => self.wait_forever().await,
+            Some(timeout) => tokio::time::timeout(timeout, self.wait_forever()).await.unwrap_or(Waited::TimedOut),
+        }
+    }
+
+    async fn wait_forever(&self) -> Waited<V> {
         loop {
             let notified = self.notify.notified();
             let mut notified = std::pin::pin!(notified);

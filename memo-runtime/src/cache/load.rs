@@ -5,12 +5,12 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::Cache;
-use super::flight::Flight;
+use super::flight::{Flight, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::tags::Tag;
 
 /// What a miss found when it looked for a flight.
-enum Join<'c, K: CacheKey, V: CacheValue> {
+pub(super) enum Join<'c, K: CacheKey, V: CacheValue> {
     /// A fresh entry appeared meanwhile.
     Hit(V),
     /// Nobody is loading the key: this call leads.
@@ -21,7 +21,7 @@ enum Join<'c, K: CacheKey, V: CacheValue> {
 
 /// The leader's hold on a flight. Dropped without [`Lead::finish`] (error, panic,
 /// cancellation), it abandons the flight so that a waiter takes over.
-struct Lead<'c, K: CacheKey, V: CacheValue> {
+pub(super) struct Lead<'c, K: CacheKey, V: CacheValue> {
     cache: &'c Cache<K, V>,
     key: Option<K>,
     flight: Arc<Flight<V>>,
@@ -31,8 +31,22 @@ struct Lead<'c, K: CacheKey, V: CacheValue> {
 }
 
 impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
+    /// The key being loaded.
+    pub(super) fn key(&self) -> Option<&K> {
+        self.key.as_ref()
+    }
+
+    /// Hands `value` to the waiters without storing it (it is stored already: a fail-safe
+    /// answer).
+    pub(super) fn answer(mut self, value: &V) {
+        if let Some(key) = self.key.take() {
+            self.detach(&key);
+            self.flight.complete(value.clone());
+        }
+    }
+
     /// Stores the loaded value (unless invalidated meanwhile) and hands it to the waiters.
-    fn finish(mut self, value: &V, negative: bool, load_micros: u32, tags: Vec<Tag>) {
+    pub(super) fn finish(mut self, value: &V, negative: bool, load_micros: u32, tags: Vec<Tag>) {
         let cache = self.cache;
         let Some(key) = self.key.take() else { return };
         {
@@ -43,7 +57,7 @@ impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
             }
         }
         self.detach(&key);
-        self.flight.complete(value.clone(), negative);
+        self.flight.complete(value.clone());
     }
 
     /// Unregisters the flight if it is still the one registered for `key`.
@@ -65,12 +79,75 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 }
 
 /// The `derive` of untagged loads.
-fn no_tags<V>(_: &V) -> Vec<Tag> {
+pub(super) fn no_tags<V>(_: &V) -> Vec<Tag> {
     Vec::new()
 }
 
+/// Polls a future, catching its panics (fail-safe answers them like errors).
+pub(super) struct CatchUnwind<F> {
+    pub(super) inner: F,
+}
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.inner;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| std::pin::Pin::new(inner).poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
-    fn join(&self, key: &K, sync: bool) -> Join<'_, K, V> {
+    /// A load panicked: answer from the fail-safe value, or let the panic go on.
+    pub(super) fn panicked<S: Shape<Stored = V>>(
+        &self,
+        lead: Lead<'_, K, V>,
+        shape: S,
+        panic: Box<dyn std::any::Any + Send>,
+    ) -> S::Output {
+        self.load_errors.add(1);
+        if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, "the load panicked")) {
+            lead.answer(&value);
+            return shape.rebuild(value);
+        }
+        drop(lead);
+        std::panic::resume_unwind(panic)
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    /// Leads a load of `key` unless one is running: for background reloads of entries that
+    /// are still servable.
+    pub(super) fn lead_reload(&self, key: &K, sync: bool) -> Option<Lead<'_, K, V>> {
+        let mut flights = self.lock_flights();
+        if flights.contains_key(key) {
+            return None;
+        }
+        Some(self.register(&mut flights, key, sync))
+    }
+
+    fn register<'c>(
+        &'c self,
+        flights: &mut std::collections::HashMap<K, Arc<Flight<V>>, super::Hasher>,
+        key: &K,
+        sync: bool,
+    ) -> Lead<'c, K, V> {
+        let flight = Arc::new(Flight::new(sync));
+        flights.insert(key.clone(), Arc::clone(&flight));
+        Lead {
+            cache: self,
+            key: Some(key.clone()),
+            flight,
+            epoch: self.epoch.load(Ordering::Acquire),
+            tag_seq: crate::tags::sequence(),
+        }
+    }
+
+    pub(super) fn join(&self, key: &K, sync: bool) -> Join<'_, K, V> {
         let mut flights = self.lock_flights();
         if let Some(flight) = flights.get(key) {
             return Join::Wait(Arc::clone(flight));
@@ -79,15 +156,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if let Some((value, _)) = self.peek_fresh(key) {
             return Join::Hit(value);
         }
-        let flight = Arc::new(Flight::new(sync));
-        flights.insert(key.clone(), Arc::clone(&flight));
-        Join::Lead(Lead {
-            cache: self,
-            key: Some(key.clone()),
-            flight,
-            epoch: self.epoch.load(Ordering::Acquire),
-            tag_seq: crate::tags::sequence(),
-        })
+        Join::Lead(self.register(&mut flights, key, sync))
     }
 
     fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
@@ -100,7 +169,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// Classifies a finished load, stores and publishes it, and returns the caller's output.
-    fn settle<S: Shape<Stored = V>>(
+    /// An error is answered from the fail-safe value when there is one.
+    pub(super) fn settle<S: Shape<Stored = V>>(
         &self,
         lead: Lead<'_, K, V>,
         shape: S,
@@ -116,6 +186,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             Outcome::Negative(value) => (value, true),
             Outcome::Error(output) => {
                 self.load_errors.add(1);
+                if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, "the load failed")) {
+                    lead.answer(&value);
+                    return shape.rebuild(value);
+                }
                 drop(lead);
                 return output;
             }
@@ -194,7 +268,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     #[inline(never)]
-    fn load_blocking<S: Shape<Stored = V>>(
+    pub(super) fn load_blocking<S: Shape<Stored = V>>(
         &self,
         key: K,
         shape: S,
@@ -209,7 +283,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
-                    let output = load();
+                    let output = if self.policy.fallback_ms.is_some() {
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+                            Ok(output) => output,
+                            Err(panic) => return self.panicked(lead, shape, panic),
+                        }
+                    } else {
+                        load()
+                    };
                     return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
@@ -221,7 +302,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
                     }
-                    if let Some((value, _)) = flight.wait_blocking() {
+                    if let Waited::Value(value) = flight.wait_blocking(None) {
                         return shape.rebuild(value);
                     }
                 }
@@ -306,14 +387,21 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
-                    let output = load.await;
+                    let output = if self.policy.fallback_ms.is_some() {
+                        match (CatchUnwind { inner: std::pin::pin!(load) }).await {
+                            Ok(output) => output,
+                            Err(panic) => return self.panicked(lead, shape, panic),
+                        }
+                    } else {
+                        load.await
+                    };
                     return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
                     }
-                    if let Some((value, _)) = flight.wait().await {
+                    if let Waited::Value(value) = flight.wait(None).await {
                         return shape.rebuild(value);
                     }
                 }

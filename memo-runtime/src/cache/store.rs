@@ -82,7 +82,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             let verdict = self.map.peek_with(&key, |_, e| {
                 if e.meta.generation != generation {
                     Verdict::Leftover
-                } else if e.meta.stale_until > now
+                } else if e.meta.keep_until() > now
                     && e.meta.tags_checked.load(Ordering::Relaxed) != crate::tags::INVALID
                     && e.meta.referenced.swap(false, Ordering::Relaxed)
                 {

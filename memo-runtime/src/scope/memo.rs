@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{CURRENT, Scope};
-use crate::cache::{Flight, Hasher};
+use crate::cache::{Flight, Hasher, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 
 /// Identifies one memoized function: a `static` in its body, compared by address.
@@ -110,7 +110,7 @@ impl Scope {
             }
         }
         match value {
-            Some(value) => flight.complete(value.clone(), false),
+            Some(value) => flight.complete(value.clone()),
             None => flight.abandon(),
         }
     }
@@ -188,7 +188,7 @@ pub fn request_memo<K: CacheKey, S: Shape>(
                 if flight.led_by_this_thread() {
                     return load();
                 }
-                if let Some((value, _)) = flight.wait_blocking() {
+                if let Waited::Value(value) = flight.wait_blocking(None) {
                     return shape.rebuild(value);
                 }
             }
@@ -221,7 +221,7 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
                 return lead.finish(shape, output);
             }
             Join::Wait(flight) => {
-                if let Some((value, _)) = flight.wait().await {
+                if let Waited::Value(value) = flight.wait(None).await {
                     return shape.rebuild(value);
                 }
             }

@@ -1,0 +1,277 @@
+//! Freshness under load: stale-while-revalidate, fail-safe, early refresh and the load
+//! timeout, with the mock clock (time-to-live arithmetic) and tokio's paused time (timeouts).
+//!
+//! Every test installs a `MockClock`, which serializes them.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use memo_runtime::testing::MockClock;
+use memo_runtime::{LoadTimeout, cached};
+
+/// Calls `f` until it returns `want` (a background reload landed), for at most 5 s.
+fn eventually<T: PartialEq + std::fmt::Debug>(want: T, mut f: impl FnMut() -> T) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = f();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still {got:?}, waiting for {want:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+static SWR_LOADS: AtomicU32 = AtomicU32::new(0);
+static SWR_GATE: Mutex<Option<Arc<Barrier>>> = Mutex::new(None);
+
+#[cached(ttl = 10, stale = 5)]
+fn swr(id: u32) -> u32 {
+    let run = SWR_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    let gate = SWR_GATE.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.wait(); // the reload is running
+        gate.wait(); // the test let it finish
+    }
+    id * 100 + run
+}
+
+#[test]
+fn stale_values_answer_at_once_while_one_reload_runs() {
+    let clock = MockClock::install();
+    assert_eq!(swr(1), 101);
+    clock.advance(Duration::from_secs(11)); // expired, inside the 5 s stale window
+
+    let gate = Arc::new(Barrier::new(2));
+    *SWR_GATE.lock().unwrap() = Some(Arc::clone(&gate));
+    assert_eq!(swr(1), 101, "answered from the stale value, without waiting");
+    gate.wait(); // the background reload is now blocked inside the body
+    for _ in 0..100 {
+        assert_eq!(swr(1), 101, "still stale while the reload runs");
+    }
+    assert_eq!(SWR_LOADS.load(Ordering::SeqCst), 2, "exactly one reload for all those calls");
+    *SWR_GATE.lock().unwrap() = None;
+    gate.wait();
+    eventually(102, || swr(1));
+    let stats = swr::stats();
+    assert!(stats.stale_served >= 101, "the 101 calls above, and any while the reload was storing");
+    assert_eq!(stats.loads, 2);
+
+    clock.advance(Duration::from_secs(16)); // past ttl + stale: a plain miss
+    assert_eq!(swr(1), 103);
+}
+
+static SWR_ASYNC_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 10, stale = 5)]
+async fn swr_async(id: u32) -> u32 {
+    let run = SWR_ASYNC_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    id * 100 + run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_functions_revalidate_in_a_background_task() {
+    let clock = MockClock::install();
+    assert_eq!(swr_async(2).await, 201);
+    clock.advance(Duration::from_secs(12));
+    let answers: Vec<u32> = futures_all((0..50).map(|_| swr_async(2))).await;
+    assert!(answers.iter().all(|a| *a == 201), "{answers:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while swr_async(2).await != 202 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(SWR_ASYNC_LOADS.load(Ordering::SeqCst), 2);
+}
+
+async fn futures_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    for f in futures {
+        out.push(f.await);
+    }
+    out
+}
+
+static SAFE_LOADS: AtomicU32 = AtomicU32::new(0);
+static SAFE_FAIL: AtomicBool = AtomicBool::new(false);
+static SAFE_PANIC: AtomicBool = AtomicBool::new(false);
+
+#[cached(ttl = 10, stale_if_error = 60, retry_after = 5)]
+fn fail_safe(id: u32) -> Result<u32, String> {
+    let run = SAFE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if SAFE_PANIC.load(Ordering::SeqCst) {
+        panic!("origin crashed");
+    }
+    if SAFE_FAIL.load(Ordering::SeqCst) { Err("origin down".into()) } else { Ok(id * 100 + run) }
+}
+
+#[test]
+fn fail_safe_answers_failures_with_the_last_good_value_and_throttles_retries() {
+    let clock = MockClock::install();
+    assert_eq!(fail_safe(1), Ok(101));
+    clock.advance(Duration::from_secs(11));
+    SAFE_FAIL.store(true, Ordering::SeqCst);
+    assert_eq!(fail_safe(1), Ok(101), "the failure is answered from the last good value");
+    assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 2);
+    for _ in 0..10 {
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(fail_safe(1), Ok(101));
+    }
+    assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 2, "no retry within retry_after");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(fail_safe(1), Ok(101));
+    assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 3, "one retry per period");
+
+    SAFE_PANIC.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(fail_safe(1), Ok(101), "a panic is answered like an error");
+    SAFE_PANIC.store(false, Ordering::SeqCst);
+
+    clock.advance(Duration::from_secs(45)); // the value is 61 s old: past stale_if_error
+    assert_eq!(fail_safe(1), Err("origin down".into()));
+    SAFE_FAIL.store(false, Ordering::SeqCst);
+    assert_eq!(fail_safe(1), Ok(106));
+    let stats = fail_safe::stats();
+    assert_eq!(stats.fallbacks, 3);
+    assert_eq!(stats.load_errors, 4);
+}
+
+static EARLY_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60, early_refresh = 1.0)]
+fn early(id: u32) -> u32 {
+    EARLY_LOADS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(20)); // a measured load time of about 20 ms
+    id
+}
+
+#[test]
+fn early_refresh_reloads_hot_keys_just_before_expiry_only() {
+    let clock = MockClock::install();
+    early(1);
+    clock.advance(Duration::from_secs(50));
+    for _ in 0..1_000 {
+        early(1);
+    }
+    assert_eq!(early::stats().early_refreshes, 0, "10 s before expiry a 20 ms load is never refreshed early");
+    clock.advance(Duration::from_millis(9_995)); // 5 ms before expiry
+    for _ in 0..200 {
+        early(1);
+    }
+    let stats = early::stats();
+    assert_eq!(stats.early_refreshes, 1, "a hit this close to expiry triggers one background reload");
+    eventually(2, || EARLY_LOADS.load(Ordering::SeqCst));
+    assert_eq!(stats.hits, 1_200, "every call answered at once");
+}
+
+static SLOW_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60, timeout = "100ms")]
+async fn slow(id: u32) -> Result<u32, LoadTimeout> {
+    SLOW_LOADS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_returns_a_timeout_error_and_the_load_finishes_in_the_background() {
+    let _clock = MockClock::install();
+    let started = tokio::time::Instant::now();
+    assert_eq!(slow(7).await, Err(LoadTimeout { after: Duration::from_millis(100) }));
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(slow(7).await, Ok(7), "the abandoned load finished and was stored");
+    assert_eq!(SLOW_LOADS.load(Ordering::SeqCst), 1);
+    assert_eq!(slow::stats().timeouts, 1);
+}
+
+static SLOW_SAFE_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 10, timeout = "100ms", stale_if_error = 60)]
+async fn slow_with_fallback(id: u32) -> Result<u32, LoadTimeout> {
+    let run = SLOW_SAFE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if run > 1 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(id * 100 + run)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_answers_with_the_fail_safe_value() {
+    let clock = MockClock::install();
+    assert_eq!(slow_with_fallback(3).await, Ok(301));
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(slow_with_fallback(3).await, Ok(301), "the reload is slow: the old value answers at the timeout");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(slow_with_fallback(3).await, Ok(302));
+    assert_eq!(slow_with_fallback::stats().fallbacks, 1);
+}
+
+static PARKED_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60, timeout = "10s")]
+async fn parked(id: u32) -> Result<u32, LoadTimeout> {
+    PARKED_LOADS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(id)
+}
+
+/// Regression guard for the "leader never polled again" stall (moka issue 240): the leading
+/// call is polled once and then parked, neither polled nor dropped; another caller still
+/// gets the value, because the load runs as its own task.
+#[tokio::test(start_paused = true)]
+async fn a_leader_that_is_never_polled_again_does_not_stall_the_others() {
+    let _clock = MockClock::install();
+    let mut leader = Box::pin(parked(5));
+    assert!(futures_poll_once(leader.as_mut()).await.is_none());
+    assert_eq!(parked(5).await, Ok(5));
+    assert_eq!(PARKED_LOADS.load(Ordering::SeqCst), 1);
+    drop(leader);
+}
+
+async fn futures_poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+static SYNC_SLOW_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60, timeout = "20ms")]
+fn sync_slow(id: u32) -> Result<u32, LoadTimeout> {
+    SYNC_SLOW_LOADS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(200));
+    Ok(id)
+}
+
+#[test]
+fn sync_functions_time_out_too() {
+    let _clock = MockClock::install();
+    let started = Instant::now();
+    assert_eq!(sync_slow(4), Err(LoadTimeout { after: Duration::from_millis(20) }));
+    assert!(started.elapsed() < Duration::from_millis(150));
+    eventually(Ok(4), || sync_slow(4));
+    assert_eq!(SYNC_SLOW_LOADS.load(Ordering::SeqCst), 1);
+}
+
+static TAGGED_STALE_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 10, stale = 60, tags = [format!("fresh:item:{id}")])]
+fn tagged_stale(id: u32) -> u32 {
+    TAGGED_STALE_LOADS.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+#[test]
+fn an_invalidated_entry_is_never_served_stale() {
+    let clock = MockClock::install();
+    assert_eq!(tagged_stale(1), 1);
+    clock.advance(Duration::from_secs(11));
+    memo_runtime::invalidate_tag("fresh:item:1");
+    assert_eq!(tagged_stale(1), 2, "invalidated: loaded again, not served stale");
+}
