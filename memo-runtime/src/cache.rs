@@ -267,9 +267,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub(crate) fn put_entry(&self, key: K, value: V, negative: bool, tags: Vec<Tag>) {
         let tag_seq = crate::tags::sequence();
         let mut w = self.lock_writer();
-        if let Some(flight) = self.lock_flights().remove(&key) {
-            flight.invalidate();
-        }
+        self.invalidate_flight(&key);
         if let Some(entry) = self.new_entry(value, negative, 0, tags, tag_seq) {
             self.write(&mut w, key, entry);
         }
@@ -310,9 +308,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     pub fn invalidate(&self, key: &K) -> bool {
         let mut w = self.lock_writer();
-        if let Some(flight) = self.lock_flights().remove(key) {
-            flight.invalidate();
-        }
+        self.invalidate_flight(key);
         let removed = self.remove(&mut w, key);
         self.invalidated_keys.add(1);
         removed
@@ -329,7 +325,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub fn invalidate_all(&self) {
         let mut w = self.lock_writer();
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        for (_, flight) in self.lock_flights().drain() {
+        for flight in self.lock_flights().values() {
             flight.invalidate();
         }
         self.clear(&mut w);
@@ -388,6 +384,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             timeouts: self.timeouts.get(),
             entries: self.entries.load(Ordering::Relaxed) as u64,
             load_time: self.load_times.snapshot(),
+        }
+    }
+
+    /// Marks a running load of `key` as invalidated: it answers the callers already waiting
+    /// but is not stored, and callers that come later wait for it to end and then load again,
+    /// so that one key never has two loads at once and no load that began before the
+    /// invalidation is served after it.
+    fn invalidate_flight(&self, key: &K) {
+        if let Some(flight) = self.lock_flights().get(key) {
+            flight.invalidate();
         }
     }
 

@@ -167,7 +167,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 }
                 Join::Wait(flight) => {
                     self.coalesced.add(1);
-                    flight.wait_blocking(Some(timeout))
+                    match flight.wait_blocking(Some(timeout)) {
+                        Waited::Value(_) if flight.is_invalidated() => Waited::Retry,
+                        waited => waited,
+                    }
                 }
             };
             match waited {
@@ -263,7 +266,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 }
                 Join::Wait(flight) => {
                     self.coalesced.add(1);
-                    flight.wait(Some(timeout)).await
+                    match flight.wait(Some(timeout)).await {
+                        Waited::Value(_) if flight.is_invalidated() => Waited::Retry,
+                        waited => waited,
+                    }
                 }
             };
             match waited {

@@ -302,7 +302,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
                     }
-                    if let Waited::Value(value) = flight.wait_blocking(None) {
+                    if let Waited::Value(value) = flight.wait_blocking(None)
+                        && !flight.is_invalidated()
+                    {
                         return shape.rebuild(value);
                     }
                 }
@@ -401,7 +403,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
                     }
-                    if let Waited::Value(value) = flight.wait(None).await {
+                    if let Waited::Value(value) = flight.wait(None).await
+                        && !flight.is_invalidated()
+                    {
                         return shape.rebuild(value);
                     }
                 }
