@@ -2,7 +2,8 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines && python3 benches/table.py
+    cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines \
+        --bench freshness && python3 benches/table.py
 It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers.
 """
 
@@ -132,12 +133,19 @@ def main():
         lines.append("")
     table = "\n".join(lines).rstrip() + "\n"
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->"
+    text = replace_between(readme.read_text(), "bench", table)
+    freshness = CRITERION / "freshness.md"
+    if freshness.exists():
+        text = replace_between(text, "freshness", freshness.read_text())
+    readme.write_text(text)
+    print(table)
+
+
+def replace_between(text, marker, content):
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
-    readme.write_text(before + start + table + end + after)
-    print(table)
+    return before + start + content + end + after
 
 
 if __name__ == "__main__":

@@ -275,3 +275,28 @@ fn an_invalidated_entry_is_never_served_stale() {
     memo_runtime::invalidate_tag("fresh:item:1");
     assert_eq!(tagged_stale(1), 2, "invalidated: loaded again, not served stale");
 }
+
+static COMPOSED_LOADS: AtomicU32 = AtomicU32::new(0);
+
+/// Everything at once: negative caching, stale-while-revalidate, tags and the request memo.
+#[cached(ttl = 10, negative_ttl = 10, stale = 5, tags = [format!("fresh:composed:{id}")], request_consistent)]
+async fn composed(id: u32) -> Option<u32> {
+    let run = COMPOSED_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    (id > 0).then_some(run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_options_compose() {
+    let clock = MockClock::install();
+    assert_eq!(composed(0).await, None);
+    assert_eq!(composed(0).await, None, "negative entries are kept");
+    assert_eq!(COMPOSED_LOADS.load(Ordering::SeqCst), 1);
+    memo_runtime::scope(async {
+        let first = composed(1).await;
+        clock.advance(Duration::from_secs(11)); // stale now
+        memo_runtime::invalidate_tag("fresh:composed:1");
+        assert_eq!(composed(1).await, first, "the request keeps its first answer");
+    })
+    .await;
+    assert_eq!(composed(1).await, Some(3), "invalidated: reloaded, not served stale");
+}

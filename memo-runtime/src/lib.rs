@@ -95,6 +95,11 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |
 /// | `version = 2` | bump when the value's shape changes | 0 |
+/// | `stale = "30s"` | stale-while-revalidate: for this long after `ttl`, a call answers at once with the old value while one background reload runs | off |
+/// | `stale_if_error = "1h"` | fail-safe: a load that fails, panics or times out is answered with the last good value if it is younger than this; counted and logged | off |
+/// | `retry_after = "5s"` | with `stale_if_error`, the source is tried at most once per key per period while it fails | 1 s |
+/// | `early_refresh = 1.0` | XFetch: a hit reloads in the background when `now - load_time * beta * ln(rand()) >= fresh_until` | off |
+/// | `timeout = "250ms"` | a call waits this long for a load, then answers with a stale or fail-safe value, or a [`LoadTimeout`] error; the load finishes in the background | none |
 /// | `tags = ["products", format!("product:{id}")]` | tags the entry carries, expressions over the arguments; [`invalidate_tag`] drops every entry with the tag | none |
 /// | `tags_from = \|v: &Vec<Product>\| ...` | a closure over the stored value (the `Ok` value for a `Result`) giving more tags, such as every product in a search result | none |
 /// | `request_consistent` | inside a [request scope](scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
@@ -163,6 +168,41 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// assert!(catalog.price_invalidate(&1));
 /// assert!(Catalog::currency_invalidate("JP"));
 /// assert_eq!(Catalog::price_stats().loads, 1);
+/// # }
+/// ```
+///
+/// # Loads that outlive the call
+///
+/// With `stale`, `early_refresh` or `timeout`, a load may go on after the call that started it
+/// returns: background reloads run on a thread (sync functions) or a tokio task (async
+/// functions), and a load a caller stopped waiting for finishes there. Such functions must own
+/// their arguments (`Arc<Db>` or a cloneable pool rather than `&Db`, `self: Arc<Self>` rather
+/// than `&self`); a compile error says so. With `timeout`, the return type must be
+/// `Result<T, E>` with `E: From<LoadTimeout>` so that a timed-out call without a fallback can
+/// say so. Because those loads run as their own tasks, a leading call that is dropped or never
+/// polled again does not hold the others up.
+///
+/// ```
+/// use std::sync::Arc;
+/// use memo_runtime::{cached, LoadTimeout};
+///
+/// # pub struct Db;
+/// # impl Db { async fn rate(&self, _: &str) -> Result<f64, DbError> { Ok(1.1) } }
+/// #[derive(Debug)]
+/// pub enum DbError { Timeout(LoadTimeout) }
+/// impl From<LoadTimeout> for DbError {
+///     fn from(t: LoadTimeout) -> Self { DbError::Timeout(t) }
+/// }
+///
+/// #[cached(ttl = "1m", stale = "30s", stale_if_error = "1h", timeout = "200ms", skip(db))]
+/// async fn exchange_rate(db: Arc<Db>, currency: String) -> Result<f64, DbError> {
+///     db.rate(&currency).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let rate = exchange_rate(Arc::new(Db), "EUR".into()).await.unwrap();
+/// assert_eq!(rate, 1.1);
 /// # }
 /// ```
 ///
