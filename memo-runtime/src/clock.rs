@@ -31,7 +31,7 @@ const TICK: Duration = Duration::from_millis(1);
 
 /// The current coarse time in milliseconds since the Unix epoch.
 ///
-/// Starts the ticker thread on first use. On the hit path use [`now_millis_fast`] once the
+/// Starts the ticker thread on first use. The hit path reads the same atomic directly once the
 /// clock is known to run (every cache starts it when it is built).
 pub fn now_millis() -> u64 {
     ensure_started();

@@ -1,4 +1,4 @@
-//! Tower middleware that gives every request its own [request scope](crate::scope) (feature
+//! Tower middleware that gives every request its own [request scope](mod@crate::scope) (feature
 //! `tower`): axum, tonic, hyper and any other `tower::Service`.
 //!
 //! ```

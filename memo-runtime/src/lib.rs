@@ -102,7 +102,7 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `timeout = "250ms"` | a call waits this long for a load, then answers with a stale or fail-safe value, or a [`LoadTimeout`] error; the load finishes in the background | none |
 /// | `tags = ["products", format!("product:{id}")]` | tags the entry carries, expressions over the arguments; [`invalidate_tag`] drops every entry with the tag | none |
 /// | `tags_from = \|v: &Vec<Product>\| ...` | a closure over the stored value (the `Ok` value for a `Result`) giving more tags, such as every product in a search result | none |
-/// | `request_consistent` | inside a [request scope](scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
+/// | `request_consistent` | inside a [request scope](mod@scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
 /// | `in_impl` | an associated function without `self`, in an `impl` block | — |
 /// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |
 ///
@@ -217,7 +217,7 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 pub use memo_macros::cached;
 pub use scope::{Scope, scope};
 
-/// Memoizes a function within one request: inside a [request scope](scope), calls with equal
+/// Memoizes a function within one request: inside a [request scope](mod@scope), calls with equal
 /// arguments run the body once and return clones of the first result; outside any scope the
 /// function simply runs.
 ///
