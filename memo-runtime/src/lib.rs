@@ -42,6 +42,8 @@ pub mod cache;
 mod cell;
 pub mod clock;
 mod entry;
+#[cfg(feature = "distributed")]
+pub mod l2;
 #[cfg(feature = "tower")]
 pub mod layer;
 pub mod outcome;
