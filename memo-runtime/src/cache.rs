@@ -29,6 +29,8 @@
 
 pub(crate) mod builder;
 mod detached;
+#[cfg(feature = "redis")]
+mod distributed;
 mod flight;
 mod fresh;
 mod load;
@@ -74,6 +76,9 @@ pub(crate) struct Policy {
     pub(crate) early_refresh: Option<f64>,
     /// How long a caller waits for a load.
     pub(crate) timeout: Option<std::time::Duration>,
+    /// An L2 for this cache alone; without it, distributed loads use the installed one.
+    #[cfg(feature = "redis")]
+    pub(crate) l2: Option<Arc<crate::l2::redis::RedisL2>>,
 }
 
 /// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
@@ -101,6 +106,10 @@ pub struct Cache<K, V> {
     fallbacks: Counter,
     timeouts: Counter,
     load_times: LoadHistogram,
+    /// Entries read from the L2 that were created at or before these local invalidations
+    /// are misses.
+    #[cfg(feature = "redis")]
+    l2_floors: distributed::Floors<K>,
 }
 
 impl<K, V> fmt::Debug for Cache<K, V> {
@@ -151,6 +160,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             early_refreshes: Counter::default(),
             fallbacks: Counter::default(),
             timeouts: Counter::default(),
+            #[cfg(feature = "redis")]
+            l2_floors: distributed::Floors::default(),
             load_times: LoadHistogram::default(),
         }
     }
@@ -311,6 +322,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.invalidate_flight(key);
         let removed = self.remove(&mut w, key);
         self.invalidated_keys.add(1);
+        #[cfg(feature = "redis")]
+        self.l2_floors.key(key);
         removed
     }
 
@@ -330,6 +343,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         self.clear(&mut w);
         self.invalidated_all.add(1);
+        #[cfg(feature = "redis")]
+        self.l2_floors.all();
     }
 
     /// Waits until no load of this cache runs (background reloads included), for at most

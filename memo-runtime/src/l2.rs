@@ -18,5 +18,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "redis")]
+pub mod breaker;
 pub mod envelope;
 pub mod keys;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -46,6 +46,8 @@ mod entry;
 pub mod l2;
 #[cfg(feature = "tower")]
 pub mod layer;
+#[cfg(feature = "redis")]
+pub mod memo;
 pub mod outcome;
 mod random;
 pub mod scope;
@@ -272,6 +274,10 @@ pub use scope::{Scope, scope};
 #[doc(inline)]
 pub use memo_macros::request_memo;
 
+#[cfg(feature = "redis")]
+pub use l2::redis::{InstallError, L2Stats, RedisL2};
+#[cfg(feature = "redis")]
+pub use memo::{Memo, MemoBuilder};
 /// Invalidates cached values after a function that changes data succeeds (returns anything
 /// but `Err`); on `Err` nothing is invalidated.
 ///
@@ -432,6 +438,42 @@ pub mod __private {
         fn into_key(self) -> T {
             self
         }
+    }
+
+    /// A key that can name a distributed entry.
+    #[cfg(feature = "distributed")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a `distributed` cache: it must implement `serde::Serialize`",
+        label = "the key is serialized to name the entry in the L2",
+        note = "derive `serde::Serialize` for the argument types, or give the key with `key = ...`"
+    )]
+    pub trait DistributedKey: serde::Serialize {}
+    #[cfg(feature = "distributed")]
+    impl<T: serde::Serialize> DistributedKey for T {}
+
+    /// A value that can be kept in the L2.
+    #[cfg(feature = "distributed")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be kept in the L2 of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
+        label = "this value is serialized into the L2",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it"
+    )]
+    pub trait DistributedValue: serde::Serialize + serde::de::DeserializeOwned {}
+    #[cfg(feature = "distributed")]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedValue for T {}
+
+    /// Checks a distributed cache's key and value types.
+    #[cfg(feature = "distributed")]
+    #[inline(always)]
+    pub fn assert_distributed_key<K: DistributedKey>(_key: &K) {}
+
+    /// Checks a distributed cache's value type.
+    #[cfg(feature = "distributed")]
+    #[inline(always)]
+    pub fn assert_distributed_value<S: Shape>(_shape: &S)
+    where
+        S::Stored: DistributedValue,
+    {
     }
 
     /// Checks that the selected shape's stored value can be cached; the call is spanned at

@@ -67,8 +67,11 @@ static FLOOR: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Default)]
 struct Records {
-    latest: HashMap<Tag, u64, Hasher>,
+    /// Tag -> (sequence value, wall-clock ms) of its latest invalidation.
+    latest: HashMap<Tag, (u64, u64), Hasher>,
     order: VecDeque<(Tag, u64)>,
+    /// The wall-clock ms of the newest record folded into the floor.
+    floor_millis: u64,
 }
 
 static RECORDS: LazyLock<Mutex<Records>> = LazyLock::new(Mutex::default);
@@ -115,13 +118,16 @@ where
         let tag: Tag = Arc::from(tag.as_ref());
         // Bump first: a reader that sees the new value and takes the lock finds the record.
         let seq = SEQUENCE.fetch_add(1, Ordering::AcqRel) + 1;
-        records.latest.insert(Arc::clone(&tag), seq);
+        records.latest.insert(Arc::clone(&tag), (seq, crate::clock::now_millis()));
         records.order.push_back((tag, seq));
     }
     while records.order.len() > MAX_REMEMBERED {
         let Some((tag, seq)) = records.order.pop_front() else { break };
-        if records.latest.get(&tag) == Some(&seq) {
+        if let Some(&(latest, millis)) = records.latest.get(&tag)
+            && latest == seq
+        {
             records.latest.remove(&tag);
+            records.floor_millis = records.floor_millis.max(millis);
         }
         FLOOR.fetch_max(seq, Ordering::AcqRel);
     }
@@ -134,7 +140,19 @@ pub(crate) fn still_valid(tags: &[Tag], since: u64) -> bool {
         return false;
     }
     let records = records();
-    tags.iter().all(|tag| records.latest.get(tag).is_none_or(|seq| *seq <= since))
+    tags.iter().all(|tag| records.latest.get(tag).is_none_or(|(seq, _)| *seq <= since))
+}
+
+/// Whether one of `tags` was invalidated in this process at or after `created_at` (wall-clock
+/// ms): for entries that come from the L2, whose loads this process's sequence never saw.
+#[cfg(feature = "redis")]
+pub(crate) fn invalidated_since(tags: &[&str], created_at: u64) -> bool {
+    if tags.is_empty() {
+        return false;
+    }
+    let records = records();
+    records.floor_millis >= created_at
+        || tags.iter().any(|tag| records.latest.get(*tag).is_some_and(|(_, millis)| *millis >= created_at))
 }
 
 /// Builds a tag list from a closure's items (`tags_from = ...`).

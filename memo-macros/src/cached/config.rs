@@ -22,6 +22,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "timeout",
     "tags",
     "tags_from",
+    "distributed",
     "request_consistent",
     "in_impl",
     "crate",
@@ -46,6 +47,7 @@ pub(crate) struct Config {
     pub(crate) tags: Option<Arg<Vec<Expr>>>,
     pub(crate) tags_from: Option<Arg<Expr>>,
     pub(crate) request_consistent: Option<Arg<()>>,
+    pub(crate) distributed: Option<Arg<()>>,
     pub(crate) in_impl: Option<Arg<()>>,
     pub(crate) krate: Option<Arg<Path>>,
 }
@@ -102,6 +104,7 @@ impl Config {
                 .cloned();
                 set_once(&mut self.tags_from, name, expr, errors);
             }
+            "distributed" => set_once(&mut self.distributed, name, args::flag(arg, errors), errors),
             "request_consistent" => set_once(&mut self.request_consistent, name, args::flag(arg, errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
             "crate" => {
@@ -145,6 +148,12 @@ impl Config {
             if arg.value == 0 {
                 errors.at(arg.span(), format_args!("`{}` must be greater than zero; leave it out instead", arg.name));
             }
+        }
+        if let (Some(distributed), Some(other)) = (&self.distributed, self.detaching()) {
+            errors.at(
+                distributed.span(),
+                format_args!("`distributed` cannot be combined with `{other}` yet: use one or the other"),
+            );
         }
         if let (Some(skip), Some(_)) = (&self.skip, &self.key) {
             errors.at(

@@ -44,7 +44,9 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
-    let load = if plan.settings.detached {
+    let load = if plan.settings.distributed {
+        distributed_load(plan, &loader)
+    } else if plan.settings.detached {
         detached_load(plan, &loader)
     } else if plan.tagging.is_empty() {
         if subject.is_async {
@@ -162,6 +164,33 @@ fn detached_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
                 (__memo_tags, (#loader)())
             })
         }
+    }
+}
+
+/// The load path of a `distributed` (async) function: L1, then the L2, then the body.
+///
+/// Input: the loader `async move { body }`.
+/// Output: `get_or_load_distributed(key, shape, derive, async move { (tags, body.await) })`,
+/// after checks that the key and value types serialize, spanned at the name and return type.
+fn distributed_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let p = codegen::private(subject);
+    let tags = arg_tags(plan);
+    let derive = derive_tags(plan);
+    let key_check = quote_spanned!(subject.func.sig.ident.span()=> #p::assert_distributed_key(&__memo_key));
+    let value_check = quote_spanned!(subject.ret.span()=> #p::assert_distributed_value(&__memo_shape));
+    quote! {
+        #key_check;
+        #value_check;
+        if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
+            return __memo_hit;
+        }
+        __memo_cache
+            .get_or_load_distributed(__memo_key, __memo_shape, #derive, async move {
+                let __memo_tags = #tags;
+                (__memo_tags, #loader.await)
+            })
+            .await
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Settings {
     pub(crate) timeout_ms: Option<u64>,
     /// Loads may outlive the call (`stale`, `early_refresh`, `timeout`): the body is `'static`.
     pub(crate) detached: bool,
+    /// Entries are also kept in the shared L2.
+    pub(crate) distributed: bool,
 }
 
 /// Tags an entry carries.
@@ -74,7 +76,13 @@ impl<'f> Plan<'f> {
             early_refresh: config.early_refresh.as_ref().map(|a| a.value),
             timeout_ms: config.timeout.as_ref().map(|a| a.value),
             detached: config.detaching().is_some(),
+            distributed: config.distributed.is_some(),
         };
+        if let Some(arg) = &config.distributed
+            && func.sig.asyncness.is_none()
+        {
+            errors.at(arg.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
+        }
         if let Some(arg) = config.detaching() {
             crate::signature::require_owned(&func.sig, arg, &mut errors);
         }

@@ -47,6 +47,8 @@ impl Default for CacheBuilder {
                 retry_after_ms: DEFAULT_RETRY_AFTER.as_millis() as u64,
                 early_refresh: None,
                 timeout: None,
+                #[cfg(feature = "redis")]
+                l2: None,
             },
         }
     }
@@ -168,6 +170,22 @@ impl CacheBuilder {
     /// ```
     pub fn load_timeout(mut self, timeout: Duration) -> Self {
         self.policy.timeout = Some(timeout);
+        self
+    }
+
+    /// Keeps this cache's distributed entries in `l2` rather than the installed L2 (feature
+    /// `redis`): for several instances in one process, as in tests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let l2 = memo_runtime::Memo::builder().redis("redis://127.0.0.1:1").connect().unwrap();
+    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().l2(l2).build();
+    /// # let _ = cache;
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn l2(mut self, l2: std::sync::Arc<crate::l2::redis::RedisL2>) -> Self {
+        self.policy.l2 = Some(l2);
         self
     }
 

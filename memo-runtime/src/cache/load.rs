@@ -60,6 +60,22 @@ impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
         self.flight.complete(value.clone());
     }
 
+    /// Stores a prepared entry (unless invalidated meanwhile) and hands its value to the
+    /// waiters: an entry read from the L2.
+    #[cfg(feature = "redis")]
+    pub(super) fn finish_with(mut self, value: &V, entry: crate::entry::Entry<V>) {
+        let cache = self.cache;
+        let Some(key) = self.key.take() else { return };
+        {
+            let mut w = cache.lock_writer();
+            if !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch {
+                cache.write(&mut w, key.clone(), entry);
+            }
+        }
+        self.detach(&key);
+        self.flight.complete(value.clone());
+    }
+
     /// Unregisters the flight if it is still the one registered for `key`.
     fn detach(&self, key: &K) {
         let mut flights = self.cache.lock_flights();

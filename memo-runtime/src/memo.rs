@@ -1,0 +1,109 @@
+//! Process-wide setup: `Memo::builder().redis(url).namespace("app").install()` connects the
+//! shared L2 (feature `redis`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), memo_runtime::InstallError> {
+//! use std::time::Duration;
+//!
+//! // A bad URL is an error at once; an unreachable Redis is not (calls run on L1 and the
+//! // loader until it comes up).
+//! assert!(memo_runtime::Memo::builder().redis("not a url").connect().is_err());
+//! let l2 = memo_runtime::Memo::builder()
+//!     .redis("redis://127.0.0.1:1")
+//!     .namespace("docs")
+//!     .l2_timeout(Duration::from_millis(50))
+//!     .connect()?;
+//! assert_eq!(l2.get("docs:anything").await, None);
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::l2::envelope::Limits;
+use crate::l2::redis::{InstallError, RedisL2};
+
+static INSTALLED: OnceLock<Arc<RedisL2>> = OnceLock::new();
+
+/// The L2 installed in this process, if any.
+#[must_use]
+pub fn installed_l2() -> Option<&'static Arc<RedisL2>> {
+    INSTALLED.get()
+}
+
+/// Entry point of the process-wide setup.
+#[derive(Debug)]
+pub struct Memo {
+    _private: (),
+}
+
+impl Memo {
+    /// A builder with the defaults: namespace `memo`, 50 ms L2 timeout, 1 MiB entry limit.
+    pub fn builder() -> MemoBuilder {
+        MemoBuilder {
+            redis_url: None,
+            namespace: "memo".to_owned(),
+            timeout: Duration::from_millis(50),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Configures the L2; see [`Memo::builder`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct MemoBuilder {
+    redis_url: Option<String>,
+    namespace: String,
+    timeout: Duration,
+    limits: Limits,
+}
+
+impl MemoBuilder {
+    /// The Redis URL: `redis://`, `rediss://`, with `user:password@` for AUTH/ACL.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The prefix of every key, so that applications sharing a Redis do not meet.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How long one L2 operation may take before it counts as failed (default 50 ms).
+    pub fn l2_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest entry written to or read from the L2 (default 1 MiB); larger values stay in
+    /// L1 only.
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_bytes = bytes;
+        self
+    }
+
+    /// Builds an L2 client without installing it: for several instances in one process
+    /// (tests) or explicit wiring.
+    ///
+    /// # Errors
+    ///
+    /// [`InstallError::BadUrl`] for an invalid or missing Redis URL.
+    pub fn connect(self) -> Result<Arc<RedisL2>, InstallError> {
+        let url = self.redis_url.unwrap_or_default();
+        Ok(Arc::new(RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?))
+    }
+
+    /// Connects and installs the L2 for every distributed cache in the process.
+    ///
+    /// # Errors
+    ///
+    /// [`InstallError::BadUrl`] for an invalid URL, [`InstallError::AlreadyInstalled`] on a
+    /// second install.
+    pub fn install(self) -> Result<(), InstallError> {
+        let l2 = self.connect()?;
+        INSTALLED.set(l2).map_err(|_| InstallError::AlreadyInstalled)
+    }
+}

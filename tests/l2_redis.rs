@@ -1,0 +1,183 @@
+//! The Redis L2 against real `redis-server` processes: instances share entries, corrupt bytes
+//! are misses, and a Redis that is down or dies costs no call its answer.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use memo_runtime::l2::keys::{self, KeyBytes};
+use memo_runtime::outcome::ResultShape;
+use memo_runtime::{Cache, Memo, RedisL2};
+use support::redis_server::RedisServer;
+
+/// One "instance": its own L1 and its own connection to the shared Redis.
+fn instance(l2: Arc<RedisL2>) -> Cache<u64, String> {
+    Cache::builder().name("catalog::product").version(1).time_to_live(Duration::from_secs(60)).l2(l2).build()
+}
+
+fn l2(server: &RedisServer, namespace: &str) -> Arc<RedisL2> {
+    Memo::builder().redis(server.url()).namespace(namespace).l2_timeout(Duration::from_millis(200)).connect().unwrap()
+}
+
+async fn product(cache: &Cache<u64, String>, id: u64, loads: &AtomicU32) -> Result<String, String> {
+    let shape = ResultShape::<String, String>::default();
+    cache
+        .get_or_load_distributed(id, shape, |_| Vec::new(), async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            (Vec::new(), Ok(format!("product {id}")))
+        })
+        .await
+}
+
+/// Waits until the background write of `key` reached Redis.
+async fn written(server: &RedisServer, key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["EXISTS", key]) != "1" {
+        assert!(Instant::now() < deadline, "{key} never written");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_loaded_by_one_instance_is_read_by_another() {
+    let server = RedisServer::start();
+    let (a, b) = (instance(l2(&server, "share")), instance(l2(&server, "share")));
+    let (loads_a, loads_b) = (AtomicU32::new(0), AtomicU32::new(0));
+    assert_eq!(product(&a, 7, &loads_a).await.unwrap(), "product 7");
+    let key = keys::entry_key("share", "catalog::product", 1, &KeyBytes::of(&7u64).unwrap());
+    written(&server, &key).await;
+    let ttl: i64 = server.cli(&["PTTL", &key]).parse().unwrap();
+    assert!(ttl > 55_000 && ttl <= 60_000, "written with the entry's remaining time to live: {ttl}");
+
+    assert_eq!(product(&b, 7, &loads_b).await.unwrap(), "product 7");
+    assert_eq!((loads_a.load(Ordering::SeqCst), loads_b.load(Ordering::SeqCst)), (1, 0), "B read A's value");
+    assert_eq!(product(&b, 7, &loads_b).await.unwrap(), "product 7");
+    assert_eq!(b.stats().hits, 1, "then from its own L1");
+    let info = b.entry_info(&7).unwrap();
+    let origin = a.entry_info(&7).unwrap();
+    assert_eq!(
+        info.fresh_until_millis, origin.fresh_until_millis,
+        "L1 filled with the remaining freshness, not a new ttl"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_and_foreign_bytes_are_misses() {
+    let server = RedisServer::start();
+    let l2 = l2(&server, "corrupt");
+    let cache = instance(Arc::clone(&l2));
+    let loads = AtomicU32::new(0);
+    for (id, planted) in [(1u64, "garbage"), (2, "me\u{1}"), (3, "")] {
+        let key = keys::entry_key("corrupt", "catalog::product", 1, &KeyBytes::of(&id).unwrap());
+        server.cli(&["SET", &key, planted]);
+        assert_eq!(product(&cache, id, &loads).await.unwrap(), format!("product {id}"));
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 3, "each planted value was a miss, then loaded");
+    assert_eq!(l2.stats().corrupt, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_at_startup_costs_nothing_but_misses() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let l2 = Memo::builder()
+        .redis(format!("redis://127.0.0.1:{closed}"))
+        .l2_timeout(Duration::from_millis(50))
+        .connect()
+        .expect("an unreachable Redis is not an error at startup");
+    let cache = instance(Arc::clone(&l2));
+    let loads = AtomicU32::new(0);
+    let started = Instant::now();
+    for id in 0..50 {
+        assert_eq!(product(&cache, id, &loads).await.unwrap(), format!("product {id}"));
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 50);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the timeout and the breaker: {:?}",
+        started.elapsed()
+    );
+    let stats = l2.stats();
+    assert!(stats.skipped > 0, "the breaker opened: {stats:?}");
+    assert!(stats.errors >= 5 && stats.errors < 50, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_dies_and_comes_back_fails_no_call() {
+    let mut server = RedisServer::start();
+    let l2 = l2(&server, "restart");
+    let cache = instance(Arc::clone(&l2));
+    let loads = AtomicU32::new(0);
+    product(&cache, 1, &loads).await.unwrap();
+    server.kill();
+    for id in 2..20 {
+        assert_eq!(
+            product(&cache, id, &loads).await.unwrap(),
+            format!("product {id}"),
+            "Redis down: served by the loader"
+        );
+    }
+    server.restart();
+    let other = instance(l2);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        product(&cache, 100, &loads).await.unwrap();
+        cache.invalidate(&100);
+        let key = keys::entry_key("restart", "catalog::product", 1, &KeyBytes::of(&100u64).unwrap());
+        if server.cli(&["EXISTS", &key]) == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the L2 was never used again after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = loads.load(Ordering::SeqCst);
+    assert_eq!(product(&other, 100, &AtomicU32::new(0)).await.unwrap(), "product 100");
+    assert_eq!(loads.load(Ordering::SeqCst), before, "recovered: the other instance reads the L2");
+}
+
+#[test]
+fn a_bad_url_is_an_error_at_install() {
+    let error = Memo::builder().redis("http://user:hunter2@example").connect().unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("invalid Redis URL"), "{message}");
+    assert!(!message.contains("hunter2"), "the password is not printed: {message}");
+}
+
+/// Waits until the L2 copy of `key` exists, then checks a local invalidation is not undone by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_invalidations_are_not_undone_by_older_l2_copies() {
+    let server = RedisServer::start();
+    let cache = instance(l2(&server, "undo"));
+    let loads = AtomicU32::new(0);
+    let entry = |id: u64| keys::entry_key("undo", "catalog::product", 1, &KeyBytes::of(&id).unwrap());
+
+    product(&cache, 1, &loads).await.unwrap();
+    written(&server, &entry(1)).await;
+    cache.invalidate(&1);
+    product(&cache, 1, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "after invalidate, the L2 copy is older: loaded again");
+
+    product(&cache, 2, &loads).await.unwrap();
+    written(&server, &entry(2)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    cache.invalidate_all();
+    product(&cache, 2, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 4, "after invalidate_all too");
+
+    let shape = ResultShape::<String, String>::default();
+    let tagged = |loads: &'static AtomicU32| {
+        cache.get_or_load_distributed(3, shape, |_| Vec::new(), async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            (vec!["undo:tag:3".into()], Ok("tagged".to_owned()))
+        })
+    };
+    static TAGGED: AtomicU32 = AtomicU32::new(0);
+    tagged(&TAGGED).await.unwrap();
+    written(&server, &entry(3)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    memo_runtime::invalidate_tag("undo:tag:3");
+    cache.invalidate(&3); // an empty L1, as on another instance of this process
+    tagged(&TAGGED).await.unwrap();
+    assert_eq!(TAGGED.load(Ordering::SeqCst), 2, "the L2 copy carries a tag invalidated since it was made");
+}

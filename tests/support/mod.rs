@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests that need a real Redis.
+
+pub mod redis_server;
