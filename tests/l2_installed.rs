@@ -41,12 +41,14 @@ async fn distributed_functions_write_through_to_the_installed_l2() {
 
     // Another instance (its own cache and connection, same name and version) loads product 8;
     // this one then reads it from the L2 instead of running the body.
-    let other: memo_runtime::Cache<u64, Option<Product>> = memo_runtime::Cache::builder()
-        .name("products")
-        .version(2)
-        .time_to_live(Duration::from_secs(60))
-        .l2(Memo::builder().redis(server.url()).namespace("app").connect().unwrap())
-        .build();
+    let other: &'static memo_runtime::Cache<u64, Option<Product>> = Box::leak(Box::new(
+        memo_runtime::Cache::builder()
+            .name("products")
+            .version(2)
+            .time_to_live(Duration::from_secs(60))
+            .l2(Memo::builder().redis(server.url()).namespace("app").connect().unwrap())
+            .build(),
+    ));
     let shape = memo_runtime::outcome::ResultShape::<Option<Product>, String>::default();
     let loaded = other
         .get_or_load_distributed(8, shape, |_| Vec::new(), async {

@@ -12,16 +12,19 @@ use memo_runtime::outcome::ResultShape;
 use memo_runtime::{Cache, Memo, RedisL2};
 use support::redis_server::RedisServer;
 
-/// One "instance": its own L1 and its own connection to the shared Redis.
-fn instance(l2: Arc<RedisL2>) -> Cache<u64, String> {
-    Cache::builder().name("catalog::product").version(1).time_to_live(Duration::from_secs(60)).l2(l2).build()
+/// One "instance": its own L1 and its own connection to the shared Redis (leaked: a cache on
+/// the backplane lives as long as the process, as the macros' caches do).
+fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
+    Box::leak(Box::new(
+        Cache::builder().name("catalog::product").version(1).time_to_live(Duration::from_secs(60)).l2(l2).build(),
+    ))
 }
 
 fn l2(server: &RedisServer, namespace: &str) -> Arc<RedisL2> {
     Memo::builder().redis(server.url()).namespace(namespace).l2_timeout(Duration::from_millis(200)).connect().unwrap()
 }
 
-async fn product(cache: &Cache<u64, String>, id: u64, loads: &AtomicU32) -> Result<String, String> {
+async fn product(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) -> Result<String, String> {
     let shape = ResultShape::<String, String>::default();
     cache
         .get_or_load_distributed(id, shape, |_| Vec::new(), async {
@@ -45,15 +48,15 @@ async fn a_value_loaded_by_one_instance_is_read_by_another() {
     let server = RedisServer::start();
     let (a, b) = (instance(l2(&server, "share")), instance(l2(&server, "share")));
     let (loads_a, loads_b) = (AtomicU32::new(0), AtomicU32::new(0));
-    assert_eq!(product(&a, 7, &loads_a).await.unwrap(), "product 7");
+    assert_eq!(product(a, 7, &loads_a).await.unwrap(), "product 7");
     let key = keys::entry_key("share", "catalog::product", 1, &KeyBytes::of(&7u64).unwrap());
     written(&server, &key).await;
     let ttl: i64 = server.cli(&["PTTL", &key]).parse().unwrap();
     assert!(ttl > 55_000 && ttl <= 60_000, "written with the entry's remaining time to live: {ttl}");
 
-    assert_eq!(product(&b, 7, &loads_b).await.unwrap(), "product 7");
+    assert_eq!(product(b, 7, &loads_b).await.unwrap(), "product 7");
     assert_eq!((loads_a.load(Ordering::SeqCst), loads_b.load(Ordering::SeqCst)), (1, 0), "B read A's value");
-    assert_eq!(product(&b, 7, &loads_b).await.unwrap(), "product 7");
+    assert_eq!(product(b, 7, &loads_b).await.unwrap(), "product 7");
     assert_eq!(b.stats().hits, 1, "then from its own L1");
     let info = b.entry_info(&7).unwrap();
     let origin = a.entry_info(&7).unwrap();
@@ -72,7 +75,7 @@ async fn corrupt_and_foreign_bytes_are_misses() {
     for (id, planted) in [(1u64, "garbage"), (2, "me\u{1}"), (3, "")] {
         let key = keys::entry_key("corrupt", "catalog::product", 1, &KeyBytes::of(&id).unwrap());
         server.cli(&["SET", &key, planted]);
-        assert_eq!(product(&cache, id, &loads).await.unwrap(), format!("product {id}"));
+        assert_eq!(product(cache, id, &loads).await.unwrap(), format!("product {id}"));
     }
     assert_eq!(loads.load(Ordering::SeqCst), 3, "each planted value was a miss, then loaded");
     assert_eq!(l2.stats().corrupt, 3);
@@ -90,7 +93,7 @@ async fn an_unreachable_redis_at_startup_costs_nothing_but_misses() {
     let loads = AtomicU32::new(0);
     let started = Instant::now();
     for id in 0..50 {
-        assert_eq!(product(&cache, id, &loads).await.unwrap(), format!("product {id}"));
+        assert_eq!(product(cache, id, &loads).await.unwrap(), format!("product {id}"));
     }
     assert_eq!(loads.load(Ordering::SeqCst), 50);
     assert!(
@@ -109,11 +112,11 @@ async fn a_redis_that_dies_and_comes_back_fails_no_call() {
     let l2 = l2(&server, "restart");
     let cache = instance(Arc::clone(&l2));
     let loads = AtomicU32::new(0);
-    product(&cache, 1, &loads).await.unwrap();
+    product(cache, 1, &loads).await.unwrap();
     server.kill();
     for id in 2..20 {
         assert_eq!(
-            product(&cache, id, &loads).await.unwrap(),
+            product(cache, id, &loads).await.unwrap(),
             format!("product {id}"),
             "Redis down: served by the loader"
         );
@@ -122,7 +125,7 @@ async fn a_redis_that_dies_and_comes_back_fails_no_call() {
     let other = instance(l2);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        product(&cache, 100, &loads).await.unwrap();
+        product(cache, 100, &loads).await.unwrap();
         cache.invalidate(&100);
         let key = keys::entry_key("restart", "catalog::product", 1, &KeyBytes::of(&100u64).unwrap());
         if server.cli(&["EXISTS", &key]) == "1" {
@@ -132,7 +135,7 @@ async fn a_redis_that_dies_and_comes_back_fails_no_call() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let before = loads.load(Ordering::SeqCst);
-    assert_eq!(product(&other, 100, &AtomicU32::new(0)).await.unwrap(), "product 100");
+    assert_eq!(product(other, 100, &AtomicU32::new(0)).await.unwrap(), "product 100");
     assert_eq!(loads.load(Ordering::SeqCst), before, "recovered: the other instance reads the L2");
 }
 
@@ -152,17 +155,17 @@ async fn local_invalidations_are_not_undone_by_older_l2_copies() {
     let loads = AtomicU32::new(0);
     let entry = |id: u64| keys::entry_key("undo", "catalog::product", 1, &KeyBytes::of(&id).unwrap());
 
-    product(&cache, 1, &loads).await.unwrap();
+    product(cache, 1, &loads).await.unwrap();
     written(&server, &entry(1)).await;
     cache.invalidate(&1);
-    product(&cache, 1, &loads).await.unwrap();
+    product(cache, 1, &loads).await.unwrap();
     assert_eq!(loads.load(Ordering::SeqCst), 2, "after invalidate, the L2 copy is older: loaded again");
 
-    product(&cache, 2, &loads).await.unwrap();
+    product(cache, 2, &loads).await.unwrap();
     written(&server, &entry(2)).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     cache.invalidate_all();
-    product(&cache, 2, &loads).await.unwrap();
+    product(cache, 2, &loads).await.unwrap();
     assert_eq!(loads.load(Ordering::SeqCst), 4, "after invalidate_all too");
 
     let shape = ResultShape::<String, String>::default();
@@ -180,4 +183,106 @@ async fn local_invalidations_are_not_undone_by_older_l2_copies() {
     cache.invalidate(&3); // an empty L1, as on another instance of this process
     tagged(&TAGGED).await.unwrap();
     assert_eq!(TAGGED.load(Ordering::SeqCst), 2, "the L2 copy carries a tag invalidated since it was made");
+}
+
+/// Waits until both instances' backplane subscriptions are up.
+async fn subscribed(l2s: &[&Arc<RedisL2>]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !l2s.iter().all(|l2| l2.is_subscribed()) {
+        assert!(Instant::now() < deadline, "backplane not subscribed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_reaches_the_other_instance_within_100_ms() {
+    let server = RedisServer::start();
+    let (l2_a, l2_b) = (l2(&server, "plane"), l2(&server, "plane"));
+    let (a, b) = (instance(Arc::clone(&l2_a)), instance(Arc::clone(&l2_b)));
+    let loads = AtomicU32::new(0);
+    product(a, 1, &loads).await.unwrap();
+    written(&server, &keys::entry_key("plane", "catalog::product", 1, &KeyBytes::of(&1u64).unwrap())).await;
+    product(b, 1, &loads).await.unwrap();
+    assert!(b.entry_info(&1).is_some(), "B holds a copy in its L1");
+    subscribed(&[&l2_a, &l2_b]).await;
+
+    let started = Instant::now();
+    a.invalidate(&1);
+    while b.entry_info(&1).is_some() {
+        assert!(started.elapsed() < Duration::from_millis(100), "B copy still there after 100 ms");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(l2_a.messages_received(), 0, "an instance ignores its own messages");
+    assert_eq!(l2_b.messages_received(), 1);
+    assert_eq!(product(b, 1, &loads).await.unwrap(), "product 1");
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "B loaded again: the L2 copy was deleted or older");
+
+    // Write-through: A updates the source and puts the new value; B's copy goes, and B then
+    // answers with the new value (from the L2 or, if it cannot order the copies, the source).
+    static SOURCE: std::sync::Mutex<&str> = std::sync::Mutex::new("original");
+    let from_source = |cache: &'static Cache<u64, String>| {
+        let shape = ResultShape::<String, String>::default();
+        cache.get_or_load_distributed(2, shape, |_| Vec::new(), async {
+            (Vec::new(), Ok(SOURCE.lock().unwrap().to_string()))
+        })
+    };
+    assert_eq!(from_source(b).await.unwrap(), "original");
+    *SOURCE.lock().unwrap() = "renamed";
+    a.insert(2, "renamed".to_owned());
+    let started = Instant::now();
+    while b.entry_info(&2).is_some() {
+        assert!(started.elapsed() < Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(from_source(b).await.unwrap(), "renamed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_invalidated_by_another_process_makes_l2_copies_misses() {
+    let server = RedisServer::start();
+    let l2 = l2(&server, "tagtime");
+    let cache = instance(Arc::clone(&l2));
+    static LOADS: AtomicU32 = AtomicU32::new(0);
+    let shape = ResultShape::<String, String>::default();
+    let load = || {
+        cache.get_or_load_distributed(5, shape, |_| Vec::new(), async {
+            LOADS.fetch_add(1, Ordering::SeqCst);
+            (vec!["tagtime:product:5".into()], Ok("five".to_owned()))
+        })
+    };
+    load().await.unwrap();
+    written(&server, &keys::entry_key("tagtime", "catalog::product", 1, &KeyBytes::of(&5u64).unwrap())).await;
+    // Another process invalidated the tag: only Redis knows.
+    let later = memo_runtime::clock::now_millis() + 10;
+    server.cli(&["SET", &keys::tag_key("tagtime", "tagtime:product:5"), &later.to_string()]);
+    let fresh_instance = instance(Arc::clone(&l2));
+    let other = || {
+        fresh_instance.get_or_load_distributed(5, shape, |_| Vec::new(), async {
+            LOADS.fetch_add(1, Ordering::SeqCst);
+            (Vec::new(), Ok("reloaded".to_owned()))
+        })
+    };
+    assert_eq!(other().await.unwrap(), "reloaded", "the L2 copy predates the tag's invalidation");
+    assert_eq!(LOADS.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidations_made_while_redis_is_down_still_arrive() {
+    let mut server = RedisServer::start();
+    let (l2_a, l2_b) = (l2(&server, "outage"), l2(&server, "outage"));
+    let (a, b) = (instance(Arc::clone(&l2_a)), instance(Arc::clone(&l2_b)));
+    let loads = AtomicU32::new(0);
+    product(a, 3, &loads).await.unwrap();
+    product(b, 3, &loads).await.unwrap();
+    subscribed(&[&l2_a, &l2_b]).await;
+    server.kill();
+    a.invalidate(&3);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(b.entry_info(&3).is_some(), "nothing could reach B yet");
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while b.entry_info(&3).is_some() {
+        assert!(Instant::now() < deadline, "B kept a copy that missed an invalidation");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

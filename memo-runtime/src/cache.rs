@@ -110,6 +110,9 @@ pub struct Cache<K, V> {
     /// are misses.
     #[cfg(feature = "redis")]
     l2_floors: distributed::Floors<K>,
+    /// Set when the cache first goes through the L2: how it tells other instances.
+    #[cfg(feature = "redis")]
+    remote: std::sync::OnceLock<distributed::Remote<K, V>>,
 }
 
 impl<K, V> fmt::Debug for Cache<K, V> {
@@ -162,6 +165,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             timeouts: Counter::default(),
             #[cfg(feature = "redis")]
             l2_floors: distributed::Floors::default(),
+            #[cfg(feature = "redis")]
+            remote: std::sync::OnceLock::new(),
             load_times: LoadHistogram::default(),
         }
     }
@@ -280,8 +285,15 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let mut w = self.lock_writer();
         self.invalidate_flight(&key);
         if let Some(entry) = self.new_entry(value, negative, 0, tags, tag_seq) {
-            self.write(&mut w, key, entry);
+            self.write(&mut w, key.clone(), entry);
         }
+        drop(w);
+        #[cfg(feature = "redis")]
+        if let Some(remote) = self.remote.get() {
+            (remote.key_changed)(self, &remote.l2, &key, true);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = key;
     }
 
     /// Returns the value for `key`, running `load` on a miss; concurrent misses on the same key
@@ -318,6 +330,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// assert_eq!(cache.get(&1), None);
     /// ```
     pub fn invalidate(&self, key: &K) -> bool {
+        let removed = self.invalidate_local(key);
+        #[cfg(feature = "redis")]
+        if let Some(remote) = self.remote.get() {
+            (remote.key_changed)(self, &remote.l2, key, false);
+        }
+        removed
+    }
+
+    /// [`invalidate`](Self::invalidate) in this process only.
+    pub(crate) fn invalidate_local(&self, key: &K) -> bool {
         let mut w = self.lock_writer();
         self.invalidate_flight(key);
         let removed = self.remove(&mut w, key);
@@ -336,6 +358,15 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// assert_eq!(cache.stats().entries, 0);
     /// ```
     pub fn invalidate_all(&self) {
+        self.invalidate_all_local();
+        #[cfg(feature = "redis")]
+        if let Some(remote) = self.remote.get() {
+            remote.l2.publish(crate::l2::backplane::Message::All { cache: self.name().to_owned() });
+        }
+    }
+
+    /// [`invalidate_all`](Self::invalidate_all) in this process only.
+    pub(crate) fn invalidate_all_local(&self) {
         let mut w = self.lock_writer();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for flight in self.lock_flights().values() {

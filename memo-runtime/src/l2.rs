@@ -19,6 +19,8 @@
 //! ```
 
 #[cfg(feature = "redis")]
+pub(crate) mod backplane;
+#[cfg(feature = "redis")]
 pub mod breaker;
 pub mod envelope;
 pub mod keys;

@@ -443,13 +443,13 @@ pub mod __private {
     /// A key that can name a distributed entry.
     #[cfg(feature = "distributed")]
     #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot be the key of a `distributed` cache: it must implement `serde::Serialize`",
+        message = "`{Self}` cannot be the key of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
         label = "the key is serialized to name the entry in the L2",
-        note = "derive `serde::Serialize` for the argument types, or give the key with `key = ...`"
+        note = "derive `serde::Serialize` and `serde::Deserialize` for the argument types, or give the key with `key = ...`"
     )]
-    pub trait DistributedKey: serde::Serialize {}
+    pub trait DistributedKey: serde::Serialize + serde::de::DeserializeOwned {}
     #[cfg(feature = "distributed")]
-    impl<T: serde::Serialize> DistributedKey for T {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedKey for T {}
 
     /// A value that can be kept in the L2.
     #[cfg(feature = "distributed")]

@@ -93,7 +93,9 @@ impl MemoBuilder {
     /// [`InstallError::BadUrl`] for an invalid or missing Redis URL.
     pub fn connect(self) -> Result<Arc<RedisL2>, InstallError> {
         let url = self.redis_url.unwrap_or_default();
-        Ok(Arc::new(RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?))
+        let l2 = Arc::new(RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?);
+        l2.register();
+        Ok(l2)
     }
 
     /// Connects and installs the L2 for every distributed cache in the process.

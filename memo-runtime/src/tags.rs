@@ -109,6 +109,24 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
+    #[cfg(feature = "redis")]
+    {
+        let tags: Vec<I::Item> = tags.into_iter().collect();
+        for tag in &tags {
+            crate::l2::redis::broadcast_tag(tag.as_ref());
+        }
+        invalidate_tags_local(tags);
+    }
+    #[cfg(not(feature = "redis"))]
+    invalidate_tags_local(tags);
+}
+
+/// Invalidates tags in this process only (a backplane message from another instance).
+pub(crate) fn invalidate_tags_local<I>(tags: I)
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
     let mut tags = tags.into_iter().peekable();
     if tags.peek().is_none() {
         return;

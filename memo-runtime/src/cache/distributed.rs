@@ -40,13 +40,18 @@ const MAX_KEY_FLOORS: usize = 10_000;
 
 impl<K: CacheKey> Floors<K> {
     pub(crate) fn key(&self, key: &K) {
-        let now = clock::now_millis();
+        self.key_at(key, clock::now_millis());
+    }
+
+    /// L2 copies of `key` made at or before `at` are stale.
+    pub(crate) fn key_at(&self, key: &K, at: u64) {
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
         if keys.len() >= MAX_KEY_FLOORS {
             keys.clear();
-            self.all.fetch_max(now, Ordering::AcqRel);
+            self.all.fetch_max(at, Ordering::AcqRel);
         } else {
-            keys.insert(key.clone(), now);
+            let floor = keys.entry(key.clone()).or_insert(0);
+            *floor = (*floor).max(at);
         }
     }
 
@@ -61,13 +66,87 @@ impl<K: CacheKey> Floors<K> {
     }
 }
 
-impl<K, V> Cache<K, V>
+/// How a cache that uses the L2 tells the other instances about its changes.
+pub(crate) struct Remote<K, V> {
+    pub(crate) l2: Arc<RedisL2>,
+    /// After a key was invalidated (`false`) or put (`true`) here: publish it, and delete or
+    /// write its L2 copy.
+    pub(crate) key_changed: fn(&Cache<K, V>, &Arc<RedisL2>, &K, bool),
+}
+
+impl<K, V> std::fmt::Debug for Remote<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").field("l2", &self.l2).finish_non_exhaustive()
+    }
+}
+
+impl<K, V> crate::l2::backplane::Evict for Cache<K, V>
 where
-    K: CacheKey + Serialize,
+    K: CacheKey + Serialize + DeserializeOwned,
     V: CacheValue + Serialize + DeserializeOwned,
 {
-    fn l2(&self) -> Option<Arc<RedisL2>> {
-        self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())
+    fn cache_name(&self) -> &str {
+        self.name()
+    }
+
+    fn evict_key(&self, key: &[u8], at: u64) {
+        if let Ok(key) = postcard::from_bytes::<K>(key) {
+            let mut w = self.lock_writer();
+            self.invalidate_flight(&key);
+            if self.remove(&mut w, &key) {
+                self.invalidated_keys.add(1);
+            }
+            drop(w);
+            self.l2_floors.key_at(&key, at);
+        }
+    }
+
+    fn evict_all(&self) {
+        self.invalidate_all_local();
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: CacheKey + Serialize + DeserializeOwned,
+    V: CacheValue + Serialize + DeserializeOwned,
+{
+    fn l2(&'static self) -> Option<Arc<RedisL2>> {
+        let l2 = self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())?;
+        self.remote.get_or_init(|| {
+            l2.attach(self);
+            Remote { l2: Arc::clone(&l2), key_changed: Self::key_changed }
+        });
+        Some(l2)
+    }
+
+    /// After a local invalidation or put: the other instances drop their copies. An
+    /// invalidation is published at once (and the L2 copy deleted); a put is published after
+    /// its value reached the L2, saying that copies up to its millisecond are stale (so another
+    /// instance may reload from the source rather than read the put's copy, never an older one).
+    fn key_changed(&self, l2: &Arc<RedisL2>, key: &K, written: bool) {
+        let Ok(key_bytes) = KeyBytes::of(key) else { return };
+        let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
+        let message = |at| crate::l2::backplane::Message::Key {
+            cache: self.name().to_owned(),
+            key: key_bytes.as_bytes().to_vec(),
+            at,
+        };
+        if written {
+            let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
+            // Copies made in the same millisecond as the put cannot be ordered against it: stale.
+            let publish = message(created);
+            match self.encode_for_l2(l2, key, &key_bytes) {
+                Some((bytes, keep_ms)) => spawn_or_skip(Arc::clone(l2), move |l2| async move {
+                    l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
+                    l2.publish(publish);
+                }),
+                None => l2.publish(publish),
+            }
+        } else {
+            l2.publish(message(clock::now_millis()));
+            spawn_or_skip(Arc::clone(l2), move |l2| async move { l2.delete(&redis_key).await });
+        }
     }
 
     /// The value for `key` from L1, the L2 or `load`, with one load per key at a time in this
@@ -77,14 +156,14 @@ where
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u32, String> = memo_runtime::Cache::builder().build();
+    /// let cache: &'static memo_runtime::Cache<u32, String> = Box::leak(Box::new(memo_runtime::Cache::builder().build()));
     /// let shape = PlainShape::<String>::default();
     /// let value = cache.get_or_load_distributed(7, shape, |_| Vec::new(), async { (Vec::new(), "seven".to_owned()) }).await;
     /// assert_eq!(value, "seven");
     /// # }
     /// ```
     pub async fn get_or_load_distributed<S: Shape<Stored = V>>(
-        &self,
+        &'static self,
         key: K,
         shape: S,
         derive: impl FnOnce(&V) -> Vec<Tag>,
@@ -112,7 +191,8 @@ where
                 Ok((decoded, value))
                     if clock::now_millis_fast() < decoded.meta.fresh_until
                         && self.l2_floors.admits(&key, decoded.meta.created_at)
-                        && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at) =>
+                        && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
+                        && tags_current_in_l2(&l2, &decoded).await =>
                 {
                     self.misses.add(1);
                     if let Some(entry) = self.entry_from_l2(&decoded, value.clone()) {
@@ -156,11 +236,10 @@ where
         })
     }
 
-    /// Writes what L1 now holds for `key` to the L2, on a background task (no task runtime:
-    /// skipped).
-    fn write_l2(&self, l2: &Arc<RedisL2>, key: &K, redis_key: &str, key_bytes: &KeyBytes) {
+    /// What L1 now holds for `key`, as L2 bytes with the time left to keep them.
+    fn encode_for_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes) -> Option<(Vec<u8>, u64)> {
         let now = clock::now_millis_fast();
-        let Some(bytes) = self
+        let encoded = self
             .map
             .peek_with(key, |_, e| {
                 let meta = envelope::Meta {
@@ -174,22 +253,45 @@ where
                 let keep = e.meta.keep_until().saturating_sub(now);
                 (keep > 0).then(|| envelope::encode(&meta, &e.meta.tags, key_bytes, &e.value).map(|b| (b, keep)))
             })
-            .flatten()
-        else {
-            return;
-        };
-        let (bytes, keep_ms) = match bytes {
-            Ok(encoded) => encoded,
+            .flatten()?;
+        match encoded {
+            Ok(encoded) => Some(encoded),
             Err(error) => {
                 l2.count_oversized();
                 tracing::debug!(cache = %self.policy.name, %error, "value not written to the L2");
-                return;
+                None
             }
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let l2 = Arc::clone(l2);
-            let redis_key = redis_key.to_owned();
-            runtime.spawn(async move { l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await });
         }
     }
+
+    /// Writes what L1 now holds for `key` to the L2, on a background task.
+    fn write_l2(&self, l2: &Arc<RedisL2>, key: &K, redis_key: &str, key_bytes: &KeyBytes) {
+        if let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, key_bytes) {
+            let redis_key = redis_key.to_owned();
+            spawn_or_skip(Arc::clone(l2), move |l2| async move {
+                l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
+            });
+        }
+    }
+}
+
+/// Runs `f` on the current tokio runtime; without one, L2 traffic is skipped (the L1 and the
+/// loader still answer).
+fn spawn_or_skip<F, Fut>(l2: Arc<RedisL2>, f: F)
+where
+    F: FnOnce(Arc<RedisL2>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(f(l2));
+    }
+}
+
+/// Whether none of an L2 entry's tags was invalidated (by any instance) since it was made: one
+/// more round trip, for tagged entries only. When Redis cannot say, the entry is not used.
+async fn tags_current_in_l2(l2: &RedisL2, decoded: &Decoded<'_>) -> bool {
+    if decoded.tags.is_empty() {
+        return true;
+    }
+    l2.latest_tag_invalidation(&decoded.tags).await.is_some_and(|latest| latest < decoded.meta.created_at)
 }

@@ -2,13 +2,17 @@
 //! Faults never reach the caller: they are counted, logged (rate-limited by the breaker) and
 //! answered as a miss.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::backplane::{self, Evict, Message, Outbox};
 use super::breaker::{Breaker, BreakerState};
 use super::envelope::Limits;
+use super::keys;
 
 /// Why an L2 cannot be set up. Reaching Redis is not needed at install: a Redis that is down
 /// then is connected to when it comes up.
@@ -59,15 +63,30 @@ struct Counters {
     oversized: AtomicU64,
 }
 
-/// A connection to the Redis that holds the L2, shared by every distributed cache.
+/// A connection to the Redis that holds the L2, shared by every distributed cache, and the
+/// backplane subscription that keeps this instance's L1 coherent with the others.
 pub struct RedisL2 {
+    client: redis::Client,
     connection: ConnectionManager,
     namespace: String,
     timeout: Duration,
     limits: Limits,
     breaker: Breaker,
     counters: Counters,
+    /// Identifies this instance's backplane messages.
+    instance: u64,
+    caches: Mutex<Vec<&'static dyn Evict>>,
+    outbox: Outbox,
+    subscriber_started: AtomicBool,
+    subscribed: AtomicBool,
+    received: AtomicU64,
 }
+
+/// Every L2 client alive in the process: an invalidation by tag reaches all of them.
+static ALL: Mutex<Vec<Weak<RedisL2>>> = Mutex::new(Vec::new());
+
+/// How long the time of a tag's invalidation is kept in Redis.
+const TAG_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl std::fmt::Debug for RedisL2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -112,15 +131,179 @@ impl RedisL2 {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(5))
             .set_number_of_retries(2);
-        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(bad_url)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(bad_url)?;
         Ok(Self {
+            client,
             connection,
             namespace,
             timeout,
             limits,
             breaker: Breaker::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             counters: Counters::default(),
+            instance: instance_id(),
+            caches: Mutex::new(Vec::new()),
+            outbox: Outbox::default(),
+            subscriber_started: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
+            received: AtomicU64::new(0),
         })
+    }
+
+    /// Registers a new client so that invalidations by tag reach it.
+    pub(crate) fn register(self: &Arc<Self>) {
+        let mut all = ALL.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|l2| l2.strong_count() > 0);
+        all.push(Arc::downgrade(self));
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:#backplane", keys::escape(&self.namespace))
+    }
+
+    /// Whether the backplane subscription is up (for tests and health checks).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
+    }
+
+    /// Backplane messages received from other instances.
+    pub fn messages_received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Attaches a cache to the backplane: other instances' invalidations will evict its L1.
+    /// Starts the subscriber on first use (needs a tokio runtime).
+    pub(crate) fn attach(self: &Arc<Self>, cache: &'static dyn Evict) {
+        self.caches.lock().unwrap_or_else(PoisonError::into_inner).push(cache);
+        if !self.subscriber_started.swap(true, Ordering::AcqRel) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(Arc::clone(self).subscribe());
+                }
+                Err(_) => self.subscriber_started.store(false, Ordering::Release),
+            }
+        }
+    }
+
+    /// Receives backplane messages until the process ends, reconnecting with backoff.
+    async fn subscribe(self: Arc<Self>) {
+        let channel = self.channel();
+        let mut attempt = 0;
+        let mut connected_before = false;
+        loop {
+            let pubsub = match tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub()).await {
+                Ok(Ok(mut pubsub)) => match pubsub.subscribe(&channel).await {
+                    Ok(()) => Some(pubsub),
+                    Err(_) => None,
+                },
+                _ => None,
+            };
+            let Some(pubsub) = pubsub else {
+                tokio::time::sleep(backplane::backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            };
+            attempt = 0;
+            if connected_before {
+                // Messages may have been missed while disconnected.
+                tracing::info!(namespace = %self.namespace, "memo backplane reconnected; dropping L1 copies of distributed entries");
+                for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                    cache.evict_all();
+                }
+            }
+            connected_before = true;
+            self.subscribed.store(true, Ordering::Release);
+            self.flush().await;
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                if let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) {
+                    self.receive(text);
+                }
+            }
+            self.subscribed.store(false, Ordering::Release);
+        }
+    }
+
+    fn receive(&self, text: &str) {
+        let Some((sender, message)) = Message::decode(text) else { return };
+        if sender == self.instance {
+            return;
+        }
+        self.received.fetch_add(1, Ordering::Relaxed);
+        match message {
+            Message::Tag { tag } => crate::tags::invalidate_tags_local([tag]),
+            Message::Key { cache, key, at } => {
+                for target in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                    if keys::escape(target.cache_name()) == cache {
+                        target.evict_key(&key, at);
+                    }
+                }
+            }
+            Message::All { cache } => {
+                for target in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                    if keys::escape(target.cache_name()) == cache {
+                        target.evict_all();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes a message to the other instances, now or, if Redis cannot take it, when it
+    /// is back.
+    pub(crate) fn publish(self: &Arc<Self>, message: Message) {
+        self.outbox.push(message);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let l2 = Arc::clone(self);
+            runtime.spawn(async move { l2.flush().await });
+        }
+    }
+
+    /// Sends the waiting messages; those that fail go back to wait.
+    async fn flush(&self) {
+        let messages = self.outbox.take();
+        if messages.is_empty() {
+            return;
+        }
+        let channel = self.channel();
+        let mut pipe = redis::pipe();
+        for message in &messages {
+            pipe.cmd("PUBLISH").arg(&channel).arg(message.encode(self.instance)).ignore();
+        }
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(self.timeout * 4, pipe.query_async::<()>(&mut connection)).await {
+            Ok(Ok(())) => self.breaker.success(),
+            _ => {
+                self.fault("backplane publish failed");
+                self.outbox.put_back(messages);
+            }
+        }
+    }
+
+    /// Records a tag's invalidation in Redis (for entries other instances read later) and
+    /// tells the other instances.
+    pub(crate) fn invalidate_tag(self: &Arc<Self>, tag: &str) {
+        self.publish(Message::Tag { tag: tag.to_owned() });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let l2 = Arc::clone(self);
+            let key = keys::tag_key(&self.namespace, tag);
+            runtime.spawn(async move {
+                let now = crate::clock::now_millis();
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(now).arg("PX").arg(TAG_RETENTION.as_millis() as u64);
+                let _ = l2.run::<()>(cmd).await;
+            });
+        }
+    }
+
+    /// The latest invalidation time (ms) of any of `tags` recorded in Redis; `None` when
+    /// Redis cannot say (then the caller treats the entry as a miss).
+    pub(crate) async fn latest_tag_invalidation(&self, tags: &[&str]) -> Option<u64> {
+        let mut cmd = redis::cmd("MGET");
+        for tag in tags {
+            cmd.arg(keys::tag_key(&self.namespace, tag));
+        }
+        let times: Vec<Option<u64>> = self.run(cmd).await?;
+        Some(times.into_iter().flatten().max().unwrap_or(0))
     }
 
     /// The key prefix of this L2's entries.
@@ -202,17 +385,23 @@ impl RedisL2 {
         found
     }
 
-    /// Stores `bytes` under `key` for `ttl` (at least 1 ms). Values over the size limit are
-    /// not written (counted).
+    /// Stores the envelope `bytes` under `key` for `ttl` (at least 1 ms), unless Redis holds a
+    /// newer envelope there (written by another instance meanwhile): the newest value wins
+    /// whatever order the writes arrive in. Values over the size limit are not written
+    /// (counted).
     pub async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) {
         if bytes.len() > self.limits.max_bytes {
             self.count_oversized();
             return;
         }
+        let Some(created_at) = bytes.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
+        else {
+            return;
+        };
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(bytes).arg("PX").arg(millis);
-        if self.run::<()>(cmd).await.is_some() {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SET_IF_NEWER).arg(1).arg(key).arg(bytes).arg(created_at).arg(millis);
+        if self.run::<i64>(cmd).await == Some(1) {
             self.counters.writes.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -222,6 +411,34 @@ impl RedisL2 {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key);
         let _ = self.run::<i64>(cmd).await;
+    }
+}
+
+/// `SET key value PX ttl` unless the stored envelope's created-at (bytes 5 to 12, little
+/// endian) is later than `ARGV[2]`.
+const SET_IF_NEWER: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current and #current >= 12 and string.sub(current, 1, 2) == 'me' then
+  local created = 0
+  for i = 12, 5, -1 do created = created * 256 + string.byte(current, i) end
+  if created > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+";
+
+/// A random id for this process's backplane messages.
+fn instance_id() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+}
+
+/// Tells every L2 client in the process about a tag invalidation.
+pub(crate) fn broadcast_tag(tag: &str) {
+    let all: Vec<Arc<RedisL2>> =
+        ALL.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(Weak::upgrade).collect();
+    for l2 in all {
+        l2.invalidate_tag(tag);
     }
 }
 
