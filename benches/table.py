@@ -42,7 +42,7 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l2 --bench l1_engines` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
     sections = [
@@ -94,6 +94,27 @@ def main():
             if t is not None:
                 shown = f"{t:.1f} ns" if t < 10_000 else f"{t / 1e3:.0f} µs"
                 lines.append(f"| {label} | {shown} | |")
+        lines.append("")
+    if ns("l2_hit_200B", "raw_redis_get") is not None:
+        lines.append("| Redis L2 (`cargo bench --bench l2`), ~200-byte value, L1 kept empty | time per call | vs raw GET |")
+        lines.append("|---|---|---|")
+        raw = ns("l2_hit_200B", "raw_redis_get")
+        for label, bench in [
+            ("raw `GET` of the same bytes (ConnectionManager)", "raw_redis_get"),
+            ("**memo** L2 hit (GET, decode, fill L1)", "memo_l2_hit"),
+            ("`cached` `AsyncRedisCache::async_cache_get`", "cached_async_redis_cache"),
+        ]:
+            t = ns("l2_hit_200B", bench)
+            if t is not None:
+                lines.append(f"| {label} | {t / 1e3:.1f} µs | {t / raw:.2f}x |")
+        for size in ["200B", "20KB"]:
+            enc, dec = ns(f"envelope_{size}", "encode"), ns(f"envelope_{size}", "decode")
+            if enc is not None and dec is not None:
+                lines.append(f"| envelope {size}: encode / decode | {enc:.0f} ns / {dec:.0f} ns | |")
+        breaker = CRITERION / "l2_breaker.txt"
+        if breaker.exists():
+            lines.append("")
+            lines.append(breaker.read_text().strip() + ".")
         lines.append("")
     runs = {}
     runs_file = CRITERION / "stampede_runs.txt"

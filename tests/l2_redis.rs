@@ -286,3 +286,38 @@ async fn invalidations_made_while_redis_is_down_still_arrive() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Regression guard: building the connection spawns its driver, which panicked outside a
+/// tokio runtime; an L2 is now set up from plain `main` before the runtime starts.
+#[test]
+fn an_l2_can_be_set_up_before_the_runtime_starts() {
+    let server = RedisServer::start();
+    let l2 = Memo::builder().redis(server.url()).namespace("early").connect().expect("no runtime needed");
+    let cache = instance(Arc::clone(&l2));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let loads = AtomicU32::new(0);
+    runtime.block_on(async {
+        assert_eq!(product(cache, 1, &loads).await.unwrap(), "product 1");
+        written(&server, &keys::entry_key("early", "catalog::product", 1, &KeyBytes::of(&1u64).unwrap())).await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l2_slower_than_its_timeout_costs_at_most_the_timeout() {
+    let server = RedisServer::start();
+    let l2 = l2(&server, "slow");
+    let cache = instance(Arc::clone(&l2));
+    let loads = AtomicU32::new(0);
+    product(cache, 0, &loads).await.unwrap(); // connected
+    let url = server.url();
+    let stall = std::thread::spawn(move || {
+        let _ = std::process::Command::new("redis-cli").args(["-u", &url, "DEBUG", "SLEEP", "1.5"]).output();
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await; // the server is now asleep
+    let started = Instant::now();
+    assert_eq!(product(cache, 1, &loads).await.unwrap(), "product 1");
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(600), "the 200 ms L2 timeout bounds the call: {took:?}");
+    assert!(l2.stats().errors >= 1, "the slow read counted as an L2 fault");
+    stall.join().unwrap();
+}

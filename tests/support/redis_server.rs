@@ -43,6 +43,7 @@ impl RedisServer {
     fn spawn(&mut self) {
         let child = Command::new(binary("redis-server"))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

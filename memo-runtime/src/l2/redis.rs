@@ -67,7 +67,10 @@ struct Counters {
 /// backplane subscription that keeps this instance's L1 coherent with the others.
 pub struct RedisL2 {
     client: redis::Client,
-    connection: ConnectionManager,
+    /// Made on first use, inside the task runtime (building one spawns its driver), so that
+    /// an L2 can be set up before the runtime starts.
+    connection: std::sync::OnceLock<ConnectionManager>,
+    config: ConnectionManagerConfig,
     namespace: String,
     timeout: Duration,
     limits: Limits,
@@ -131,10 +134,10 @@ impl RedisL2 {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(5))
             .set_number_of_retries(2);
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(bad_url)?;
         Ok(Self {
             client,
-            connection,
+            connection: std::sync::OnceLock::new(),
+            config,
             namespace,
             timeout,
             limits,
@@ -269,7 +272,10 @@ impl RedisL2 {
         for message in &messages {
             pipe.cmd("PUBLISH").arg(&channel).arg(message.encode(self.instance)).ignore();
         }
-        let mut connection = self.connection.clone();
+        let Some(mut connection) = self.connection() else {
+            self.outbox.put_back(messages);
+            return;
+        };
         match tokio::time::timeout(self.timeout * 4, pipe.query_async::<()>(&mut connection)).await {
             Ok(Ok(())) => self.breaker.success(),
             _ => {
@@ -344,24 +350,31 @@ impl RedisL2 {
         self.counters.oversized.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The connection, made on first use (needs a tokio runtime).
+    fn connection(&self) -> Option<ConnectionManager> {
+        if let Some(connection) = self.connection.get() {
+            return Some(connection.clone());
+        }
+        tokio::runtime::Handle::try_current().ok()?;
+        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()).ok()?;
+        Some(self.connection.get_or_init(|| made).clone())
+    }
+
     /// Runs one command within the timeout, through the breaker. `None`: skipped or failed.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
         if !self.breaker.allow() {
             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut connection)).await {
-            Ok(Ok(value)) => {
+        let mut connection = self.connection()?;
+        // The connection enforces the timeout (its response and connection timeouts).
+        match cmd.query_async::<T>(&mut connection).await {
+            Ok(value) => {
                 self.breaker.success();
                 Some(value)
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 self.fault(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.fault("timed out");
                 None
             }
         }

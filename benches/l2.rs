@@ -1,0 +1,170 @@
+//! The L2 read path against a real `redis-server` on loopback: a memo L2 hit (L1 kept empty)
+//! beside a raw `GET` of the same bytes on the same kind of connection and beside the `cached`
+//! crate's `AsyncRedisCache`; the latency a stopped Redis adds once the breaker is open; and
+//! the envelope's size and encode/decode time for a ~200-byte and a ~20 KB value.
+//!
+//! Run: `cargo bench --bench l2` (starts its own `redis-server`).
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cached::ConcurrentCachedAsync;
+use criterion::{Criterion, criterion_group, criterion_main};
+use memo_runtime::l2::envelope::{self, Limits, Meta};
+use memo_runtime::l2::keys::KeyBytes;
+use memo_runtime::outcome::ResultShape;
+use memo_runtime::{Cache, Memo};
+use redis_server::RedisServer;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Product {
+    id: u64,
+    name: String,
+    description: String,
+    price_cents: u32,
+    categories: Vec<String>,
+}
+
+fn product(id: u64, description_words: usize) -> Product {
+    let words: Vec<&str> =
+        ["sturdy", "kettle", "steel", "blue", "lid"].into_iter().cycle().take(description_words).collect();
+    Product {
+        id,
+        name: format!("product {id}"),
+        description: words.join(" "),
+        price_cents: 1_999,
+        categories: vec!["kitchen".into(), "appliances".into()],
+    }
+}
+
+type Shape = ResultShape<Product, String>;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut server = RedisServer::start();
+    let l2 =
+        Memo::builder().redis(server.url()).namespace("bench").l2_timeout(Duration::from_millis(50)).connect().unwrap();
+    // Capacity 0: L1 keeps nothing, so every call reads the L2.
+    let memo: &'static Cache<u64, Product> = Box::leak(Box::new(
+        Cache::builder()
+            .name("bench::product")
+            .time_to_live(Duration::from_secs(3_600))
+            .max_capacity(0)
+            .l2(Arc::clone(&l2))
+            .build(),
+    ));
+    let value = product(1, 20);
+    let key = memo_runtime::l2::keys::entry_key("bench", "bench::product", 0, &KeyBytes::of(&1u64).unwrap());
+    let meta = Meta {
+        created_at: memo_runtime::clock::now_millis(),
+        fresh_until: u64::MAX / 2,
+        stale_until: u64::MAX / 2,
+        ..Meta::default()
+    };
+    let bytes = envelope::encode(&meta, &[] as &[&str], &KeyBytes::of(&1u64).unwrap(), &value).unwrap();
+    server.cli(&["SET", &key, "placeholder"]);
+    let raw = rt.block_on(async {
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut connection = redis::aio::ConnectionManager::new(client).await.unwrap();
+        let _: () = redis::cmd("SET").arg(&key).arg(&bytes).query_async(&mut connection).await.unwrap();
+        connection
+    });
+    let peer: cached::AsyncRedisCache<u64, Product> = rt.block_on(async {
+        cached::AsyncRedisCache::builder("bench-peer")
+            .connection_string(&server.url())
+            .ttl(Duration::from_secs(3_600))
+            .connection_manager(true)
+            .build()
+            .await
+            .expect("cached's AsyncRedisCache")
+    });
+    rt.block_on(async { peer.async_cache_set(1, value.clone()).await.unwrap() });
+    let load = || async { (Vec::new(), Err::<Product, String>("not in the L2".into())) };
+    assert_eq!(
+        rt.block_on(memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), load())),
+        Ok(value.clone())
+    );
+
+    let mut group = c.benchmark_group("l2_hit_200B");
+    group.bench_function("raw_redis_get", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut connection = raw.clone();
+            let key = key.clone();
+            async move {
+                let bytes: Vec<u8> = redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap();
+                black_box(bytes)
+            }
+        })
+    });
+    group.bench_function("memo_l2_hit", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), load()).await)
+        })
+    });
+    group.bench_function("cached_async_redis_cache", |b| {
+        b.to_async(&rt).iter(|| async { black_box(peer.async_cache_get(&1).await.unwrap()) })
+    });
+    group.finish();
+
+    // Redis stopped: the added latency per call once the breaker is open.
+    server.kill();
+    let plain: &'static Cache<u64, Product> =
+        Box::leak(Box::new(Cache::builder().time_to_live(Duration::from_secs(3_600)).max_capacity(0).build()));
+    let ok = || async { (Vec::new(), Ok::<Product, String>(product(1, 20))) };
+    let p99 = |with_l2: bool| {
+        let mut samples: Vec<Duration> = (0..20_000)
+            .map(|_| {
+                let start = Instant::now();
+                let _ = rt.block_on(async {
+                    if with_l2 {
+                        black_box(memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), ok()).await)
+                    } else {
+                        black_box(plain.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), ok()).await)
+                    }
+                });
+                start.elapsed()
+            })
+            .collect();
+        samples.sort();
+        samples[samples.len() * 99 / 100]
+    };
+    let _ = p99(true); // let the breaker open
+    let (with_l2, without) = (p99(true), p99(false));
+    let line = format!(
+        "Redis stopped, breaker {:?}: p99 per call {with_l2:.1?} with the L2 configured, {without:.1?} without; added {:.1?}",
+        l2.breaker_state(),
+        with_l2.saturating_sub(without)
+    );
+    println!("\n{line}");
+    // Read by `benches/table.py`.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("criterion");
+    let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("l2_breaker.txt"), &line));
+
+    for (label, value) in [("200B", product(2, 20)), ("20KB", product(3, 3_000))] {
+        let key = KeyBytes::of(&2u64).unwrap();
+        let bytes = envelope::encode(&meta, &["product:2"], &key, &value).unwrap();
+        println!("envelope {label}: {} bytes", bytes.len());
+        let mut group = c.benchmark_group(format!("envelope_{label}"));
+        group.bench_function("encode", |b| {
+            b.iter(|| envelope::encode(&meta, &["product:2"], &key, black_box(&value)).unwrap())
+        });
+        group.bench_function("decode", |b| {
+            b.iter(|| {
+                envelope::decode(black_box(&bytes), &Limits::default()).unwrap().value_for::<Product>(&key).unwrap()
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
