@@ -33,6 +33,7 @@ pub fn installed_l2() -> Option<&'static Arc<RedisL2>> {
 
 /// Entry point of the process-wide setup.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Memo {
     _private: (),
 }
@@ -42,6 +43,7 @@ impl Memo {
     pub fn builder() -> MemoBuilder {
         MemoBuilder {
             redis_url: None,
+            cluster_nodes: Vec::new(),
             namespace: "memo".to_owned(),
             timeout: Duration::from_millis(50),
             limits: Limits::default(),
@@ -54,6 +56,7 @@ impl Memo {
 #[derive(Debug, Clone)]
 pub struct MemoBuilder {
     redis_url: Option<String>,
+    cluster_nodes: Vec<String>,
     namespace: String,
     timeout: Duration,
     limits: Limits,
@@ -63,6 +66,22 @@ impl MemoBuilder {
     /// The Redis URL: `redis://`, `rediss://`, with `user:password@` for AUTH/ACL.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
+        self
+    }
+
+    /// A Redis Cluster, through some of its nodes (`redis://host:port`, credentials in the
+    /// URL); the client finds the rest. Replaces [`redis`](Self::redis).
+    ///
+    /// ```
+    /// let builder = memo_runtime::Memo::builder().redis_cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn redis_cluster<I>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.cluster_nodes = nodes.into_iter().map(Into::into).collect();
         self
     }
 
@@ -92,8 +111,13 @@ impl MemoBuilder {
     ///
     /// [`InstallError::BadUrl`] for an invalid or missing Redis URL.
     pub fn connect(self) -> Result<Arc<RedisL2>, InstallError> {
-        let url = self.redis_url.unwrap_or_default();
-        let l2 = Arc::new(RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?);
+        let l2 = if self.cluster_nodes.is_empty() {
+            let url = self.redis_url.unwrap_or_default();
+            RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?
+        } else {
+            RedisL2::connect_cluster(&self.cluster_nodes, self.namespace, self.timeout, self.limits)?
+        };
+        let l2 = Arc::new(l2);
         l2.register();
         Ok(l2)
     }

@@ -3,6 +3,8 @@
 //! `.ci/run` installs the Debian package when `redis-server` is missing; the tests never use
 //! a Redis someone else started.
 
+#![allow(dead_code, reason = "each test binary uses a part of these helpers")]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    cluster: bool,
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -35,15 +38,41 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { child: None, port, dir };
+        let mut server = Self { child: None, port, dir, cluster: false };
         server.spawn();
         server
+    }
+
+    /// Starts a node with cluster mode enabled (not yet part of a cluster).
+    pub fn start_cluster_node() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut server = Self { child: None, port, dir, cluster: true };
+        server.spawn();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn spawn(&mut self) {
         let child = Command::new(binary("redis-server"))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--enable-debug-command", "yes"])
+            .args(if self.cluster {
+                vec![
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ]
+            } else {
+                Vec::new()
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -88,7 +117,6 @@ impl RedisServer {
     }
 
     /// Starts it again on the same port, empty.
-    #[allow(dead_code, reason = "not every test binary restarts its server")]
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
@@ -99,5 +127,50 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Redis Cluster of three masters on free loopback ports, made with `redis-cli --cluster
+/// create`, stopped on drop.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start_cluster_node()).collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let status = Command::new(binary("redis-cli"))
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run redis-cli --cluster create");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
+            assert!(Instant::now() < deadline, "the cluster never reached state ok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { nodes }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// Runs `redis-cli -c` (following redirections) against the first node; the reply, without
+    /// the "-> Redirected" notes.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new(binary("redis-cli"))
+            .args(["-c", "-h", "127.0.0.1", "-p", &self.nodes[0].port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().filter(|line| !line.starts_with("-> Redirected")).collect::<Vec<_>>().join("\n").trim().to_owned()
     }
 }

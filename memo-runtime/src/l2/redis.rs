@@ -66,11 +66,12 @@ struct Counters {
 /// A connection to the Redis that holds the L2, shared by every distributed cache, and the
 /// backplane subscription that keeps this instance's L1 coherent with the others.
 pub struct RedisL2 {
+    /// For the backplane subscription (a cluster's first seed node: pub/sub is cluster-wide).
     client: redis::Client,
+    target: Target,
     /// Made on first use, inside the task runtime (building one spawns its driver), so that
     /// an L2 can be set up before the runtime starts.
-    connection: std::sync::OnceLock<ConnectionManager>,
-    config: ConnectionManagerConfig,
+    connection: tokio::sync::OnceCell<Connection>,
     namespace: String,
     timeout: Duration,
     limits: Limits,
@@ -83,6 +84,36 @@ pub struct RedisL2 {
     subscriber_started: AtomicBool,
     subscribed: AtomicBool,
     received: AtomicU64,
+}
+
+/// What the L2 connects to.
+enum Target {
+    Single(ConnectionManagerConfig),
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+/// A connection to a single Redis (reconnecting, multiplexed) or to a Redis Cluster
+/// (following MOVED/ASK, splitting multi-slot commands).
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Connection {
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        match self.clone() {
+            Self::Single(mut c) => cmd.query_async(&mut c).await,
+            Self::Cluster(mut c) => cmd.query_async(&mut c).await,
+        }
+    }
+
+    async fn query_pipeline(&self, pipe: &redis::Pipeline) -> redis::RedisResult<()> {
+        match self.clone() {
+            Self::Single(mut c) => pipe.query_async(&mut c).await,
+            Self::Cluster(mut c) => pipe.query_async(&mut c).await,
+        }
+    }
 }
 
 /// Every L2 client alive in the process: an invalidation by tag reaches all of them.
@@ -134,10 +165,42 @@ impl RedisL2 {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(5))
             .set_number_of_retries(2);
-        Ok(Self {
+        Ok(Self::with_target(client, Target::Single(config), namespace, timeout, limits))
+    }
+
+    /// Like [`connect`](Self::connect), to a Redis Cluster through its seed nodes.
+    pub(crate) fn connect_cluster(
+        nodes: &[String],
+        namespace: String,
+        timeout: Duration,
+        limits: Limits,
+    ) -> Result<Self, InstallError> {
+        let first = nodes.first().map(String::as_str).unwrap_or_default();
+        let bad_url = |url: &str, source| InstallError::BadUrl { url: redact(url), source };
+        let client = redis::Client::open(first).map_err(|e| bad_url(first, e))?;
+        for node in nodes {
+            redis::Client::open(node.as_str()).map_err(|e| bad_url(node, e))?;
+        }
+        let cluster = redis::cluster::ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(timeout.max(Duration::from_millis(250)))
+            .response_timeout(timeout)
+            .retries(2)
+            .build()
+            .map_err(|e| bad_url(first, e))?;
+        Ok(Self::with_target(client, Target::Cluster(Box::new(cluster)), namespace, timeout, limits))
+    }
+
+    fn with_target(
+        client: redis::Client,
+        target: Target,
+        namespace: String,
+        timeout: Duration,
+        limits: Limits,
+    ) -> Self {
+        Self {
             client,
-            connection: std::sync::OnceLock::new(),
-            config,
+            target,
+            connection: tokio::sync::OnceCell::new(),
             namespace,
             timeout,
             limits,
@@ -149,7 +212,7 @@ impl RedisL2 {
             subscriber_started: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
             received: AtomicU64::new(0),
-        })
+        }
     }
 
     /// Registers a new client so that invalidations by tag reach it.
@@ -272,11 +335,11 @@ impl RedisL2 {
         for message in &messages {
             pipe.cmd("PUBLISH").arg(&channel).arg(message.encode(self.instance)).ignore();
         }
-        let Some(mut connection) = self.connection() else {
+        let Some(connection) = self.connection().await else {
             self.outbox.put_back(messages);
             return;
         };
-        match tokio::time::timeout(self.timeout * 4, pipe.query_async::<()>(&mut connection)).await {
+        match tokio::time::timeout(self.timeout * 4, connection.query_pipeline(&pipe)).await {
             Ok(Ok(())) => self.breaker.success(),
             _ => {
                 self.fault("backplane publish failed");
@@ -350,14 +413,36 @@ impl RedisL2 {
         self.counters.oversized.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The connection, made on first use (needs a tokio runtime).
-    fn connection(&self) -> Option<ConnectionManager> {
+    /// The connection, made on first use (needs a tokio runtime). A cluster's first
+    /// connection is attempted within the timeout, and again on later calls if it failed.
+    async fn connection(&self) -> Option<Connection> {
         if let Some(connection) = self.connection.get() {
             return Some(connection.clone());
         }
-        tokio::runtime::Handle::try_current().ok()?;
-        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()).ok()?;
-        Some(self.connection.get_or_init(|| made).clone())
+        let made = self
+            .connection
+            .get_or_try_init(|| async {
+                match &self.target {
+                    Target::Single(config) => {
+                        ConnectionManager::new_lazy_with_config(self.client.clone(), config.clone())
+                            .map(Connection::Single)
+                            .map_err(|_| ())
+                    }
+                    Target::Cluster(cluster) => {
+                        match tokio::time::timeout(
+                            self.timeout.max(Duration::from_millis(250)),
+                            cluster.get_async_connection(),
+                        )
+                        .await
+                        {
+                            Ok(Ok(connection)) => Ok(Connection::Cluster(connection)),
+                            _ => Err(()),
+                        }
+                    }
+                }
+            })
+            .await;
+        made.ok().cloned()
     }
 
     /// Runs one command within the timeout, through the breaker. `None`: skipped or failed.
@@ -366,9 +451,12 @@ impl RedisL2 {
             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let mut connection = self.connection()?;
+        let Some(connection) = self.connection().await else {
+            self.fault("cannot connect");
+            return None;
+        };
         // The connection enforces the timeout (its response and connection timeouts).
-        match cmd.query_async::<T>(&mut connection).await {
+        match connection.query::<T>(&cmd).await {
             Ok(value) => {
                 self.breaker.success();
                 Some(value)
