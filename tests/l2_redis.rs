@@ -321,3 +321,26 @@ async fn an_l2_slower_than_its_timeout_costs_at_most_the_timeout() {
     assert!(l2.stats().errors >= 1, "the slow read counted as an L2 fault");
     stall.join().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_signing_key_planted_or_unsigned_entries_are_misses() {
+    let server = RedisServer::start();
+    let secret = *b"0123456789abcdef0123456789abcdef";
+    let signed = |ns: &str| Memo::builder().redis(server.url()).namespace(ns).signing_key(secret).connect().unwrap();
+    let (l2_a, l2_b) = (signed("signed"), signed("signed"));
+    let unkeyed = l2(&server, "signed");
+    let (a, b, intruder) = (instance(l2_a), instance(Arc::clone(&l2_b)), instance(unkeyed));
+    let loads = AtomicU32::new(0);
+
+    product(a, 1, &loads).await.unwrap();
+    written(&server, &keys::entry_key("signed", "catalog::product", 1, &KeyBytes::of(&1u64).unwrap())).await;
+    product(b, 1, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "instances with the key read each other's entries");
+
+    // A process without the key writes an entry B has never seen.
+    product(intruder, 2, &loads).await.unwrap();
+    written(&server, &keys::entry_key("signed", "catalog::product", 1, &KeyBytes::of(&2u64).unwrap())).await;
+    product(b, 2, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 3, "the unsigned entry was a miss for B");
+    assert_eq!(l2_b.stats().corrupt, 1);
+}

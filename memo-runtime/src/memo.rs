@@ -20,7 +20,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::l2::envelope::Limits;
+use crate::l2::envelope::{Limits, SigningKey};
 use crate::l2::redis::{InstallError, RedisL2};
 
 static INSTALLED: OnceLock<Arc<RedisL2>> = OnceLock::new();
@@ -47,6 +47,7 @@ impl Memo {
             namespace: "memo".to_owned(),
             timeout: Duration::from_millis(50),
             limits: Limits::default(),
+            signer: None,
         }
     }
 }
@@ -60,6 +61,7 @@ pub struct MemoBuilder {
     namespace: String,
     timeout: Duration,
     limits: Limits,
+    signer: Option<SigningKey>,
 }
 
 impl MemoBuilder {
@@ -104,6 +106,19 @@ impl MemoBuilder {
         self
     }
 
+    /// Signs every entry with this secret (HMAC-SHA256) and accepts only entries signed with
+    /// it, so that a process without the secret cannot plant values. Every instance sharing
+    /// the L2 needs the same secret.
+    ///
+    /// ```
+    /// let builder = memo_runtime::Memo::builder().signing_key(*b"0123456789abcdef0123456789abcdef");
+    /// # let _ = builder;
+    /// ```
+    pub fn signing_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.signer = Some(SigningKey::new(secret));
+        self
+    }
+
     /// Builds an L2 client without installing it: for several instances in one process
     /// (tests) or explicit wiring.
     ///
@@ -117,7 +132,7 @@ impl MemoBuilder {
         } else {
             RedisL2::connect_cluster(&self.cluster_nodes, self.namespace, self.timeout, self.limits)?
         };
-        let l2 = Arc::new(l2);
+        let l2 = Arc::new(l2.with_signer(self.signer));
         l2.register();
         Ok(l2)
     }

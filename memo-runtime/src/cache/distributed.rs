@@ -187,7 +187,8 @@ where
         };
         let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
         if let Some(bytes) = l2.get(&redis_key).await {
-            match envelope::decode(&bytes, l2.limits()).and_then(|d| d.value_for::<V>(&key_bytes).map(|v| (d, v))) {
+            let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
+            match decoded.and_then(|d| d.value_for::<V>(&key_bytes).map(|v| (d, v))) {
                 Ok((decoded, value))
                     if clock::now_millis_fast() < decoded.meta.fresh_until
                         && self.l2_floors.admits(&key, decoded.meta.created_at)
@@ -251,7 +252,9 @@ where
                     negative: e.meta.negative,
                 };
                 let keep = e.meta.keep_until().saturating_sub(now);
-                (keep > 0).then(|| envelope::encode(&meta, &e.meta.tags, key_bytes, &e.value).map(|b| (b, keep)))
+                (keep > 0).then(|| {
+                    envelope::encode_with(&meta, &e.meta.tags, key_bytes, &e.value, l2.signer()).map(|b| (b, keep))
+                })
             })
             .flatten()?;
         match encoded {

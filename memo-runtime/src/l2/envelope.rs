@@ -5,7 +5,7 @@
 //! ```text
 //! 0      2  magic "me"
 //! 2      1  format version (1)
-//! 3      1  flags: bit 0 negative
+//! 3      1  flags: bit 0 negative, bit 1 signed
 //! 4      8  created_at       (ms since the Unix epoch, little-endian)
 //! 12     8  fresh_until
 //! 20     8  stale_until
@@ -14,7 +14,11 @@
 //! 40     2  tag count, then per tag: 2-byte length + UTF-8
 //!        4  key length + key bytes
 //!        4  payload length + payload (postcard)
+//!       32  signed only: HMAC-SHA256 of everything before it
 //! ```
+//!
+//! With a [`SigningKey`], entries are signed on write and [`decode_verified`] accepts only
+//! entries signed with the same key, so a process without it cannot plant values.
 //!
 //! Values read from Redis are untrusted: every length is checked against [`Limits`] and the
 //! bytes remaining before anything is allocated, and any malformed, truncated, trailing or
@@ -36,6 +40,50 @@ const MAGIC: [u8; 2] = *b"me";
 pub const FORMAT_VERSION: u8 = 1;
 
 const HEADER: usize = 42;
+const SIGNED: u8 = 2;
+const MAC_BYTES: usize = 32;
+
+/// A secret that signs L2 entries (HMAC-SHA256) and checks them on read.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+impl SigningKey {
+    /// A key from secret bytes (use at least 32 random bytes).
+    ///
+    /// ```
+    /// let key = memo_runtime::l2::envelope::SigningKey::new(*b"0123456789abcdef0123456789abcdef");
+    /// assert_eq!(format!("{key:?}"), "SigningKey(***)");
+    /// ```
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self(secret.into())
+    }
+
+    fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::KeyInit;
+        // HMAC takes keys of any length.
+        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn sign(&self, data: &[u8]) -> [u8; MAC_BYTES] {
+        use hmac::Mac;
+        let mut mac = self.mac();
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        use hmac::Mac;
+        let mut mac = self.mac();
+        mac.update(data);
+        mac.verify_slice(tag).is_ok()
+    }
+}
 
 /// An entry's metadata, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,6 +138,9 @@ pub enum DecodeError {
     /// Well-formed lengths but bad content (trailing bytes, a tag that is not UTF-8).
     #[error("malformed envelope: {0}")]
     Malformed(&'static str),
+    /// Not signed, or not signed with this process's key.
+    #[error("the entry is not signed with this key")]
+    BadSignature,
     /// The stored key is not the key asked for (a digest collision).
     #[error("the entry belongs to another key")]
     OtherKey,
@@ -121,12 +172,40 @@ pub fn encode<V: Serialize>(
     key: &KeyBytes,
     value: &V,
 ) -> Result<Vec<u8>, EncodeError> {
+    encode_with(meta, tags, key, value, None)
+}
+
+/// [`encode`], signed with `signer` when given.
+///
+/// # Errors
+///
+/// As [`encode`].
+///
+/// ```
+/// use memo_runtime::l2::envelope::{self, Limits, Meta, SigningKey};
+/// use memo_runtime::l2::keys::KeyBytes;
+///
+/// let signer = SigningKey::new(*b"a secret of thirty-two bytes!!!!");
+/// let key = KeyBytes::of(&1u8)?;
+/// let bytes = envelope::encode_with(&Meta::default(), &[] as &[&str], &key, &5u8, Some(&signer))?;
+/// assert!(envelope::decode_verified(&bytes, &Limits::default(), &signer).is_ok());
+/// let forger = SigningKey::new(*b"another secret, not the right one");
+/// assert!(envelope::decode_verified(&bytes, &Limits::default(), &forger).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode_with<V: Serialize>(
+    meta: &Meta,
+    tags: &[impl AsRef<str>],
+    key: &KeyBytes,
+    value: &V,
+    signer: Option<&SigningKey>,
+) -> Result<Vec<u8>, EncodeError> {
     let payload = postcard::to_stdvec(value)?;
     let tags_len: usize = tags.iter().map(|t| 2 + t.as_ref().len()).sum();
     let mut out = Vec::with_capacity(HEADER + tags_len + 8 + key.as_bytes().len() + payload.len());
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
-    out.push(u8::from(meta.negative));
+    out.push(u8::from(meta.negative) | if signer.is_some() { SIGNED } else { 0 });
     for time in [meta.created_at, meta.fresh_until, meta.stale_until, meta.fallback_until] {
         out.extend_from_slice(&time.to_le_bytes());
     }
@@ -143,6 +222,10 @@ pub fn encode<V: Serialize>(
         let len = u32::try_from(part.len()).map_err(|_| EncodeError::TooLarge("key or value too long"))?;
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(part);
+    }
+    if let Some(signer) = signer {
+        let mac = signer.sign(&out);
+        out.extend_from_slice(&mac);
     }
     Ok(out)
 }
@@ -228,9 +311,43 @@ impl<'a> Reader<'a> {
 /// [`DecodeError`] for anything that is not a complete, well-formed envelope of this format
 /// within `limits`.
 pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<'a>, DecodeError> {
+    decode_with(bytes, limits, None)
+}
+
+/// [`decode`] that accepts only entries signed with `signer`.
+///
+/// # Errors
+///
+/// [`DecodeError::BadSignature`] for an unsigned or foreign-signed entry, else as [`decode`].
+pub fn decode_verified<'a>(bytes: &'a [u8], limits: &Limits, signer: &SigningKey) -> Result<Decoded<'a>, DecodeError> {
+    decode_with(bytes, limits, Some(signer))
+}
+
+/// [`decode_verified`] with a key, [`decode`] without.
+///
+/// # Errors
+///
+/// As those.
+pub fn decode_with<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    signer: Option<&SigningKey>,
+) -> Result<Decoded<'a>, DecodeError> {
     if bytes.len() > limits.max_bytes {
         return Err(DecodeError::TooLarge("envelope"));
     }
+    let signed = bytes.get(3).is_some_and(|flags| flags & SIGNED != 0);
+    let bytes = if signed {
+        let (body, mac) = bytes.split_at(bytes.len().checked_sub(MAC_BYTES).ok_or(DecodeError::Truncated)?);
+        if signer.is_some_and(|s| !s.verify(body, mac)) {
+            return Err(DecodeError::BadSignature);
+        }
+        body
+    } else if signer.is_some() {
+        return Err(DecodeError::BadSignature);
+    } else {
+        bytes
+    };
     let mut r = Reader { bytes };
     if r.array::<2>()? != MAGIC {
         return Err(DecodeError::BadMagic);
@@ -240,7 +357,7 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<'a>, Decod
         return Err(DecodeError::UnsupportedVersion(version));
     }
     let [flags] = r.array::<1>()?;
-    if flags & !1 != 0 {
+    if flags & !(1 | SIGNED) != 0 {
         return Err(DecodeError::Malformed("unknown flags"));
     }
     let meta = Meta {
@@ -325,6 +442,27 @@ mod tests {
         assert!(matches!(decode(&bytes, &tight), Err(DecodeError::TooLarge(_))));
         let one_tag = Limits { max_tags: 1, ..Limits::default() };
         assert!(matches!(decode(&bytes, &one_tag), Err(DecodeError::TooLarge(_))));
+    }
+
+    #[test]
+    fn signatures_are_checked_when_a_key_is_set() {
+        let signer = SigningKey::new(*b"0123456789abcdef0123456789abcdef");
+        let key = KeyBytes::of(&7u64).unwrap();
+        let signed = encode_with(&Meta::default(), &["t"], &key, &9u32, Some(&signer)).unwrap();
+        assert_eq!(decode_verified(&signed, &Limits::default(), &signer).unwrap().value::<u32>().unwrap(), 9);
+        assert_eq!(
+            decode(&signed, &Limits::default()).unwrap().value::<u32>().unwrap(),
+            9,
+            "an unkeyed reader skips the MAC"
+        );
+        let unsigned = encode(&Meta::default(), &["t"], &key, &9u32).unwrap();
+        assert!(matches!(decode_verified(&unsigned, &Limits::default(), &signer), Err(DecodeError::BadSignature)));
+        let mut tampered = signed.clone();
+        tampered[20] ^= 1;
+        assert!(matches!(decode_verified(&tampered, &Limits::default(), &signer), Err(DecodeError::BadSignature)));
+        for len in 0..signed.len() {
+            assert!(decode_verified(&signed[..len], &Limits::default(), &signer).is_err());
+        }
     }
 
     #[test]

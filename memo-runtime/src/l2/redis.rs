@@ -11,7 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::backplane::{self, Evict, Message, Outbox};
 use super::breaker::{Breaker, BreakerState};
-use super::envelope::Limits;
+use super::envelope::{Limits, SigningKey};
 use super::keys;
 
 /// Why an L2 cannot be set up. Reaching Redis is not needed at install: a Redis that is down
@@ -75,6 +75,7 @@ pub struct RedisL2 {
     namespace: String,
     timeout: Duration,
     limits: Limits,
+    signer: Option<SigningKey>,
     breaker: Breaker,
     counters: Counters,
     /// Identifies this instance's backplane messages.
@@ -204,6 +205,7 @@ impl RedisL2 {
             namespace,
             timeout,
             limits,
+            signer: None,
             breaker: Breaker::new(5, Duration::from_secs(1), Duration::from_secs(30)),
             counters: Counters::default(),
             instance: instance_id(),
@@ -378,6 +380,17 @@ impl RedisL2 {
     /// The key prefix of this L2's entries.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// Signs entries written from now on and accepts only entries signed with the same key.
+    pub(crate) fn with_signer(mut self, signer: Option<SigningKey>) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// The key entries are signed and checked with, if any.
+    pub fn signer(&self) -> Option<&SigningKey> {
+        self.signer.as_ref()
     }
 
     /// The size and shape limits entries are checked against.
