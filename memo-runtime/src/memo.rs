@@ -48,6 +48,7 @@ impl Memo {
             timeout: Duration::from_millis(50),
             limits: Limits::default(),
             signer: None,
+            root_certificate: None,
         }
     }
 }
@@ -62,6 +63,7 @@ pub struct MemoBuilder {
     timeout: Duration,
     limits: Limits,
     signer: Option<SigningKey>,
+    root_certificate: Option<Vec<u8>>,
 }
 
 impl MemoBuilder {
@@ -119,6 +121,20 @@ impl MemoBuilder {
         self
     }
 
+    /// Trusts this CA certificate (PEM) for `rediss://` connections, for a Redis whose
+    /// certificate a private CA issued (feature `tls`; public CAs are trusted already).
+    ///
+    /// ```
+    /// # let pem = Vec::new();
+    /// let builder = memo_runtime::Memo::builder().redis("rediss://cache.internal:6380").tls_root_certificate(pem);
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
+        self
+    }
+
     /// Builds an L2 client without installing it: for several instances in one process
     /// (tests) or explicit wiring.
     ///
@@ -128,7 +144,7 @@ impl MemoBuilder {
     pub fn connect(self) -> Result<Arc<RedisL2>, InstallError> {
         let l2 = if self.cluster_nodes.is_empty() {
             let url = self.redis_url.unwrap_or_default();
-            RedisL2::connect(&url, self.namespace, self.timeout, self.limits)?
+            RedisL2::connect(&url, self.root_certificate.as_deref(), self.namespace, self.timeout, self.limits)?
         } else {
             RedisL2::connect_cluster(&self.cluster_nodes, self.namespace, self.timeout, self.limits)?
         };

@@ -16,6 +16,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     cluster: bool,
+    /// Serves TLS only, with certificates in `dir` made by a test CA.
+    tls: bool,
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -38,9 +40,26 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { child: None, port, dir, cluster: false };
+        let mut server = Self { child: None, port, dir, cluster: false, tls: false };
         server.spawn();
         server
+    }
+
+    /// Starts a server that speaks TLS only, with a certificate for 127.0.0.1 issued by a
+    /// fresh test CA ([`ca_certificate`](Self::ca_certificate)).
+    pub fn start_tls() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        make_certificates(&dir);
+        let mut server = Self { child: None, port, dir, cluster: false, tls: true };
+        server.spawn();
+        server
+    }
+
+    /// The test CA's certificate (PEM).
+    pub fn ca_certificate(&self) -> Vec<u8> {
+        std::fs::read(self.dir.join("ca.crt")).expect("ca.crt")
     }
 
     /// Starts a node with cluster mode enabled (not yet part of a cluster).
@@ -48,7 +67,7 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { child: None, port, dir, cluster: true };
+        let mut server = Self { child: None, port, dir, cluster: true, tls: false };
         server.spawn();
         server
     }
@@ -58,8 +77,19 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
+        let port = self.port.to_string();
+        let ports: Vec<&str> = if self.tls {
+            vec!["--port", "0", "--tls-port", &port, "--tls-cert-file", "server.crt", "--tls-key-file", "server.key"]
+                .into_iter()
+                .chain(["--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no"])
+                .collect()
+        } else {
+            vec!["--port", &port]
+        };
         let child = Command::new(binary("redis-server"))
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(&self.dir)
+            .args(ports)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--enable-debug-command", "yes"])
             .args(if self.cluster {
                 vec![
@@ -88,6 +118,9 @@ impl RedisServer {
     }
 
     fn answers_ping(&self) -> bool {
+        if self.tls {
+            return self.cli(&["PING"]) == "PONG";
+        }
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         let mut reply = [0u8; 7];
@@ -95,13 +128,20 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Runs `redis-cli` against this server and returns its output.
     pub fn cli(&self, args: &[&str]) -> String {
+        let tls: Vec<String> = if self.tls {
+            vec!["--tls".into(), "--cacert".into(), self.dir.join("ca.crt").display().to_string()]
+        } else {
+            Vec::new()
+        };
         let output = Command::new(binary("redis-cli"))
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(tls)
             .args(args)
             .output()
             .expect("run redis-cli");
@@ -128,6 +168,51 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A test CA and a certificate for 127.0.0.1 it issued, in `dir` (openssl).
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new(binary("openssl"))
+            .current_dir(dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "openssl {args:?} failed");
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=memo test CA"],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// A Redis Cluster of three masters on free loopback ports, made with `redis-cli --cluster

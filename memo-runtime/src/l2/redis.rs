@@ -154,12 +154,13 @@ impl RedisL2 {
     /// [`InstallError::BadUrl`] when `url` is not a valid Redis URL.
     pub(crate) fn connect(
         url: &str,
+        root_certificate: Option<&[u8]>,
         namespace: String,
         timeout: Duration,
         limits: Limits,
     ) -> Result<Self, InstallError> {
         let bad_url = |source| InstallError::BadUrl { url: redact(url), source };
-        let client = redis::Client::open(url).map_err(bad_url)?;
+        let client = open_client(url, root_certificate).map_err(bad_url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout.max(Duration::from_millis(250))))
             .set_response_timeout(Some(timeout))
@@ -540,6 +541,18 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 ";
+
+/// A client for `url`; for `rediss://` with a private CA, trusting `root_certificate` (PEM).
+fn open_client(url: &str, root_certificate: Option<&[u8]>) -> redis::RedisResult<redis::Client> {
+    #[cfg(feature = "tls")]
+    if let Some(root) = root_certificate {
+        let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root.to_vec()) };
+        return redis::Client::build_with_tls(url, certificates);
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = root_certificate;
+    redis::Client::open(url)
+}
 
 /// A random id for this process's backplane messages.
 fn instance_id() -> u64 {

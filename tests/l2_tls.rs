@@ -1,0 +1,60 @@
+//! The L2 over TLS (`rediss://`), against a `redis-server` that serves TLS only, with a
+//! certificate from a test CA made by openssl.
+
+mod support;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use memo_runtime::l2::keys::{self, KeyBytes};
+use memo_runtime::outcome::ResultShape;
+use memo_runtime::{Cache, Memo};
+use support::redis_server::RedisServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_travel_over_tls_to_a_server_a_private_ca_vouches_for() {
+    let server = RedisServer::start_tls();
+    assert!(server.url().starts_with("rediss://"));
+    let l2 = Memo::builder()
+        .redis(server.url())
+        .tls_root_certificate(server.ca_certificate())
+        .namespace("tls")
+        .l2_timeout(Duration::from_millis(500))
+        .connect()
+        .unwrap();
+    let cache: &'static Cache<u64, String> = Box::leak(Box::new(
+        Cache::builder().name("tls::item").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
+    ));
+    let loads = AtomicU32::new(0);
+    let shape = ResultShape::<String, String>::default();
+    let value = cache
+        .get_or_load_distributed(1, shape, |_| Vec::new(), async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            (Vec::new(), Ok("over tls".to_owned()))
+        })
+        .await;
+    assert_eq!(value.as_deref(), Ok("over tls"));
+    let key = keys::entry_key("tls", "tls::item", 0, &KeyBytes::of(&1u64).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["EXISTS", &key]) != "1" {
+        assert!(Instant::now() < deadline, "not written over TLS: {:?}", l2.stats());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(l2.stats().errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_no_trusted_ca_vouches_for_is_never_used() {
+    let server = RedisServer::start_tls();
+    let l2 =
+        Memo::builder().redis(server.url()).namespace("tls").l2_timeout(Duration::from_millis(200)).connect().unwrap();
+    let cache: &'static Cache<u64, String> = Box::leak(Box::new(
+        Cache::builder().name("tls::untrusted").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
+    ));
+    let shape = ResultShape::<String, String>::default();
+    let value =
+        cache.get_or_load_distributed(1, shape, |_| Vec::new(), async { (Vec::new(), Ok("loaded".to_owned())) }).await;
+    assert_eq!(value.as_deref(), Ok("loaded"), "the call is answered by the loader");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing reached a server with an unverified certificate");
+}
