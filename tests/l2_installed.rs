@@ -66,3 +66,20 @@ async fn distributed_functions_write_through_to_the_installed_l2() {
     assert_eq!(LOADS.load(Ordering::SeqCst), 1, "read from the L2, not loaded");
     assert_eq!(memo_runtime::memo::installed_l2().unwrap().stats().hits, 1);
 }
+
+static SWR_LOADS: AtomicU32 = AtomicU32::new(0);
+
+/// `distributed` composes with `stale`, `timeout` and tags.
+#[cached(ttl = 60, stale = 30, timeout = "500ms", distributed, tags = [format!("installed:{id}")])]
+async fn composed(id: u64) -> Result<u64, memo_runtime::LoadTimeout> {
+    SWR_LOADS.fetch_add(1, Ordering::SeqCst);
+    Ok(id * 2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_composes_with_the_freshness_options() {
+    // Runs without an installed L2 too: then it is a plain stale/timeout cache.
+    assert_eq!(composed(21).await, Ok(42));
+    assert_eq!(composed(21).await, Ok(42));
+    assert_eq!(SWR_LOADS.load(Ordering::SeqCst), 1);
+}

@@ -344,3 +344,58 @@ async fn with_a_signing_key_planted_or_unsigned_entries_are_misses() {
     assert_eq!(loads.load(Ordering::SeqCst), 3, "the unsigned entry was a miss for B");
     assert_eq!(l2_b.stats().corrupt, 1);
 }
+
+/// Stale-while-revalidate with the L2: an instance with an empty L1 answers with a stale L2
+/// copy at once, one background reload refreshes both levels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_l2_copies_answer_at_once_while_one_reload_refreshes_them() {
+    let server = RedisServer::start();
+    let swr = |l2| -> &'static Cache<u64, String> {
+        Box::leak(Box::new(
+            Cache::builder()
+                .name("swr::item")
+                .time_to_live(Duration::from_millis(300))
+                .stale_while_revalidate(Duration::from_secs(30))
+                .l2(l2)
+                .build(),
+        ))
+    };
+    let (a, c) = (swr(l2(&server, "swr")), swr(l2(&server, "swr")));
+    static VERSION: AtomicU32 = AtomicU32::new(0);
+    let call = |cache: &'static Cache<u64, String>| {
+        let shape = ResultShape::<String, String>::default();
+        cache.get_or_load_distributed_detached(
+            1,
+            shape,
+            |_| Vec::new(),
+            None,
+            || async {
+                let v = VERSION.fetch_add(1, Ordering::SeqCst) + 1;
+                (Vec::new(), Ok(format!("v{v}")))
+            },
+        )
+    };
+    assert_eq!(call(a).await.unwrap(), "v1");
+    let key = keys::entry_key("swr", "swr::item", 0, &KeyBytes::of(&1u64).unwrap());
+    written(&server, &key).await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // past the ttl, inside the stale window
+
+    let started = Instant::now();
+    assert_eq!(call(c).await.unwrap(), "v1", "C's L1 was empty: the stale L2 copy answers");
+    assert!(started.elapsed() < Duration::from_millis(200), "without waiting for the reload");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while call(c).await.unwrap() != "v2" {
+        assert!(Instant::now() < deadline, "the background reload never landed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(VERSION.load(Ordering::SeqCst), 2, "one reload");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stored = server.cli(&["GET", &key]);
+        if stored.contains("v2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reload was not written to the L2: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

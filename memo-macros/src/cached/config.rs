@@ -149,12 +149,6 @@ impl Config {
                 errors.at(arg.span(), format_args!("`{}` must be greater than zero; leave it out instead", arg.name));
             }
         }
-        if let (Some(distributed), Some(other)) = (&self.distributed, self.detaching()) {
-            errors.at(
-                distributed.span(),
-                format_args!("`distributed` cannot be combined with `{other}` yet: use one or the other"),
-            );
-        }
         if let (Some(skip), Some(_)) = (&self.skip, &self.key) {
             errors.at(
                 skip.span(),

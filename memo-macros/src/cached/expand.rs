@@ -135,16 +135,9 @@ fn tagged_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
 /// for an async function `get_or_load_detached_async(.., move || async move { (tags, body.await) })`.
 fn detached_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
-    let p = codegen::private(subject);
-    let ret = &subject.ret;
     let tags = arg_tags(plan);
     let derive = derive_tags(plan);
-    let on_timeout = if plan.settings.timeout_ms.is_some() {
-        let from_timeout = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);
-        quote!(::core::option::Option::Some(#from_timeout as fn(#p::LoadTimeout) -> #ret))
-    } else {
-        quote!(::core::option::Option::None)
-    };
+    let on_timeout = on_timeout(plan);
     if subject.is_async {
         quote! {
             if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
@@ -179,18 +172,46 @@ fn distributed_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     let derive = derive_tags(plan);
     let key_check = quote_spanned!(subject.func.sig.ident.span()=> #p::assert_distributed_key(&__memo_key));
     let value_check = quote_spanned!(subject.ret.span()=> #p::assert_distributed_value(&__memo_shape));
+    let load = if plan.settings.detached {
+        let on_timeout = on_timeout(plan);
+        quote! {
+            __memo_cache
+                .get_or_load_distributed_detached(__memo_key, __memo_shape, #derive, #on_timeout, move || async move {
+                    let __memo_tags = #tags;
+                    (__memo_tags, #loader.await)
+                })
+                .await
+        }
+    } else {
+        quote! {
+            __memo_cache
+                .get_or_load_distributed(__memo_key, __memo_shape, #derive, async move {
+                    let __memo_tags = #tags;
+                    (__memo_tags, #loader.await)
+                })
+                .await
+        }
+    };
     quote! {
         #key_check;
         #value_check;
         if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
             return __memo_hit;
         }
-        __memo_cache
-            .get_or_load_distributed(__memo_key, __memo_shape, #derive, async move {
-                let __memo_tags = #tags;
-                (__memo_tags, #loader.await)
-            })
-            .await
+        #load
+    }
+}
+
+/// `Some(<R as FromTimeout>::from_timeout)` with a `timeout`, spanned at the return type, else
+/// `None`.
+fn on_timeout(plan: &Plan<'_>) -> TokenStream {
+    let p = codegen::private(&plan.subject);
+    let ret = &plan.subject.ret;
+    if plan.settings.timeout_ms.is_some() {
+        let from_timeout = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);
+        quote!(::core::option::Option::Some(#from_timeout as fn(#p::LoadTimeout) -> #ret))
+    } else {
+        quote!(::core::option::Option::None)
     }
 }
 

@@ -72,6 +72,9 @@ pub(crate) struct Remote<K, V> {
     /// After a key was invalidated (`false`) or put (`true`) here: publish it, and delete or
     /// write its L2 copy.
     pub(crate) key_changed: fn(&Cache<K, V>, &Arc<RedisL2>, &K, bool),
+    /// After a load stored a new value here (inline, in the background or after a timeout):
+    /// write it to the L2.
+    pub(crate) stored: fn(&Cache<K, V>, &Arc<RedisL2>, &K),
 }
 
 impl<K, V> std::fmt::Debug for Remote<K, V> {
@@ -115,9 +118,27 @@ where
         let l2 = self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())?;
         self.remote.get_or_init(|| {
             l2.attach(self);
-            Remote { l2: Arc::clone(&l2), key_changed: Self::key_changed }
+            Remote { l2: Arc::clone(&l2), key_changed: Self::key_changed, stored: Self::stored }
         });
         Some(l2)
+    }
+
+    /// After a load stored a value: write it to the L2, then tell the other instances that
+    /// copies older than it are stale (they read this one from the L2 when next asked).
+    fn stored(&self, l2: &Arc<RedisL2>, key: &K) {
+        let Ok(key_bytes) = KeyBytes::of(key) else { return };
+        let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
+        let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) else { return };
+        let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
+        let message = crate::l2::backplane::Message::Key {
+            cache: self.name().to_owned(),
+            key: key_bytes.as_bytes().to_vec(),
+            at: created.saturating_sub(1),
+        };
+        spawn_or_skip(Arc::clone(l2), move |l2| async move {
+            l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
+            l2.publish(message);
+        });
     }
 
     /// After a local invalidation or put: the other instances drop their copies. An
@@ -186,32 +207,112 @@ where
             return self.load_async_tagged(key, shape, derive, load).await;
         };
         let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
-        if let Some(bytes) = l2.get(&redis_key).await {
-            let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
-            match decoded.and_then(|d| d.value_for::<V>(&key_bytes).map(|v| (d, v))) {
-                Ok((decoded, value))
-                    if clock::now_millis_fast() < decoded.meta.fresh_until
-                        && self.l2_floors.admits(&key, decoded.meta.created_at)
-                        && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
-                        && tags_current_in_l2(&l2, &decoded).await =>
-                {
-                    self.misses.add(1);
-                    if let Some(entry) = self.entry_from_l2(&decoded, value.clone()) {
-                        lead.finish_with(&value, entry);
-                    }
-                    return shape.rebuild(value);
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    l2.count_corrupt();
-                    tracing::debug!(cache = %self.policy.name, %error, "unusable L2 entry; loading");
-                }
-            }
+        if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
+            && clock::now_millis_fast() < entry.meta.fresh_until
+        {
+            self.misses.add(1);
+            let value = entry.value.clone();
+            lead.finish_with(&value, entry);
+            return shape.rebuild(value);
         }
         drop(lead);
-        let output = self.load_async_tagged(key.clone(), shape, derive, load).await;
-        self.write_l2(&l2, &key, &redis_key, &key_bytes);
-        output
+        // The load's value reaches the L2 when it is stored (`Remote::stored`).
+        self.load_async_tagged(key, shape, derive, load).await
+    }
+
+    /// The entry Redis holds for `key`, as an L1 entry with its remaining times, if it is
+    /// well-formed, signed as required, for this key, and not older than an invalidation of
+    /// the key, the cache or its tags (here or, for tags, anywhere). Fresh or not.
+    async fn read_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes, redis_key: &str) -> Option<Entry<V>> {
+        let bytes = l2.get(redis_key).await?;
+        let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
+        match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
+            Ok((decoded, value)) => {
+                let admitted = self.l2_floors.admits(key, decoded.meta.created_at)
+                    && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
+                    && tags_current_in_l2(l2, &decoded).await;
+                if admitted { self.entry_from_l2(&decoded, value) } else { None }
+            }
+            Err(error) => {
+                l2.count_corrupt();
+                tracing::debug!(cache = %self.policy.name, %error, "unusable L2 entry; loading");
+                None
+            }
+        }
+    }
+
+    /// [`get_or_load_distributed`](Self::get_or_load_distributed) with stale-while-revalidate,
+    /// early refresh and the load timeout: stale values (from L1 or the L2) answer at once
+    /// while one background reload runs; a reload fetches from the source and writes the L2.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use memo_runtime::outcome::PlainShape;
+    /// let cache: &'static memo_runtime::Cache<u32, String> = Box::leak(Box::new(
+    ///     memo_runtime::Cache::builder().time_to_live(Duration::from_secs(60)).stale_while_revalidate(Duration::from_secs(30)).build(),
+    /// ));
+    /// let shape = PlainShape::<String>::default();
+    /// let value = cache
+    ///     .get_or_load_distributed_detached(7, shape, |_| Vec::new(), None, || async { (Vec::new(), "seven".to_owned()) })
+    ///     .await;
+    /// assert_eq!(value, "seven");
+    /// # }
+    /// ```
+    pub async fn get_or_load_distributed_detached<S, D, M, F>(
+        &'static self,
+        key: K,
+        shape: S,
+        derive: D,
+        on_timeout: Option<fn(crate::cache::LoadTimeout) -> S::Output>,
+        make: M,
+    ) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        S::Output: Send + 'static,
+        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+    {
+        let l2 = match self.l2() {
+            Some(l2) if matches!(self.probe_quiet(&key), super::fresh::Probe::Miss(_)) => l2,
+            // L1 has it (fresh, stale or due for early refresh), or there is no L2.
+            _ => return self.reload_through_l2(key, shape, derive, on_timeout, make).await,
+        };
+        if let Join::Lead(lead) = self.join(&key, false)
+            && let Ok(key_bytes) = KeyBytes::of(&key)
+        {
+            let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
+            if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
+                && clock::now_millis_fast() < entry.meta.stale_until
+            {
+                // Fresh or stale-servable: into L1, where the probe below serves it (and
+                // starts a reload if it is stale or due).
+                let value = entry.value.clone();
+                lead.finish_with(&value, entry);
+            }
+        }
+        self.reload_through_l2(key, shape, derive, on_timeout, make).await
+    }
+
+    /// The detached path on L1; what it loads is written to the L2 when stored.
+    async fn reload_through_l2<S, D, M, F>(
+        &'static self,
+        key: K,
+        shape: S,
+        derive: D,
+        on_timeout: Option<fn(crate::cache::LoadTimeout) -> S::Output>,
+        make: M,
+    ) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        S::Output: Send + 'static,
+        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+    {
+        // Loads, in this call or in the background, reach the L2 when they are stored.
+        self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await
     }
 
     /// An L1 entry for a value read from the L2, with its remaining freshness.
@@ -264,16 +365,6 @@ where
                 tracing::debug!(cache = %self.policy.name, %error, "value not written to the L2");
                 None
             }
-        }
-    }
-
-    /// Writes what L1 now holds for `key` to the L2, on a background task.
-    fn write_l2(&self, l2: &Arc<RedisL2>, key: &K, redis_key: &str, key_bytes: &KeyBytes) {
-        if let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, key_bytes) {
-            let redis_key = redis_key.to_owned();
-            spawn_or_skip(Arc::clone(l2), move |l2| async move {
-                l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
-            });
         }
     }
 }

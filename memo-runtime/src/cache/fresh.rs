@@ -68,6 +68,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         probe
     }
 
+    /// What [`probe`](Self::probe) would find, without counting or touching anything.
+    pub(super) fn probe_quiet(&self, key: &K) -> Probe<()> {
+        let now = clock::now_millis_fast();
+        self.map
+            .peek_with(key, |_, e| {
+                if e.meta.tags_checked.load(Ordering::Relaxed) == crate::tags::INVALID {
+                    Probe::Miss(None)
+                } else if now < e.meta.stale_until {
+                    Probe::Fresh(())
+                } else {
+                    Probe::Miss(None)
+                }
+            })
+            .unwrap_or(Probe::Miss(None))
+    }
+
     /// The fail-safe answer for a failed load of `key`: the stored value if it is young enough
     /// and not invalidated. Re-stored as fresh for the retry period, so that the source is
     /// tried at most once per key per period; counted and logged.

@@ -54,6 +54,11 @@ impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
             let current = !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch;
             if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros, tags, self.tag_seq) {
                 cache.write(&mut w, key.clone(), entry);
+                drop(w);
+                #[cfg(feature = "redis")]
+                if let Some(remote) = cache.remote.get() {
+                    (remote.stored)(cache, &remote.l2, &key);
+                }
             }
         }
         self.detach(&key);
