@@ -20,8 +20,14 @@ fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
     ))
 }
 
+/// An L2 client with a generous timeout: these tests check behaviour, not latency, and run
+/// many Redis processes at once on two cores.
 fn l2(server: &RedisServer, namespace: &str) -> Arc<RedisL2> {
-    Memo::builder().redis(server.url()).namespace(namespace).l2_timeout(Duration::from_millis(200)).connect().unwrap()
+    l2_with_timeout(server, namespace, Duration::from_secs(1))
+}
+
+fn l2_with_timeout(server: &RedisServer, namespace: &str, timeout: Duration) -> Arc<RedisL2> {
+    Memo::builder().redis(server.url()).namespace(namespace).l2_timeout(timeout).connect().unwrap()
 }
 
 async fn product(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) -> Result<String, String> {
@@ -305,7 +311,7 @@ fn an_l2_can_be_set_up_before_the_runtime_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_l2_slower_than_its_timeout_costs_at_most_the_timeout() {
     let server = RedisServer::start();
-    let l2 = l2(&server, "slow");
+    let l2 = l2_with_timeout(&server, "slow", Duration::from_millis(200));
     let cache = instance(Arc::clone(&l2));
     let loads = AtomicU32::new(0);
     product(cache, 0, &loads).await.unwrap(); // connected
@@ -382,7 +388,7 @@ async fn stale_l2_copies_answer_at_once_while_one_reload_refreshes_them() {
 
     let started = Instant::now();
     assert_eq!(call(c).await.unwrap(), "v1", "C's L1 was empty: the stale L2 copy answers");
-    assert!(started.elapsed() < Duration::from_millis(200), "without waiting for the reload");
+    assert!(started.elapsed() < Duration::from_millis(900), "without waiting for the 1 s reload");
     let deadline = Instant::now() + Duration::from_secs(5);
     while call(c).await.unwrap() != "v2" {
         assert!(Instant::now() < deadline, "the background reload never landed");

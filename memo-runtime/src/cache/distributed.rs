@@ -93,15 +93,16 @@ where
     }
 
     fn evict_key(&self, key: &[u8], at: u64) {
-        if let Ok(key) = postcard::from_bytes::<K>(key) {
-            let mut w = self.lock_writer();
-            self.invalidate_flight(&key);
-            if self.remove(&mut w, &key) {
-                self.invalidated_keys.add(1);
-            }
-            drop(w);
-            self.l2_floors.key_at(&key, at);
+        let Ok(key) = postcard::from_bytes::<K>(key) else { return };
+        // A copy made after `at` is at least as new as what the message is about: keep it.
+        let older = self.map.peek_with(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
+        let mut w = self.lock_writer();
+        self.invalidate_flight(&key);
+        if older && self.remove(&mut w, &key) {
+            self.invalidated_keys.add(1);
         }
+        drop(w);
+        self.l2_floors.key_at(&key, at);
     }
 
     fn evict_all(&self) {
