@@ -482,6 +482,6 @@ pub mod __private {
     pub fn assert_cacheable<S: Shape>(_shape: &S) {}
 }
 
-#[cfg(all(doctest, feature = "tower"))]
+#[cfg(all(doctest, feature = "tower", feature = "tls"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
