@@ -10,15 +10,12 @@ use proc_macro2::TokenStream;
 use crate::errors;
 
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+    let func = match errors::parse_function(
+        &item,
+        "`#[cached]` goes on a function (`fn` or `async fn`), a method or an associated function",
+    ) {
         Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new(
-                proc_macro2::Span::call_site(),
-                "`#[cached]` goes on a function (`fn` or `async fn`), a method or an associated function",
-            );
-            return errors::with_item(item, &error);
-        }
+        Err(tokens) => return tokens,
     };
     let mut errors = errors::Errors::default();
     let plan = config::Config::parse(args, &mut errors).and_then(|config| plan::Plan::new(config, &func, errors));

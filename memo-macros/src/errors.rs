@@ -40,3 +40,12 @@ pub(crate) fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
     out.extend(error.to_compile_error());
     out
 }
+
+/// The function an attribute was put on, or the item unchanged with an error saying where the
+/// attribute goes (`placement`).
+pub(crate) fn parse_function(item: &TokenStream, placement: &str) -> Result<syn::ItemFn, TokenStream> {
+    syn::parse2(item.clone()).map_err(|_| {
+        let error = syn::Error::new(proc_macro2::Span::call_site(), placement);
+        with_item(item.clone(), &error)
+    })
+}

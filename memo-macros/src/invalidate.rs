@@ -51,15 +51,12 @@ struct EntryCall {
 }
 
 pub(crate) fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+    let func = match errors::parse_function(
+        &item,
+        "`#[invalidate]` goes on a function (`fn` or `async fn`) or a method that changes data",
+    ) {
         Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new(
-                proc_macro2::Span::call_site(),
-                "`#[invalidate]` goes on a function (`fn` or `async fn`) or a method that changes data",
-            );
-            return errors::with_item(item, &error);
-        }
+        Err(tokens) => return tokens,
     };
     let raw = match args::parse_raw(args) {
         Ok(raw) => raw,

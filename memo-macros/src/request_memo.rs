@@ -43,16 +43,11 @@ impl Config {
 }
 
 pub(crate) fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new(
-                proc_macro2::Span::call_site(),
-                "`#[request_memo]` goes on a function (`fn` or `async fn`) or a method",
-            );
-            return errors::with_item(item, &error);
-        }
-    };
+    let func =
+        match errors::parse_function(&item, "`#[request_memo]` goes on a function (`fn` or `async fn`) or a method") {
+            Ok(func) => func,
+            Err(tokens) => return tokens,
+        };
     let mut errors = Errors::default();
     let raw = match args::parse_raw(args) {
         Ok(raw) => raw,

@@ -37,22 +37,28 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Starts a server and waits until it answers PING.
     pub fn start() -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { child: None, port, dir, cluster: false, tls: false };
-        server.spawn();
-        server
+        Self::launch(false, false)
     }
 
     /// Starts a server that speaks TLS only, with a certificate for 127.0.0.1 issued by a
     /// fresh test CA ([`ca_certificate`](Self::ca_certificate)).
     pub fn start_tls() -> Self {
+        Self::launch(false, true)
+    }
+
+    /// Starts a node with cluster mode enabled (not yet part of a cluster).
+    pub fn start_cluster_node() -> Self {
+        Self::launch(true, false)
+    }
+
+    fn launch(cluster: bool, tls: bool) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        make_certificates(&dir);
-        let mut server = Self { child: None, port, dir, cluster: false, tls: true };
+        if tls {
+            make_certificates(&dir);
+        }
+        let mut server = Self { child: None, port, dir, cluster, tls };
         server.spawn();
         server
     }
@@ -60,16 +66,6 @@ impl RedisServer {
     /// The test CA's certificate (PEM).
     pub fn ca_certificate(&self) -> Vec<u8> {
         std::fs::read(self.dir.join("ca.crt")).expect("ca.crt")
-    }
-
-    /// Starts a node with cluster mode enabled (not yet part of a cluster).
-    pub fn start_cluster_node() -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { child: None, port, dir, cluster: true, tls: false };
-        server.spawn();
-        server
     }
 
     pub fn port(&self) -> u16 {
