@@ -405,3 +405,25 @@ async fn stale_l2_copies_answer_at_once_while_one_reload_refreshes_them() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// An `invalidate_all` also holds for instances started after it: older L2 copies are misses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidate_all_holds_for_instances_that_start_later() {
+    let server = RedisServer::start();
+    let a = instance(l2(&server, "cleared"));
+    let loads = AtomicU32::new(0);
+    product(a, 9, &loads).await.unwrap();
+    written(&server, &keys::entry_key("cleared", "catalog::product", 1, &KeyBytes::of(&9u64).unwrap())).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    a.invalidate_all();
+    written(&server, &keys::cleared_key("cleared", "catalog::product", 1)).await;
+
+    let later = instance(l2(&server, "cleared"));
+    product(later, 9, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "the L2 copy predates the clear: loaded again");
+    product(later, 10, &loads).await.unwrap();
+    let other = instance(l2(&server, "cleared"));
+    written(&server, &keys::entry_key("cleared", "catalog::product", 1, &KeyBytes::of(&10u64).unwrap())).await;
+    product(other, 10, &loads).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 3, "entries made after the clear are read as usual");
+}

@@ -27,13 +27,26 @@ use crate::tags::Tag;
 pub(crate) struct Floors<K> {
     all: AtomicU64,
     keys: Mutex<HashMap<K, u64, super::Hasher>>,
+    /// The latest `invalidate_all` of this cache recorded in Redis, and when it was read.
+    cleared: AtomicU64,
+    cleared_checked: AtomicU64,
 }
 
 impl<K> Default for Floors<K> {
     fn default() -> Self {
-        Self { all: AtomicU64::new(0), keys: Mutex::new(HashMap::with_hasher(super::Hasher::default())) }
+        Self {
+            all: AtomicU64::new(0),
+            keys: Mutex::new(HashMap::with_hasher(super::Hasher::default())),
+            cleared: AtomicU64::new(0),
+            cleared_checked: AtomicU64::new(0),
+        }
     }
 }
+
+/// How long the time of a cache's last clear, read from Redis, is trusted: the bound on how
+/// long an instance that missed a clear's backplane message (it was not running, or was cut
+/// off) may still read entries made before it.
+pub(crate) const CLEARED_REFRESH: Duration = Duration::from_secs(1);
 
 /// Per-key floors kept before they are folded into the cache-wide one.
 const MAX_KEY_FLOORS: usize = 10_000;
@@ -60,7 +73,7 @@ impl<K: CacheKey> Floors<K> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
-    fn admits(&self, key: &K, created_at: u64) -> bool {
+    pub(crate) fn admits(&self, key: &K, created_at: u64) -> bool {
         created_at > self.all.load(Ordering::Acquire)
             && self.keys.lock().unwrap_or_else(PoisonError::into_inner).get(key).is_none_or(|at| created_at > *at)
     }
@@ -97,7 +110,12 @@ where
         // A copy made after `at` is at least as new as what the message is about: keep it.
         let older = self.map.peek_with(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
         let mut w = self.lock_writer();
-        self.invalidate_flight(&key);
+        // A load that began before `at` may have read what the message says is stale.
+        if let Some(flight) = self.lock_flights().get(&key)
+            && flight.started_at <= at
+        {
+            flight.invalidate();
+        }
         if older && self.remove(&mut w, &key) {
             self.invalidated_keys.add(1);
         }
@@ -223,13 +241,16 @@ where
 
     /// The entry Redis holds for `key`, as an L1 entry with its remaining times, if it is
     /// well-formed, signed as required, for this key, and not older than an invalidation of
-    /// the key, the cache or its tags (here or, for tags, anywhere). Fresh or not.
+    /// the key (here), of the cache or of its tags (anywhere). Fresh or not. One round trip,
+    /// two for tagged entries.
     async fn read_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes, redis_key: &str) -> Option<Entry<V>> {
         let bytes = l2.get(redis_key).await?;
+        let cleared_at = self.cleared_at(l2).await;
         let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
         match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
             Ok((decoded, value)) => {
-                let admitted = self.l2_floors.admits(key, decoded.meta.created_at)
+                let admitted = decoded.meta.created_at > cleared_at
+                    && self.l2_floors.admits(key, decoded.meta.created_at)
                     && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
                     && tags_current_in_l2(l2, &decoded).await;
                 if admitted { self.entry_from_l2(&decoded, value) } else { None }
@@ -240,6 +261,25 @@ where
                 None
             }
         }
+    }
+
+    /// When the cache was last cleared in any instance (`invalidate_all`), read from Redis at
+    /// most once per [`CLEARED_REFRESH`] and otherwise remembered; this instance's own clears
+    /// and those the backplane announces apply at once through the floors.
+    async fn cleared_at(&self, l2: &RedisL2) -> u64 {
+        let now = clock::now_millis_fast();
+        let checked = self.l2_floors.cleared_checked.load(Ordering::Acquire);
+        if checked != 0 && now.saturating_sub(checked) < CLEARED_REFRESH.as_millis() as u64 {
+            return self.l2_floors.cleared.load(Ordering::Acquire);
+        }
+        let key = keys::cleared_key(l2.namespace(), self.name(), self.version());
+        let Some(cleared) = l2.get_cleared(&key).await else {
+            // Unknown: trust nothing older than what is remembered.
+            return self.l2_floors.cleared.load(Ordering::Acquire);
+        };
+        self.l2_floors.cleared.fetch_max(cleared, Ordering::AcqRel);
+        self.l2_floors.cleared_checked.store(now.max(1), Ordering::Release);
+        self.l2_floors.cleared.load(Ordering::Acquire)
     }
 
     /// [`get_or_load_distributed`](Self::get_or_load_distributed) with stale-while-revalidate,

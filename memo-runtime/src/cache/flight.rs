@@ -43,6 +43,9 @@ pub(crate) struct Flight<V> {
     /// The thread leading a synchronous load, so that a recursive call on the same key runs
     /// instead of waiting for itself.
     leader_thread: Option<ThreadId>,
+    /// When the load began (coarse clock ms): an invalidation from another instance stales
+    /// the loads that began before it.
+    pub(crate) started_at: u64,
 }
 
 impl<V: Clone> Flight<V> {
@@ -53,6 +56,7 @@ impl<V: Clone> Flight<V> {
             notify: Notify::new(),
             invalidated: AtomicBool::new(false),
             leader_thread: sync_leader.then(|| std::thread::current().id()),
+            started_at: crate::clock::now_millis_fast(),
         }
     }
 

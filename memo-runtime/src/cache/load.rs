@@ -73,7 +73,10 @@ impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
         let Some(key) = self.key.take() else { return };
         {
             let mut w = cache.lock_writer();
-            if !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch {
+            // What matters is how old the copy is, not when the read began: every invalidation
+            // since (here or announced by another instance) raised the floors.
+            let current = cache.l2_floors.admits(&key, entry.meta.created_at);
+            if current && cache.epoch.load(Ordering::Acquire) == self.epoch {
                 cache.write(&mut w, key.clone(), entry);
             }
         }

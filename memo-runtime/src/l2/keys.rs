@@ -76,6 +76,18 @@ pub fn entry_key(namespace: &str, cache: &str, version: u32, key: &KeyBytes) -> 
     format!("{}:{}:v{version}:{}", escape(namespace), escape(cache), key.digest())
 }
 
+/// The Redis key holding when a whole cache was last cleared (`invalidate_all`): its entries
+/// made before then are misses everywhere, also in instances started later.
+///
+/// ```
+/// let name = memo_runtime::l2::keys::cleared_key("shop", "prices", 3);
+/// assert_eq!(name, "shop:prices:v3:#cleared");
+/// ```
+#[must_use]
+pub fn cleared_key(namespace: &str, cache: &str, version: u32) -> String {
+    format!("{}:{}:v{version}:#cleared", escape(namespace), escape(cache))
+}
+
 /// The Redis key holding when `tag` was last invalidated.
 ///
 /// ```

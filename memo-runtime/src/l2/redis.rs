@@ -500,6 +500,27 @@ impl RedisL2 {
         found
     }
 
+    /// When a cache was last cleared (the value at `cleared`, ms; 0 if never); `None` when the
+    /// L2 is unavailable.
+    pub(crate) async fn get_cleared(&self, cleared: &str) -> Option<u64> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(cleared);
+        let found: Option<String> = self.run(cmd).await?;
+        Some(found.and_then(|t| t.parse().ok()).unwrap_or(0))
+    }
+
+    /// Records in Redis that a cache was cleared now (see [`keys::cleared_key`]).
+    pub(crate) fn mark_cleared(self: &Arc<Self>, cleared: String) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let l2 = Arc::clone(self);
+            runtime.spawn(async move {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&cleared).arg(crate::clock::now_millis()).arg("PX").arg(TAG_RETENTION.as_millis() as u64);
+                let _ = l2.run::<()>(cmd).await;
+            });
+        }
+    }
+
     /// Stores the envelope `bytes` under `key` for `ttl` (at least 1 ms), unless Redis holds a
     /// newer envelope there (written by another instance meanwhile): the newest value wins
     /// whatever order the writes arrive in. Values over the size limit are not written
