@@ -318,7 +318,7 @@ where
         let l2 = match self.l2() {
             Some(l2) if matches!(self.probe_quiet(&key), super::fresh::Probe::Miss(_)) => l2,
             // L1 has it (fresh, stale or due for early refresh), or there is no L2.
-            _ => return self.reload_through_l2(key, shape, derive, on_timeout, make).await,
+            _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
         };
         if let Join::Lead(lead) = self.join(&key, false)
             && let Ok(key_bytes) = KeyBytes::of(&key)
@@ -333,26 +333,7 @@ where
                 lead.finish_with(&value, entry);
             }
         }
-        self.reload_through_l2(key, shape, derive, on_timeout, make).await
-    }
-
-    /// The detached path on L1; what it loads is written to the L2 when stored.
-    async fn reload_through_l2<S, D, M, F>(
-        &'static self,
-        key: K,
-        shape: S,
-        derive: D,
-        on_timeout: Option<fn(crate::cache::LoadTimeout) -> S::Output>,
-        make: M,
-    ) -> S::Output
-    where
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
-    {
-        // Loads, in this call or in the background, reach the L2 when they are stored.
+        // The detached path on L1; loads, here or in the background, reach the L2 when stored.
         self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await
     }
 
