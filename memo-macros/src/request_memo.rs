@@ -90,7 +90,7 @@ pub(crate) fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream 
 /// ```text
 /// async fn user(id: u64) -> Result<User, DbError> {
 ///     let __memo_shape = (&&&Select::<Result<User, DbError>>::new()).shape();
-///     static __MEMO_SITE: MemoSite = MemoSite::new();
+///     static __MEMO_SITE: MemoSite = MemoSite::new(concat!(module_path!(), "::user"));
 ///     let __memo_key = in_scope().then(|| key_fn((&id,)));
 ///     request_memo_async(&__MEMO_SITE, __memo_key, __memo_shape, async move { body }).await
 /// }
@@ -98,6 +98,7 @@ pub(crate) fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream 
 fn expand(subject: &Subject<'_>) -> TokenStream {
     let func = subject.func;
     let p = codegen::private(subject);
+    let fn_name = func.sig.ident.to_string();
     let prelude = codegen::prelude(subject);
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Function);
@@ -114,7 +115,8 @@ fn expand(subject: &Subject<'_>) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #prelude
-            static __MEMO_SITE: #p::MemoSite = #p::MemoSite::new();
+            static __MEMO_SITE: #p::MemoSite =
+                #p::MemoSite::new(::core::concat!(::core::module_path!(), "::", #fn_name));
             // Outside a scope the key is not even built.
             let __memo_key = if #p::in_scope() {
                 let __memo_key_fn = #key_fn;

@@ -93,6 +93,7 @@ pub struct Cache<K, V> {
     policy: Policy,
     entries: AtomicUsize,
     hits: HitCounter,
+    l2_hits: Counter,
     misses: Counter,
     coalesced: Counter,
     loads: Counter,
@@ -151,6 +152,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             policy,
             entries: AtomicUsize::new(0),
             hits: HitCounter::default(),
+            l2_hits: Counter::default(),
             misses: Counter::default(),
             coalesced: Counter::default(),
             loads: Counter::default(),
@@ -207,6 +209,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// A fresh hit with its negative flag; counts it.
     #[inline(always)]
     fn lookup(&self, key: &K) -> Option<(V, bool)> {
+        if !crate::enabled() {
+            return None;
+        }
         let now = clock::now_millis_fast();
         let found = self
             .map
@@ -415,6 +420,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             name: self.policy.name.clone(),
             hits,
             negative_hits,
+            l2_hits: self.l2_hits.get(),
+            request_hits: 0,
             misses: self.misses.get(),
             coalesced: self.coalesced.get(),
             loads: self.loads.get(),

@@ -48,13 +48,17 @@ pub mod l2;
 pub mod layer;
 #[cfg(feature = "redis")]
 pub mod memo;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod outcome;
 mod random;
 pub mod scope;
 pub mod stats;
+pub mod switch;
 pub mod tags;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod warm;
 
 pub use cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
 pub use entry::EntryInfo;
@@ -327,7 +331,9 @@ pub use memo::{Memo, MemoBuilder};
 #[doc(inline)]
 pub use memo_macros::invalidate;
 pub use stats::{CacheStats, Invalidations, LoadTimes};
+pub use switch::{enabled, set_enabled};
 pub use tags::{invalidate_tag, invalidate_tags};
+pub use warm::warm;
 
 /// Items used by the code the macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]

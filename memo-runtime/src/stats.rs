@@ -35,11 +35,17 @@ pub(crate) use histogram::LoadHistogram;
 pub struct CacheStats {
     /// The cache's name (by default the function's module path and name).
     pub name: String,
-    /// Calls answered from the cache, negative entries included.
+    /// Calls answered from the in-process cache (L1), negative entries and stale values
+    /// included.
     pub hits: u64,
+    /// Calls answered from the shared L2 (Redis) after an L1 miss (`distributed` caches).
+    pub l2_hits: u64,
+    /// Calls answered from the current request's memo (`#[request_memo]`, or `#[cached]`
+    /// with `request_consistent`), before any other layer was asked.
+    pub request_hits: u64,
     /// Hits on a negative entry (`None`, `Ok(None)`).
     pub negative_hits: u64,
-    /// Calls that found no fresh entry.
+    /// Calls that no layer answered: they loaded or waited for a load.
     pub misses: u64,
     /// Misses that waited for another call's load of the same key instead of loading.
     pub coalesced: u64,
@@ -66,11 +72,13 @@ pub struct CacheStats {
 }
 
 impl CacheStats {
-    /// Hits divided by calls (hits + misses); `0.0` before the first call.
+    /// Calls answered by any layer (request memo, L1, L2) divided by all calls; `0.0` before
+    /// the first call.
     #[must_use]
     pub fn hit_ratio(&self) -> f64 {
-        let calls = self.hits + self.misses;
-        if calls == 0 { 0.0 } else { self.hits as f64 / calls as f64 }
+        let answered = self.hits + self.l2_hits + self.request_hits;
+        let calls = answered + self.misses;
+        if calls == 0 { 0.0 } else { answered as f64 / calls as f64 }
     }
 }
 

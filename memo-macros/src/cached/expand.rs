@@ -249,8 +249,13 @@ fn request_consistent(plan: &Plan<'_>, lookup: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
     let ret = &subject.ret;
+    let fn_name = subject.func.sig.ident.to_string();
+    let name = match &plan.settings.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    };
     let site = quote! {
-        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::new();
+        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::new(#name);
     };
     if subject.is_async {
         quote! {{

@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use super::Cache;
 use super::flight::Waited;
 use super::fresh::Probe;
@@ -122,14 +124,18 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
         L: FnOnce() -> (Vec<Tag>, S::Output) + Send + 'static,
     {
+        if !crate::enabled() {
+            return self.load_blocking(key, shape, derive, load);
+        }
         let fallback = match self.probe(&key) {
             Probe::Fresh(value) => return shape.rebuild(value),
             Probe::Refresh(value, early) => {
                 if let Some(lead) = self.lead_reload(&key, false) {
                     self.count_reload(early);
+                    let span = self.load_span();
                     spawn_thread(move || {
                         let started = Instant::now();
-                        let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load));
+                        let output = span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)));
                         let _ = self.settle_caught(lead, shape, output, derive, started);
                     });
                 }
@@ -153,9 +159,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     };
                     self.loads.add(1);
                     let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    let span = self.load_span();
                     spawn_thread(move || {
                         let started = Instant::now();
-                        let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load));
+                        let output = span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)));
                         let _ = tx.send(self.settle_caught(lead, shape, output, derive, started));
                     });
                     match rx.recv_timeout(timeout) {
@@ -218,6 +225,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         M: FnOnce() -> F + Send + 'static,
         F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
+        if !crate::enabled() {
+            return self.load_async_tagged(key, shape, derive, async move { make().await }).await;
+        }
         let fallback = match self.probe(&key) {
             Probe::Fresh(value) => return shape.rebuild(value),
             Probe::Refresh(value, early) => {
@@ -225,9 +235,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     && let Some(lead) = self.lead_reload(&key, false)
                 {
                     self.count_reload(early);
+                    let span = self.load_span();
                     runtime.spawn(async move {
                         let started = Instant::now();
-                        let output = CatchUnwind { inner: Box::pin(make()) }.await;
+                        let output = CatchUnwind { inner: Box::pin(make().instrument(span)) }.await;
                         let _ = self.settle_caught(lead, shape, output, derive, started);
                     });
                 }
@@ -252,9 +263,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     };
                     self.loads.add(1);
                     let (tx, rx) = tokio::sync::oneshot::channel();
+                    let span = self.load_span();
                     runtime.spawn(async move {
                         let started = Instant::now();
-                        let output = CatchUnwind { inner: Box::pin(make()) }.await;
+                        let output = CatchUnwind { inner: Box::pin(make().instrument(span)) }.await;
                         let _ = tx.send(self.settle_caught(lead, shape, output, derive, started));
                     });
                     match tokio::time::timeout(timeout, rx).await {

@@ -212,8 +212,9 @@ where
         if let Some((value, _)) = self.lookup(&key) {
             return shape.rebuild(value);
         }
-        let Some(l2) = self.l2() else {
-            return self.load_async_tagged(key, shape, derive, load).await;
+        let l2 = match self.l2() {
+            Some(l2) if crate::enabled() => l2,
+            _ => return self.load_async_tagged(key, shape, derive, load).await,
         };
         let lead = match self.join(&key, false) {
             Join::Hit(value) => return shape.rebuild(value),
@@ -229,7 +230,7 @@ where
         if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
             && clock::now_millis_fast() < entry.meta.fresh_until
         {
-            self.misses.add(1);
+            self.l2_hits.add(1);
             let value = entry.value.clone();
             lead.finish_with(&value, entry);
             return shape.rebuild(value);
@@ -316,7 +317,7 @@ where
         F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
         let l2 = match self.l2() {
-            Some(l2) if matches!(self.probe_quiet(&key), super::fresh::Probe::Miss(_)) => l2,
+            Some(l2) if crate::enabled() && matches!(self.probe_quiet(&key), super::fresh::Probe::Miss(_)) => l2,
             // L1 has it (fresh, stale or due for early refresh), or there is no L2.
             _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
         };
@@ -327,10 +328,14 @@ where
             if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
                 && clock::now_millis_fast() < entry.meta.stale_until
             {
-                // Fresh or stale-servable: into L1, where the probe below serves it (and
-                // starts a reload if it is stale or due).
+                let fresh = clock::now_millis_fast() < entry.meta.fresh_until;
                 let value = entry.value.clone();
                 lead.finish_with(&value, entry);
+                if fresh {
+                    self.l2_hits.add(1);
+                    return shape.rebuild(value);
+                }
+                // Stale but servable: the probe below serves it from L1 and starts a reload.
             }
         }
         // The detached path on L1; loads, here or in the background, reach the L2 when stored.

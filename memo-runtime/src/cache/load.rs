@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use super::Cache;
 use super::flight::{Flight, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
@@ -203,7 +205,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         started: Instant,
     ) -> S::Output {
         let took = started.elapsed();
-        self.load_times.record(took);
+        self.record_load_time(took);
         let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         let (value, negative) = match shape.split(output) {
             Outcome::Positive(value) => (value, false),
@@ -221,6 +223,27 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         tags.extend(derive(&value));
         lead.finish(&value, negative, micros, tags);
         shape.rebuild(value)
+    }
+
+    /// Counts a finished load's duration, here and in the `metrics` histogram.
+    pub(super) fn record_load_time(&self, took: std::time::Duration) {
+        self.load_times.record(took);
+        #[cfg(feature = "metrics")]
+        crate::metrics::load_seconds(&self.policy.name, took);
+    }
+
+    /// The `tracing` span a load runs in: `memo.load` with the cache's name.
+    pub(super) fn load_span(&self) -> tracing::Span {
+        tracing::info_span!("memo.load", cache = %self.policy.name)
+    }
+
+    /// Runs a load with caching off ([`crate::enabled`]): counted and timed, not stored.
+    pub(super) fn load_uncached<O>(&self, load: impl FnOnce() -> O) -> O {
+        self.loads.add(1);
+        let started = Instant::now();
+        let output = self.load_span().in_scope(load);
+        self.record_load_time(started.elapsed());
+        output
     }
 
     /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
@@ -300,6 +323,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         load: impl FnOnce() -> (Vec<Tag>, S::Output),
     ) -> S::Output {
         self.misses.add(1);
+        if !crate::enabled() {
+            return self.load_uncached(|| load().1);
+        }
         let mut waited = false;
         loop {
             match self.join(&key, true) {
@@ -307,13 +333,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
+                    let span = self.load_span();
                     let output = if self.policy.fallback_ms.is_some() {
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+                        match span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))) {
                             Ok(output) => output,
                             Err(panic) => return self.panicked(lead, shape, panic),
                         }
                     } else {
-                        load()
+                        span.in_scope(load)
                     };
                     return self.settle(lead, shape, output, derive, started);
                 }
@@ -406,6 +433,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         load: impl Future<Output = (Vec<Tag>, S::Output)>,
     ) -> S::Output {
         self.misses.add(1);
+        if !crate::enabled() {
+            self.loads.add(1);
+            let started = Instant::now();
+            let output = load.instrument(self.load_span()).await.1;
+            self.record_load_time(started.elapsed());
+            return output;
+        }
         let mut waited = false;
         loop {
             match self.join(&key, false) {
@@ -413,6 +447,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
+                    let load = load.instrument(self.load_span());
                     let output = if self.policy.fallback_ms.is_some() {
                         match (CatchUnwind { inner: std::pin::pin!(load) }).await {
                             Ok(output) => output,

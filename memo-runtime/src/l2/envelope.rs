@@ -65,9 +65,9 @@ impl SigningKey {
     }
 
     fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
-        use hmac::KeyInit;
+        use hmac::Mac;
         // HMAC takes keys of any length.
-        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
     }
 
     fn sign(&self, data: &[u8]) -> [u8; MAC_BYTES] {

@@ -225,6 +225,12 @@ impl RedisL2 {
         all.push(Arc::downgrade(self));
     }
 
+    /// Every live client, for reporting.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn all() -> Vec<Arc<RedisL2>> {
+        ALL.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(Weak::upgrade).collect()
+    }
+
     fn channel(&self) -> String {
         format!("{}:#backplane", keys::escape(&self.namespace))
     }

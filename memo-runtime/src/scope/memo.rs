@@ -2,33 +2,59 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{CURRENT, Scope};
 use crate::cache::{Flight, Hasher, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
+use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
 
-/// Identifies one memoized function: a `static` in its body, compared by address.
+/// Identifies one memoized function: a `static` in its body, compared by address. Counts the
+/// calls its request memo answered and those that ran the function, under the function's name.
 #[derive(Debug)]
 pub struct MemoSite {
-    _not_zero_sized: u8,
+    name: &'static str,
+    counts: OnceLock<SiteCounts>,
+}
+
+#[derive(Debug, Default)]
+struct SiteCounts {
+    hits: HitCounter,
+    misses: Counter,
 }
 
 impl MemoSite {
     /// A site, for a `static`.
     #[must_use]
-    pub const fn new() -> Self {
-        Self { _not_zero_sized: 0 }
+    pub const fn new(name: &'static str) -> Self {
+        Self { name, counts: OnceLock::new() }
     }
 
     fn id(&'static self) -> usize {
         std::ptr::from_ref(self).addr()
     }
+
+    fn counts(&'static self) -> &'static SiteCounts {
+        self.counts.get_or_init(|| {
+            crate::stats::register(self);
+            SiteCounts::default()
+        })
+    }
+
+    #[inline]
+    fn hit(&'static self) {
+        self.counts().hits.record(false);
+    }
+
+    fn miss(&'static self) {
+        self.counts().misses.add(1);
+    }
 }
 
-impl Default for MemoSite {
-    fn default() -> Self {
-        Self::new()
+impl StatsSource for MemoSite {
+    fn stats(&self) -> CacheStats {
+        let (request_hits, misses) = self.counts.get().map_or((0, 0), |c| (c.hits.get().0, c.misses.get()));
+        CacheStats { name: self.name.to_owned(), request_hits, misses, ..CacheStats::default() }
     }
 }
 
@@ -169,19 +195,25 @@ pub fn request_memo<K: CacheKey, S: Shape>(
     shape: S,
     load: impl FnOnce() -> S::Output,
 ) -> S::Output {
-    let Some(key) = key else { return load() };
-    let site = site.id();
-    let (scope, mut join) = match first_join::<K, S::Stored>(site, &key, true) {
+    let Some(key) = key.filter(|_| crate::enabled()) else { return load() };
+    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key, true) {
         None => return load(),
-        Some(Ok(value)) => return shape.rebuild(value),
+        Some(Ok(value)) => {
+            site.hit();
+            return shape.rebuild(value);
+        }
         Some(Err(next)) => next,
     };
     loop {
         match join {
-            Join::Hit(value) => return shape.rebuild(value),
+            Join::Hit(value) => {
+                site.hit();
+                return shape.rebuild(value);
+            }
             Join::Bypass => return load(),
             Join::Lead(flight) => {
-                let lead = Lead { scope: &scope, site, key: &key, flight: Some(flight) };
+                site.miss();
+                let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
                 return lead.finish(shape, load());
             }
             Join::Wait(flight) => {
@@ -189,11 +221,12 @@ pub fn request_memo<K: CacheKey, S: Shape>(
                     return load();
                 }
                 if let Waited::Value(value) = flight.wait_blocking(None) {
+                    site.hit();
                     return shape.rebuild(value);
                 }
             }
         }
-        join = scope.join::<K, S::Stored>(site, &key, true);
+        join = scope.join::<K, S::Stored>(site.id(), &key, true);
     }
 }
 
@@ -204,28 +237,35 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
     shape: S,
     load: impl Future<Output = S::Output>,
 ) -> S::Output {
-    let Some(key) = key else { return load.await };
-    let site = site.id();
-    let (scope, mut join) = match first_join::<K, S::Stored>(site, &key, false) {
+    let Some(key) = key.filter(|_| crate::enabled()) else { return load.await };
+    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key, false) {
         None => return load.await,
-        Some(Ok(value)) => return shape.rebuild(value),
+        Some(Ok(value)) => {
+            site.hit();
+            return shape.rebuild(value);
+        }
         Some(Err(next)) => next,
     };
     loop {
         match join {
-            Join::Hit(value) => return shape.rebuild(value),
+            Join::Hit(value) => {
+                site.hit();
+                return shape.rebuild(value);
+            }
             Join::Bypass => return load.await,
             Join::Lead(flight) => {
-                let lead = Lead { scope: &scope, site, key: &key, flight: Some(flight) };
+                site.miss();
+                let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
                 let output = load.await;
                 return lead.finish(shape, output);
             }
             Join::Wait(flight) => {
                 if let Waited::Value(value) = flight.wait(None).await {
+                    site.hit();
                     return shape.rebuild(value);
                 }
             }
         }
-        join = scope.join::<K, S::Stored>(site, &key, false);
+        join = scope.join::<K, S::Stored>(site.id(), &key, false);
     }
 }

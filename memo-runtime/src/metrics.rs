@@ -1,0 +1,163 @@
+//! Reporting to the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`), so that
+//! the Prometheus, OpenTelemetry, StatsD or any other exporter shows memo's caches.
+//!
+//! Load durations go to the histogram `memo_load_seconds` as each load ends. Counters are kept
+//! by the caches themselves (a hit writes no shared memory, and going through a recorder on
+//! every hit would cost more than the hit) and are handed to the recorder by [`record`]: call
+//! it before the exporter renders, e.g. at the top of a `/metrics` handler, or every few
+//! seconds for a push exporter.
+//!
+//! Every series is labelled `cache` with the cache's name (the function's path unless
+//! `name = ".."` says otherwise), so cardinality is the number of cached functions.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `memo_hits_total` | counter | `cache`, `layer` = `request`, `l1`, `l2` |
+//! | `memo_negative_hits_total` | counter | `cache` |
+//! | `memo_misses_total` | counter | `cache` |
+//! | `memo_coalesced_total` | counter | `cache` |
+//! | `memo_loads_total` | counter | `cache` |
+//! | `memo_load_errors_total` | counter | `cache` |
+//! | `memo_stale_served_total` | counter | `cache` |
+//! | `memo_early_refreshes_total` | counter | `cache` |
+//! | `memo_fallbacks_total` | counter | `cache` |
+//! | `memo_timeouts_total` | counter | `cache` |
+//! | `memo_evictions_total` | counter | `cache` |
+//! | `memo_invalidations_total` | counter | `cache`, `cause` = `key`, `all`, `tag` |
+//! | `memo_entries` | gauge | `cache` |
+//! | `memo_load_seconds` | histogram | `cache` |
+//! | `memo_l2_operations_total` | counter | `namespace`, `result` = `hit`, `miss`, `write`, `error`, `skipped`, `corrupt`, `oversized` |
+//! | `memo_l2_errors_total` | counter | `namespace` |
+//! | `memo_l2_breaker_state` | gauge | `namespace` (0 closed, 1 half-open, 2 open) |
+//!
+//! The L2 series are labelled by the client's namespace: one Redis client serves every cache.
+//!
+//! ```
+//! use memo_runtime::cached;
+//!
+//! #[cached(ttl = 60)]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn main() {
+//!     // With an exporter installed (e.g. `PrometheusBuilder::new().install_recorder()`):
+//!     square(2);
+//!     square(2);
+//!     memo_runtime::metrics::record(); // before rendering
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+
+use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+
+use crate::stats::CacheStats;
+
+/// Hands every cache's counters to the installed `metrics` recorder (see the module docs).
+/// Caches that share a name (a `request_consistent` cache and its request memo) are summed.
+pub fn record() {
+    describe();
+    let mut by_name: BTreeMap<String, CacheStats> = BTreeMap::new();
+    for stats in crate::stats::all() {
+        let sum = by_name.entry(stats.name.clone()).or_default();
+        add(sum, &stats);
+    }
+    for (name, s) in by_name {
+        let c = |metric: &'static str, value: u64| counter!(metric, "cache" => name.clone()).absolute(value);
+        for (layer, value) in [("request", s.request_hits), ("l1", s.hits), ("l2", s.l2_hits)] {
+            counter!("memo_hits_total", "cache" => name.clone(), "layer" => layer).absolute(value);
+        }
+        c("memo_negative_hits_total", s.negative_hits);
+        c("memo_misses_total", s.misses);
+        c("memo_coalesced_total", s.coalesced);
+        c("memo_loads_total", s.loads);
+        c("memo_load_errors_total", s.load_errors);
+        c("memo_stale_served_total", s.stale_served);
+        c("memo_early_refreshes_total", s.early_refreshes);
+        c("memo_fallbacks_total", s.fallbacks);
+        c("memo_timeouts_total", s.timeouts);
+        c("memo_evictions_total", s.evictions);
+        let i = s.invalidations;
+        for (cause, value) in [("key", i.keys), ("all", i.all), ("tag", i.tags)] {
+            counter!("memo_invalidations_total", "cache" => name.clone(), "cause" => cause).absolute(value);
+        }
+        gauge!("memo_entries", "cache" => name.clone()).set(s.entries as f64);
+    }
+    #[cfg(feature = "redis")]
+    record_l2();
+}
+
+/// Records one load's duration (called as each load ends).
+pub(crate) fn load_seconds(cache: &str, took: std::time::Duration) {
+    histogram!("memo_load_seconds", "cache" => cache.to_owned()).record(took.as_secs_f64());
+}
+
+#[cfg(feature = "redis")]
+fn record_l2() {
+    use crate::l2::breaker::BreakerState;
+    for l2 in crate::l2::redis::RedisL2::all() {
+        let s = l2.stats();
+        let namespace = l2.namespace().to_owned();
+        for (result, value) in [
+            ("hit", s.hits),
+            ("miss", s.misses),
+            ("write", s.writes),
+            ("error", s.errors),
+            ("skipped", s.skipped),
+            ("corrupt", s.corrupt),
+            ("oversized", s.oversized),
+        ] {
+            counter!("memo_l2_operations_total", "namespace" => namespace.clone(), "result" => result).absolute(value);
+        }
+        counter!("memo_l2_errors_total", "namespace" => namespace.clone()).absolute(s.errors);
+        let state = match l2.breaker_state() {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
+        };
+        gauge!("memo_l2_breaker_state", "namespace" => namespace).set(state);
+    }
+}
+
+fn add(sum: &mut CacheStats, s: &CacheStats) {
+    sum.name.clone_from(&s.name);
+    sum.hits += s.hits;
+    sum.l2_hits += s.l2_hits;
+    sum.request_hits += s.request_hits;
+    sum.negative_hits += s.negative_hits;
+    sum.misses += s.misses;
+    sum.coalesced += s.coalesced;
+    sum.loads += s.loads;
+    sum.load_errors += s.load_errors;
+    sum.stale_served += s.stale_served;
+    sum.early_refreshes += s.early_refreshes;
+    sum.fallbacks += s.fallbacks;
+    sum.timeouts += s.timeouts;
+    sum.evictions += s.evictions;
+    sum.invalidations.keys += s.invalidations.keys;
+    sum.invalidations.all += s.invalidations.all;
+    sum.invalidations.tags += s.invalidations.tags;
+    sum.entries += s.entries;
+}
+
+/// Descriptions for exporters that print them (Prometheus `# HELP`); once per recorder.
+fn describe() {
+    describe_counter!("memo_hits_total", "Calls answered from a cache layer (request memo, in-process L1, Redis L2).");
+    describe_counter!("memo_negative_hits_total", "Hits on negative entries (None, Ok(None)).");
+    describe_counter!("memo_misses_total", "Calls no layer answered: they loaded or waited for a load.");
+    describe_counter!("memo_coalesced_total", "Misses that waited for another call's load of the same key.");
+    describe_counter!("memo_loads_total", "Runs of the cached function's body.");
+    describe_counter!("memo_load_errors_total", "Loads that returned an error, panicked or were abandoned.");
+    describe_counter!("memo_stale_served_total", "Stale values served while one reload ran.");
+    describe_counter!("memo_early_refreshes_total", "Reloads started before expiry by early refresh.");
+    describe_counter!("memo_fallbacks_total", "Failed or timed-out loads answered with the last good value.");
+    describe_counter!("memo_timeouts_total", "Calls that stopped waiting for a load at the timeout.");
+    describe_counter!("memo_evictions_total", "Entries removed to stay within capacity.");
+    describe_counter!("memo_invalidations_total", "Invalidations by cause.");
+    describe_gauge!("memo_entries", "Entries held now.");
+    describe_histogram!("memo_load_seconds", Unit::Seconds, "Duration of loads.");
+    describe_counter!("memo_l2_operations_total", "Redis L2 operations by result.");
+    describe_counter!("memo_l2_errors_total", "Redis L2 operations that failed or timed out.");
+    describe_gauge!("memo_l2_breaker_state", "Redis L2 circuit breaker: 0 closed, 1 half-open, 2 open.");
+}

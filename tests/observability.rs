@@ -1,0 +1,111 @@
+//! What operators see: counters by layer, load-time histograms and L2 state through the
+//! `metrics` facade (rendered by the Prometheus exporter), and a `tracing` span per load.
+
+use std::sync::{Arc, Mutex};
+
+use memo_runtime::{cached, request_memo};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+#[cached(ttl = 60, name = "obs.square")]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[cached(ttl = 60, name = "obs.failing")]
+fn failing(x: u64) -> Result<u64, String> {
+    Err(format!("no {x}"))
+}
+
+#[request_memo]
+fn per_request(x: u64) -> u64 {
+    x + 1
+}
+
+/// The value of one rendered series, e.g. `memo_hits_total{cache="obs.square",layer="l1"}`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn counters_by_layer_and_load_seconds_reach_the_prometheus_exporter() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        square(2);
+        square(2);
+        square(3);
+        let _ = failing(1);
+        memo_runtime::scope::sync_scope(|| {
+            per_request(1);
+            per_request(1);
+            per_request(1);
+        });
+        memo_runtime::metrics::record();
+    });
+    let text = handle.render();
+    let series = |s: &str| value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
+    assert_eq!(series(r#"memo_hits_total{cache="obs.square",layer="l1"}"#), 1.0);
+    assert_eq!(series(r#"memo_hits_total{cache="obs.square",layer="l2"}"#), 0.0);
+    assert_eq!(series(r#"memo_misses_total{cache="obs.square"}"#), 2.0);
+    assert_eq!(series(r#"memo_loads_total{cache="obs.square"}"#), 2.0);
+    assert_eq!(series(r#"memo_entries{cache="obs.square"}"#), 2.0);
+    assert_eq!(series(r#"memo_load_errors_total{cache="obs.failing"}"#), 1.0);
+    let per_request = concat!(module_path!(), "::per_request");
+    assert_eq!(series(&format!(r#"memo_hits_total{{cache="{per_request}",layer="request"}}"#)), 2.0);
+    assert_eq!(series(&format!(r#"memo_misses_total{{cache="{per_request}"}}"#)), 1.0);
+    // Three loads timed: two of `square`, one of `failing`.
+    assert_eq!(series(r#"memo_load_seconds_count{cache="obs.square"}"#), 2.0);
+    assert_eq!(series(r#"memo_load_seconds_count{cache="obs.failing"}"#), 1.0);
+    assert!(text.contains("# HELP memo_hits_total"), "described:\n{text}");
+}
+
+#[cached(ttl = 60, name = "obs.traced")]
+fn traced(x: u64) -> u64 {
+    tracing::info!("loading");
+    x
+}
+
+/// Span names with their `cache` field, and the span each event was in.
+#[derive(Default, Clone)]
+struct Spans(Arc<Mutex<Vec<String>>>);
+
+impl<S> tracing_subscriber::Layer<S> for Spans
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+        struct Cache(String);
+        impl tracing::field::Visit for Cache {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "cache" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut cache = Cache(String::new());
+        attrs.record(&mut cache);
+        self.0.lock().unwrap().push(format!("{} cache={}", attrs.metadata().name(), cache.0));
+    }
+
+    fn on_event(&self, _: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let within = ctx.lookup_current().map(|span| span.name().to_owned()).unwrap_or_default();
+        self.0.lock().unwrap().push(format!("event in {within}"));
+    }
+}
+
+#[test]
+fn every_load_runs_in_a_span_named_for_its_cache() {
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        traced(1);
+        traced(1); // a hit: no span
+        traced(2);
+    });
+    let seen = spans.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        ["memo.load cache=obs.traced", "event in memo.load", "memo.load cache=obs.traced", "event in memo.load"]
+    );
+}
