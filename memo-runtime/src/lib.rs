@@ -42,6 +42,13 @@ pub mod cache;
 mod cell;
 pub mod clock;
 mod entry;
+// The guide's examples use the `test-util`, `tower`, `redis` and `metrics` features; rendered
+// always, run as doctests when those are on.
+#[cfg_attr(
+    any(not(doctest), all(feature = "test-util", feature = "tower", feature = "redis", feature = "metrics")),
+    doc = include_str!("guide.md")
+)]
+pub mod guide {}
 #[cfg(feature = "distributed")]
 pub mod l2;
 #[cfg(feature = "tower")]
