@@ -1,3 +1,6 @@
-//! Helpers shared by the integration tests that need a real Redis.
+//! Helpers shared by the integration tests: real Redis and PostgreSQL servers, and the catalog
+//! example as a running service.
 
+pub mod catalog;
+pub mod postgres_server;
 pub mod redis_server;
