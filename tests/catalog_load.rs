@@ -34,5 +34,5 @@ fn caching_cuts_database_queries_per_request_by_at_least_90_percent() {
     assert!(stdout.contains("database queries per request"), "{stdout}");
     assert!(stdout.contains("seeded") || stderr.contains("seeded"), "a fresh database was seeded: {stderr}");
     let svg = std::fs::read_to_string(&plot).expect("the plot");
-    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 4, "two panels, two runs each");
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 6, "three panels, two runs each");
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Connection, Row};
 
 use crate::zipf::{Rng, Zipf};
 
@@ -86,12 +86,15 @@ impl Db {
         sqlx::any::install_default_drivers();
         let shown = redact(url);
         let sqlite = url.starts_with("sqlite:");
+        // One connection first: the pool would report a refused connection as a timeout.
+        let cannot_open = |e: sqlx::Error| format!("cannot open the database at {shown}: {}", one_line(&e.to_string()));
+        sqlx::AnyConnection::connect(url).await.map_err(cannot_open)?.close().await.map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await
-            .map_err(|e| format!("cannot open the database at {shown}: {}", one_line(&e.to_string())))?;
+            .map_err(cannot_open)?;
         let db = Self { pool };
         if sqlite {
             // Readers do not wait for the writer.

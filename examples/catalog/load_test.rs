@@ -100,7 +100,9 @@ pub fn table(off: &Run, on: &Run) -> String {
     let qpr = |r: &Run| r.queries_per_request();
     let mut t = String::new();
     let mut row = |name: &str, a: String, b: String, note: String| {
-        t.push_str(&format!("{name:<30}{a:>14}{b:>14}  {note}\n"));
+        let line = format!("{name:<30}{a:>14}{b:>14}  {note}");
+        t.push_str(line.trim_end());
+        t.push('\n');
     };
     row("", "caching off".into(), "caching on".into(), String::new());
     row(

@@ -1,5 +1,6 @@
-//! The load test's plot: requests per second and database queries per second over time, for
-//! the run with caching off and the run with caching on, as a self-contained SVG.
+//! The load test's plot: requests per second, database queries per second and database
+//! queries per request over time, for the run with caching off and the run with caching on, as
+//! a self-contained SVG.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,7 +17,7 @@ const ON: &str = "#2471a3";
 
 pub fn write(path: &Path, off: &Run, on: &Run, options: &Options) -> Result<(), String> {
     let mut svg = String::new();
-    let height = 2.0 * PANEL + 170.0;
+    let height = 3.0 * PANEL + 210.0;
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">
@@ -28,7 +29,15 @@ pub fn write(path: &Path, off: &Run, on: &Run, options: &Options) -> Result<(), 
     let rate = |r: &Run| r.per_second.iter().map(|&n| n as f64).collect::<Vec<_>>();
     panel(&mut svg, 60.0, "requests/s", &rate(off), &rate(on));
     panel(&mut svg, 100.0 + PANEL, "database queries/s", &off.db_per_second, &on.db_per_second);
-    let y = 2.0 * PANEL + 145.0;
+    let per_request = |r: &Run| {
+        r.db_per_second
+            .iter()
+            .zip(&r.per_second)
+            .map(|(&q, &n)| if n == 0 { 0.0 } else { q / n as f64 })
+            .collect::<Vec<_>>()
+    };
+    panel(&mut svg, 140.0 + 2.0 * PANEL, "database queries per request", &per_request(off), &per_request(on));
+    let y = 3.0 * PANEL + 185.0;
     let _ = write!(
         svg,
         r##"<line x1="{LEFT}" y1="{y}" x2="{}" y2="{y}" stroke="{OFF}" stroke-width="2"/><text x="{}" y="{}">caching off (MEMO_DISABLE=1)</text>
@@ -55,7 +64,7 @@ pub fn write(path: &Path, off: &Run, on: &Run, options: &Options) -> Result<(), 
 /// One panel at `top`: both series against seconds, on a shared linear scale from zero.
 fn panel(svg: &mut String, top: f64, title: &str, off: &[f64], on: &[f64]) {
     let seconds = off.len().max(on.len()).max(2) as f64;
-    let max = nice(off.iter().chain(on).copied().fold(1.0, f64::max));
+    let max = nice(off.iter().chain(on).copied().fold(f64::MIN_POSITIVE, f64::max));
     let plot_w = WIDTH - LEFT - RIGHT;
     let x = |i: usize| LEFT + plot_w * (i as f64 + 0.5) / seconds;
     let y = |v: f64| top + PANEL - PANEL * v / max;
@@ -92,7 +101,9 @@ fn label(v: f64) -> String {
     if v >= 1_000.0 {
         let k = format!("{:.1}", v / 1_000.0);
         format!("{}k", k.trim_end_matches(".0"))
-    } else {
+    } else if v >= 10.0 || v == 0.0 {
         format!("{v:.0}")
+    } else {
+        format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }

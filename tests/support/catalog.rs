@@ -14,13 +14,16 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// `target/<profile>/examples/catalog`, built by `cargo test` with the other examples (or
-/// here, when only some tests were asked for).
+/// `target/<profile>/examples/catalog`, built by `cargo test` with the other examples, or
+/// here when only some tests were asked for (`cargo test --test catalog` builds no examples)
+/// and the binary is missing or older than the example's sources.
 pub fn binary() -> PathBuf {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let exe = std::env::current_exe().expect("the test's own path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let catalog = profile_dir.join("examples").join("catalog");
-    if !catalog.is_file() {
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !*built && is_stale(&catalog) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--example", "catalog"])
@@ -29,7 +32,19 @@ pub fn binary() -> PathBuf {
             .expect("cargo build --example catalog");
         assert!(status.success(), "building the catalog example failed");
     }
+    *built = true;
     catalog
+}
+
+/// Whether `binary` is missing or older than a source file of the example.
+fn is_stale(binary: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else { return true };
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("catalog");
+    std::fs::read_dir(sources)
+        .map(|files| {
+            files.filter_map(Result::ok).any(|f| f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t > built))
+        })
+        .unwrap_or(false)
 }
 
 /// A fresh directory for one test's database and files.

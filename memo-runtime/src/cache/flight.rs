@@ -45,6 +45,7 @@ pub(crate) struct Flight<V> {
     leader_thread: Option<ThreadId>,
     /// When the load began (coarse clock ms): an invalidation from another instance stales
     /// the loads that began before it.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "read by the L2 backplane only"))]
     pub(crate) started_at: u64,
 }
 
