@@ -109,3 +109,33 @@ fn every_load_runs_in_a_span_named_for_its_cache() {
         ["memo.load cache=obs.traced", "event in memo.load", "memo.load cache=obs.traced", "event in memo.load"]
     );
 }
+
+/// A Redis that cannot be reached: its errors and the open breaker reach the exporter,
+/// labelled by the client's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l2_errors_and_the_breaker_state_reach_the_exporter() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let l2 = memo_runtime::Memo::builder()
+        .redis(format!("redis://127.0.0.1:{closed}"))
+        .namespace("obs-unreachable")
+        .l2_timeout(std::time::Duration::from_millis(50))
+        .connect()
+        .unwrap();
+    let cache: &'static memo_runtime::Cache<u64, String> =
+        Box::leak(Box::new(memo_runtime::Cache::builder().name("obs.remote").l2(l2.clone()).build()));
+    let shape = memo_runtime::outcome::PlainShape::<String>::default();
+    for id in 0..20 {
+        let value =
+            cache.get_or_load_distributed(id, shape, |_| Vec::new(), async move { (Vec::new(), id.to_string()) });
+        assert_eq!(value.await, id.to_string());
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, memo_runtime::metrics::record);
+    let text = handle.render();
+    let series = |s: &str| value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
+    let errors = series(r#"memo_l2_errors_total{namespace="obs-unreachable"}"#);
+    assert!(errors >= 5.0 && errors == l2.stats().errors as f64, "{errors} vs {:?}", l2.stats());
+    assert_eq!(series(r#"memo_l2_breaker_state{namespace="obs-unreachable"}"#), 2.0, "open");
+    assert!(series(r#"memo_l2_operations_total{namespace="obs-unreachable",result="skipped"}"#) > 0.0);
+}
