@@ -172,7 +172,8 @@ async fn serve(options: &Options) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let caching = if memo_runtime::enabled() { "on" } else { "off (MEMO_DISABLE)" };
     let l2 = if memo_runtime::memo::installed_l2().is_some() { "Redis L2" } else { "in-process only" };
-    tracing::info!(%addr, caching, l2, warmed, "catalog ready");
+    let database = db::redact(&options.database_url()?);
+    tracing::info!(%addr, %database, caching, l2, warmed, "catalog ready");
     // The first line on stdout says where to connect (the load generator reads it).
     {
         use std::io::Write as _;
@@ -181,5 +182,11 @@ async fn serve(options: &Options) -> Result<(), String> {
         let _ = stdout.flush();
     }
     let app = api::router(api::App { db, metrics });
-    axum::serve(listener, app).await.map_err(|e| format!("server failed: {e}"))
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("stopping: finishing the requests in flight");
+        })
+        .await
+        .map_err(|e| format!("server failed: {e}"))
 }
