@@ -366,8 +366,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.invalidate_all_local();
         #[cfg(feature = "redis")]
         if let Some(remote) = self.remote.get() {
-            remote.l2.mark_cleared(crate::l2::keys::cleared_key(remote.l2.namespace(), self.name(), self.version()));
-            remote.l2.publish(crate::l2::backplane::Message::All { cache: self.name().to_owned() });
+            let (cache, version, at) = (self.name().to_owned(), self.version(), clock::now_millis());
+            remote.l2.invalidate(crate::l2::outbox::Change::All { cache, version, at });
         }
     }
 

@@ -19,10 +19,24 @@
 //! ```
 
 #[cfg(feature = "redis")]
-pub(crate) mod backplane;
+pub mod backplane;
 #[cfg(feature = "redis")]
 pub mod breaker;
+#[cfg(feature = "redis")]
+mod connection;
 pub mod envelope;
+#[cfg(feature = "redis")]
+pub mod gate;
 pub mod keys;
 #[cfg(feature = "redis")]
+pub(crate) mod message;
+#[cfg(feature = "redis")]
+pub mod outbox;
+#[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+mod scripts;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "redis")]
+pub mod writes;

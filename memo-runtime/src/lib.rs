@@ -42,6 +42,7 @@ pub mod cache;
 mod cell;
 pub mod clock;
 mod entry;
+mod notice;
 // The guide's examples use the `test-util`, `tower`, `redis` and `metrics` features; rendered
 // always, run as doctests when those are on.
 #[cfg_attr(

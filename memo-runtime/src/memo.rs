@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::l2::envelope::{Limits, SigningKey};
-use crate::l2::redis::{InstallError, RedisL2};
+use crate::l2::redis::{InstallError, RedisL2, Settings};
 
 static INSTALLED: OnceLock<Arc<RedisL2>> = OnceLock::new();
 
@@ -39,15 +39,20 @@ pub struct Memo {
 }
 
 impl Memo {
-    /// A builder with the defaults: namespace `memo`, 50 ms L2 timeout, 1 MiB entry limit.
+    /// A builder with the defaults: namespace `memo`, 50 ms L2 timeout, 1 MiB entry limit, a
+    /// breaker that opens after 5 failures in a row and probes every 500 ms.
     pub fn builder() -> MemoBuilder {
         MemoBuilder {
             redis_url: None,
             cluster_nodes: Vec::new(),
-            namespace: "memo".to_owned(),
-            timeout: Duration::from_millis(50),
-            limits: Limits::default(),
-            signer: None,
+            settings: Settings {
+                namespace: "memo".to_owned(),
+                timeout: Duration::from_millis(50),
+                limits: Limits::default(),
+                signer: None,
+                breaker_threshold: 5,
+                breaker_cooldown: Duration::from_millis(500),
+            },
             root_certificate: None,
         }
     }
@@ -59,10 +64,7 @@ impl Memo {
 pub struct MemoBuilder {
     redis_url: Option<String>,
     cluster_nodes: Vec<String>,
-    namespace: String,
-    timeout: Duration,
-    limits: Limits,
-    signer: Option<SigningKey>,
+    settings: Settings,
     root_certificate: Option<Vec<u8>>,
 }
 
@@ -91,20 +93,42 @@ impl MemoBuilder {
 
     /// The prefix of every key, so that applications sharing a Redis do not meet.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
+        self.settings.namespace = namespace.into();
         self
     }
 
-    /// How long one L2 operation may take before it counts as failed (default 50 ms).
+    /// How long the L2 may hold up a call (default 50 ms): a read of an entry, with the reads
+    /// of its tags' and cache's invalidation times, is given up after it, connecting included.
+    /// Writes and invalidations happen behind the call and are not held to it.
     pub fn l2_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = timeout;
+        self
+    }
+
+    /// How many failures to reach Redis in a row open the breaker (default 5). While it is
+    /// open, calls skip the L2 and lose nothing but its hits.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = memo_runtime::Memo::builder().breaker_threshold(10).breaker_cooldown(Duration::from_secs(1));
+    /// # let _ = builder;
+    /// ```
+    pub fn breaker_threshold(mut self, failures: u32) -> Self {
+        self.settings.breaker_threshold = failures;
+        self
+    }
+
+    /// How often an open breaker lets one operation through to see whether Redis is back
+    /// (default 500 ms); the first that succeeds closes it.
+    pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
+        self.settings.breaker_cooldown = cooldown;
         self
     }
 
     /// The largest entry written to or read from the L2 (default 1 MiB); larger values stay in
     /// L1 only.
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_bytes = bytes;
+        self.settings.limits.max_bytes = bytes;
         self
     }
 
@@ -117,7 +141,7 @@ impl MemoBuilder {
     /// # let _ = builder;
     /// ```
     pub fn signing_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.signer = Some(SigningKey::new(secret));
+        self.settings.signer = Some(SigningKey::new(secret));
         self
     }
 
@@ -140,15 +164,16 @@ impl MemoBuilder {
     ///
     /// # Errors
     ///
-    /// [`InstallError::BadUrl`] for an invalid or missing Redis URL.
+    /// [`InstallError::BadUrl`] for an invalid or missing Redis URL, [`InstallError::Tls`] for
+    /// a root certificate that is not a PEM certificate.
     pub fn connect(self) -> Result<Arc<RedisL2>, InstallError> {
         let l2 = if self.cluster_nodes.is_empty() {
             let url = self.redis_url.unwrap_or_default();
-            RedisL2::connect(&url, self.root_certificate.as_deref(), self.namespace, self.timeout, self.limits)?
+            RedisL2::connect(&url, self.root_certificate.as_deref(), self.settings)?
         } else {
-            RedisL2::connect_cluster(&self.cluster_nodes, self.namespace, self.timeout, self.limits)?
+            RedisL2::connect_cluster(&self.cluster_nodes, self.settings)?
         };
-        let l2 = Arc::new(l2.with_signer(self.signer));
+        let l2 = Arc::new(l2);
         l2.register();
         Ok(l2)
     }
@@ -157,8 +182,8 @@ impl MemoBuilder {
     ///
     /// # Errors
     ///
-    /// [`InstallError::BadUrl`] for an invalid URL, [`InstallError::AlreadyInstalled`] on a
-    /// second install.
+    /// [`InstallError::BadUrl`] for an invalid URL, [`InstallError::Tls`] for unusable TLS
+    /// settings, [`InstallError::AlreadyInstalled`] on a second install.
     pub fn install(self) -> Result<(), InstallError> {
         let l2 = self.connect()?;
         INSTALLED.set(l2).map_err(|_| InstallError::AlreadyInstalled)

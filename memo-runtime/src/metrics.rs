@@ -26,8 +26,10 @@
 //! | `memo_invalidations_total` | counter | `cache`, `cause` = `key`, `all`, `tag` |
 //! | `memo_entries` | gauge | `cache` |
 //! | `memo_load_seconds` | histogram | `cache` |
-//! | `memo_l2_operations_total` | counter | `namespace`, `result` = `hit`, `miss`, `write`, `error`, `skipped`, `corrupt`, `oversized` |
+//! | `memo_l2_operations_total` | counter | `namespace`, `result` = `hit`, `miss`, `write`, `error`, `refused`, `skipped`, `dropped`, `corrupt`, `oversized`, `wrong_type` |
 //! | `memo_l2_errors_total` | counter | `namespace` |
+//! | `memo_l2_invalidations_total` | counter | `namespace`, `fate` = `sent`, `coarsened` |
+//! | `memo_l2_breaker_opened_total` | counter | `namespace` |
 //! | `memo_l2_breaker_state` | gauge | `namespace` (0 closed, 1 half-open, 2 open) |
 //!
 //! The L2 series are labelled by the client's namespace: one Redis client serves every cache.
@@ -104,13 +106,20 @@ fn record_l2() {
             ("miss", s.misses),
             ("write", s.writes),
             ("error", s.errors),
+            ("refused", s.refused),
             ("skipped", s.skipped),
+            ("dropped", s.dropped),
             ("corrupt", s.corrupt),
             ("oversized", s.oversized),
+            ("wrong_type", s.wrong_type),
         ] {
             counter!("memo_l2_operations_total", "namespace" => namespace.clone(), "result" => result).absolute(value);
         }
         counter!("memo_l2_errors_total", "namespace" => namespace.clone()).absolute(s.errors);
+        for (fate, value) in [("sent", s.invalidations_sent), ("coarsened", s.invalidations_coarsened)] {
+            counter!("memo_l2_invalidations_total", "namespace" => namespace.clone(), "fate" => fate).absolute(value);
+        }
+        counter!("memo_l2_breaker_opened_total", "namespace" => namespace.clone()).absolute(s.breaker_opened);
         let state = match l2.breaker_state() {
             BreakerState::Closed => 0.0,
             BreakerState::HalfOpen => 1.0,
@@ -158,6 +167,11 @@ fn describe() {
     describe_gauge!("memo_entries", "Entries held now.");
     describe_histogram!("memo_load_seconds", Unit::Seconds, "Duration of loads.");
     describe_counter!("memo_l2_operations_total", "Redis L2 operations by result.");
-    describe_counter!("memo_l2_errors_total", "Redis L2 operations that failed or timed out.");
+    describe_counter!("memo_l2_errors_total", "Redis L2 operations that could not reach Redis (failed or timed out).");
+    describe_counter!(
+        "memo_l2_invalidations_total",
+        "Invalidations sent to Redis and the other instances, or coarsened into clears."
+    );
+    describe_counter!("memo_l2_breaker_opened_total", "Times the Redis L2 circuit breaker opened.");
     describe_gauge!("memo_l2_breaker_state", "Redis L2 circuit breaker: 0 closed, 1 half-open, 2 open.");
 }

@@ -151,6 +151,17 @@ where
     }
 }
 
+/// Makes every tagged entry loaded until now invalid, in this process: what another instance
+/// asks for when it could not keep every tag it invalidated while Redis was out of reach.
+#[cfg(feature = "redis")]
+pub(crate) fn invalidate_all_tagged_local() {
+    let mut records = records();
+    // Bump first, as for one tag: hits compare the sequence, then find the floor above them.
+    let seq = SEQUENCE.fetch_add(1, Ordering::AcqRel) + 1;
+    FLOOR.fetch_max(seq, Ordering::AcqRel);
+    records.floor_millis = records.floor_millis.max(crate::clock::now_millis());
+}
+
 /// Whether none of `tags` was invalidated after a load that started at `since`.
 #[cold]
 pub(crate) fn still_valid(tags: &[Tag], since: u64) -> bool {

@@ -3,4 +3,5 @@
 
 pub mod catalog;
 pub mod postgres_server;
+pub mod proxy;
 pub mod redis_server;

@@ -18,6 +18,8 @@ pub struct RedisServer {
     cluster: bool,
     /// Serves TLS only, with certificates in `dir` made by a test CA.
     tls: bool,
+    /// For cluster nodes: how long a silent peer may stay silent before it is failed.
+    node_timeout: Duration,
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -51,16 +53,28 @@ impl RedisServer {
         Self::launch(true, false)
     }
 
+    /// Starts a cluster node that declares a silent peer failed after `node_timeout`.
+    pub fn start_cluster_node_with_timeout(node_timeout: Duration) -> Self {
+        let mut server = Self::launch_stopped(true, false);
+        server.node_timeout = node_timeout;
+        server.spawn();
+        server
+    }
+
     fn launch(cluster: bool, tls: bool) -> Self {
+        let mut server = Self::launch_stopped(cluster, tls);
+        server.spawn();
+        server
+    }
+
+    fn launch_stopped(cluster: bool, tls: bool) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         if tls {
             make_certificates(&dir);
         }
-        let mut server = Self { child: None, port, dir, cluster, tls };
-        server.spawn();
-        server
+        Self { child: None, port, dir, cluster, tls, node_timeout: Duration::from_secs(5) }
     }
 
     /// The test CA's certificate (PEM).
@@ -82,6 +96,7 @@ impl RedisServer {
         } else {
             vec!["--port", &port]
         };
+        let node_timeout = self.node_timeout.as_millis().to_string();
         let child = Command::new(binary("redis-server"))
             .current_dir(&self.dir)
             .args(ports)
@@ -94,7 +109,7 @@ impl RedisServer {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "5000",
+                    &node_timeout,
                 ]
             } else {
                 Vec::new()
@@ -157,6 +172,27 @@ impl RedisServer {
         self.kill();
         self.spawn();
     }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("the server runs")
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing is answered, as with a
+    /// hung or overloaded Redis.
+    pub fn pause(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    /// Thaws a [`pause`](Self::pause)d server (SIGCONT).
+    pub fn resume(&self) {
+        signal(self.pid(), "-CONT");
+    }
+}
+
+fn signal(pid: u32, which: &str) {
+    let status = Command::new("kill").arg(which).arg(pid.to_string()).status().expect("run kill");
+    assert!(status.success(), "kill {which} {pid} failed");
 }
 
 impl Drop for RedisServer {
@@ -219,13 +255,23 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> Self {
-        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start_cluster_node()).collect();
+        Self::create((0..3).map(|_| RedisServer::start_cluster_node()).collect(), 0)
+    }
+
+    /// Three masters with a replica each; a master that stays silent for `node_timeout` is
+    /// failed over to its replica.
+    pub fn start_with_replicas(node_timeout: Duration) -> Self {
+        Self::create((0..6).map(|_| RedisServer::start_cluster_node_with_timeout(node_timeout)).collect(), 1)
+    }
+
+    fn create(nodes: Vec<RedisServer>, replicas: u32) -> Self {
         let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let replicas = replicas.to_string();
         let status = Command::new(binary("redis-cli"))
             .arg("--cluster")
             .arg("create")
             .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas, "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -236,7 +282,30 @@ impl RedisCluster {
             assert!(Instant::now() < deadline, "the cluster never reached state ok");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { nodes }
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while cluster.masters().len() + cluster.replicas_in_sync() < cluster.nodes.len() {
+            assert!(Instant::now() < deadline, "the replicas never caught up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// Indexes of the nodes that are masters now.
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].child.is_some() && self.role(i) == "master").collect()
+    }
+
+    /// The role a node reports (`master`, `slave`), or "" if it does not answer.
+    pub fn role(&self, node: usize) -> String {
+        let info = self.nodes[node].cli(&["INFO", "replication"]);
+        info.lines().find_map(|l| l.strip_prefix("role:")).unwrap_or_default().trim().to_owned()
+    }
+
+    fn replicas_in_sync(&self) -> usize {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].cli(&["INFO", "replication"]).contains("master_link_status:up"))
+            .count()
     }
 
     pub fn urls(&self) -> Vec<String> {

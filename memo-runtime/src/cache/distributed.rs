@@ -16,6 +16,7 @@ use crate::clock;
 use crate::entry::{Entry, Meta};
 use crate::l2::envelope::{self, Decoded};
 use crate::l2::keys::{self, KeyBytes};
+use crate::l2::outbox::Change;
 use crate::l2::redis::RedisL2;
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
@@ -142,51 +143,41 @@ where
         Some(l2)
     }
 
-    /// After a load stored a value: write it to the L2, then tell the other instances that
-    /// copies older than it are stale (they read this one from the L2 when next asked).
+    /// After a load stored a value: write it to the L2 behind the call, then tell the other
+    /// instances that copies older than it are stale (they read this one from the L2 when next
+    /// asked). Both are best effort: dropped, and counted, when Redis is down or too much waits.
     fn stored(&self, l2: &Arc<RedisL2>, key: &K) {
         let Ok(key_bytes) = KeyBytes::of(key) else { return };
         let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
         let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) else { return };
-        let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
-        let message = crate::l2::backplane::Message::Key {
-            cache: self.name().to_owned(),
-            key: key_bytes.as_bytes().to_vec(),
-            at: created.saturating_sub(1),
-        };
-        spawn_or_skip(Arc::clone(l2), move |l2| async move {
-            l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
-            l2.publish(message);
-        });
+        let announce = (self.name().to_owned(), key_bytes.as_bytes().to_vec());
+        l2.write_behind(redis_key, bytes, Duration::from_millis(keep_ms), Some(announce));
     }
 
-    /// After a local invalidation or put: the other instances drop their copies. An
-    /// invalidation is published at once (and the L2 copy deleted); a put is published after
-    /// its value reached the L2, saying that copies up to its millisecond are stale (so another
-    /// instance may reload from the source rather than read the put's copy, never an older one).
+    /// After a local invalidation or put: the L2 copy goes and the other instances drop theirs,
+    /// through the outbox (never lost). A put also writes its value behind the call, and says
+    /// that copies up to its millisecond are stale (so another instance may reload from the
+    /// source rather than read the put's copy, never an older one).
     fn key_changed(&self, l2: &Arc<RedisL2>, key: &K, written: bool) {
         let Ok(key_bytes) = KeyBytes::of(key) else { return };
-        let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
-        let message = |at| crate::l2::backplane::Message::Key {
+        let entry = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
+        let at = if written {
+            let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
+            if let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) {
+                l2.write_behind(entry.clone(), bytes, Duration::from_millis(keep_ms), None);
+            }
+            created
+        } else {
+            clock::now_millis()
+        };
+        l2.invalidate(Change::Key {
             cache: self.name().to_owned(),
+            version: self.version(),
+            entry,
             key: key_bytes.as_bytes().to_vec(),
             at,
-        };
-        if written {
-            let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
-            // Copies made in the same millisecond as the put cannot be ordered against it: stale.
-            let publish = message(created);
-            match self.encode_for_l2(l2, key, &key_bytes) {
-                Some((bytes, keep_ms)) => spawn_or_skip(Arc::clone(l2), move |l2| async move {
-                    l2.set(&redis_key, &bytes, Duration::from_millis(keep_ms)).await;
-                    l2.publish(publish);
-                }),
-                None => l2.publish(publish),
-            }
-        } else {
-            l2.publish(message(clock::now_millis()));
-            spawn_or_skip(Arc::clone(l2), move |l2| async move { l2.delete(&redis_key).await });
-        }
+            put: written,
+        });
     }
 
     /// The value for `key` from L1, the L2 or `load`, with one load per key at a time in this
@@ -243,17 +234,18 @@ where
     /// The entry Redis holds for `key`, as an L1 entry with its remaining times, if it is
     /// well-formed, signed as required, for this key, and not older than an invalidation of
     /// the key (here), of the cache or of its tags (anywhere). Fresh or not. One round trip,
-    /// two for tagged entries.
+    /// two for tagged entries, all within the L2 timeout.
     async fn read_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes, redis_key: &str) -> Option<Entry<V>> {
-        let bytes = l2.get(redis_key).await?;
-        let cleared_at = self.cleared_at(l2).await;
+        let deadline = l2.deadline();
+        let bytes = l2.read(redis_key, deadline).await?;
+        let cleared_at = self.cleared_at(l2, deadline).await;
         let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
         match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
             Ok((decoded, value)) => {
                 let admitted = decoded.meta.created_at > cleared_at
                     && self.l2_floors.admits(key, decoded.meta.created_at)
                     && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
-                    && tags_current_in_l2(l2, &decoded).await;
+                    && tags_current_in_l2(l2, &decoded, deadline).await;
                 if admitted { self.entry_from_l2(&decoded, value) } else { None }
             }
             Err(error) => {
@@ -267,14 +259,13 @@ where
     /// When the cache was last cleared in any instance (`invalidate_all`), read from Redis at
     /// most once per [`CLEARED_REFRESH`] and otherwise remembered; this instance's own clears
     /// and those the backplane announces apply at once through the floors.
-    async fn cleared_at(&self, l2: &RedisL2) -> u64 {
+    async fn cleared_at(&self, l2: &RedisL2, deadline: tokio::time::Instant) -> u64 {
         let now = clock::now_millis_fast();
         let checked = self.l2_floors.cleared_checked.load(Ordering::Acquire);
         if checked != 0 && now.saturating_sub(checked) < CLEARED_REFRESH.as_millis() as u64 {
             return self.l2_floors.cleared.load(Ordering::Acquire);
         }
-        let key = keys::cleared_key(l2.namespace(), self.name(), self.version());
-        let Some(cleared) = l2.get_cleared(&key).await else {
+        let Some(cleared) = l2.cleared_at(self.name(), self.version(), deadline).await else {
             // Unknown: trust nothing older than what is remembered.
             return self.l2_floors.cleared.load(Ordering::Acquire);
         };
@@ -396,23 +387,11 @@ where
     }
 }
 
-/// Runs `f` on the current tokio runtime; without one, L2 traffic is skipped (the L1 and the
-/// loader still answer).
-fn spawn_or_skip<F, Fut>(l2: Arc<RedisL2>, f: F)
-where
-    F: FnOnce(Arc<RedisL2>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(f(l2));
-    }
-}
-
 /// Whether none of an L2 entry's tags was invalidated (by any instance) since it was made: one
 /// more round trip, for tagged entries only. When Redis cannot say, the entry is not used.
-async fn tags_current_in_l2(l2: &RedisL2, decoded: &Decoded<'_>) -> bool {
+async fn tags_current_in_l2(l2: &RedisL2, decoded: &Decoded<'_>, deadline: tokio::time::Instant) -> bool {
     if decoded.tags.is_empty() {
         return true;
     }
-    l2.latest_tag_invalidation(&decoded.tags).await.is_some_and(|latest| latest < decoded.meta.created_at)
+    l2.latest_tag_invalidation(&decoded.tags, deadline).await.is_some_and(|latest| latest < decoded.meta.created_at)
 }

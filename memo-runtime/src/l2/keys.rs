@@ -100,6 +100,17 @@ pub fn tag_key(namespace: &str, tag: &str) -> String {
     format!("{}:#tag:{:032x}", escape(namespace), xxhash_rust::xxh3::xxh3_128(tag.as_bytes()))
 }
 
+/// The Redis key holding the time before which every tagged entry counts as invalidated: set
+/// when an instance could not keep every tag it invalidated while Redis was out of reach.
+///
+/// ```
+/// assert_eq!(memo_runtime::l2::keys::tags_floor_key("shop"), "shop:#tags");
+/// ```
+#[must_use]
+pub fn tags_floor_key(namespace: &str) -> String {
+    format!("{}:#tags", escape(namespace))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,34 @@
-//! The Redis L2 client: single GET/SET/DEL with a short timeout, behind a circuit breaker.
-//! Faults never reach the caller: they are counted, logged (rate-limited by the breaker) and
-//! answered as a miss.
+//! The Redis L2 client: what the caches read, write and invalidate, all of it through one
+//! [gate](super::gate). Faults never reach the caller: they are counted, logged once per
+//! breaker transition or once per period, and answered as misses.
+//!
+//! | work | how it is bounded |
+//! |---|---|
+//! | reads on the call path | the L2 timeout for the whole read; at most [`MAX_IN_FLIGHT`] wait at once |
+//! | values written behind a load | [`WRITE_TASKS`] tasks; at most [`MAX_QUEUED_WRITES`] / [`MAX_QUEUED_BYTES`] wait, the rest are dropped and counted |
+//! | invalidations | one sending task; at most [`OUTBOX_BYTES`] wait, then coarsened, never dropped |
+//! | values in Redis larger than the limit | read no further than the limit (`GETRANGE`) |
+//!
+//! [`MAX_IN_FLIGHT`]: super::gate::MAX_IN_FLIGHT
+//! [`WRITE_TASKS`]: super::writes::WRITE_TASKS
+//! [`MAX_QUEUED_WRITES`]: super::writes::MAX_QUEUED_WRITES
+//! [`MAX_QUEUED_BYTES`]: super::writes::MAX_QUEUED_BYTES
+//! [`OUTBOX_BYTES`]: super::outbox::OUTBOX_BYTES
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::time::Instant;
 
-use super::backplane::{self, Evict, Message, Outbox};
+use super::backplane::{Backplane, Evict};
 use super::breaker::{Breaker, BreakerState};
+use super::connection::{Link, Target};
 use super::envelope::{Limits, SigningKey};
+use super::gate::{Failure, Gate};
 use super::keys;
+use super::outbox::{Change, Destination, Outbox};
+use super::writes::{Write, Writes};
 
 /// Why an L2 cannot be set up. Reaching Redis is not needed at install: a Redis that is down
 /// then is connected to when it comes up.
@@ -27,6 +43,9 @@ pub enum InstallError {
         /// What the client said.
         source: redis::RedisError,
     },
+    /// The TLS settings cannot be used (feature `tls`).
+    #[error("unusable TLS settings: {0}")]
+    Tls(String),
     /// An L2 is installed already in this process.
     #[error("an L2 is already installed in this process")]
     AlreadyInstalled,
@@ -40,95 +59,69 @@ pub struct L2Stats {
     pub hits: u64,
     /// Reads that found none.
     pub misses: u64,
-    /// Writes sent.
+    /// Values written.
     pub writes: u64,
-    /// Operations that failed or timed out.
+    /// Operations that could not reach Redis (refused or dropped connections, timeouts).
     pub errors: u64,
-    /// Operations skipped because the breaker was open.
+    /// Operations Redis answered with an error (out of memory, for instance): Redis is up, so
+    /// these do not open the breaker.
+    pub refused: u64,
+    /// Operations not attempted: the breaker was open, or too many waited on Redis already.
     pub skipped: u64,
+    /// Values not written: the L2 was down or the write queue full.
+    pub dropped: u64,
     /// Entries that did not decode (corrupt, truncated, other format): treated as misses.
     pub corrupt: u64,
-    /// Values not written because they were larger than the size limit.
+    /// Values larger than the size limit: not written, or read no further than the limit.
     pub oversized: u64,
+    /// Keys holding another Redis type than a string (a hash, a list): misses, overwritten by
+    /// the next write.
+    pub wrong_type: u64,
+    /// Invalidations sent to Redis and the other instances.
+    pub invalidations_sent: u64,
+    /// Invalidations folded into coarser ones (a clear of their cache or of every tagged
+    /// entry) because more waited for Redis than the outbox holds.
+    pub invalidations_coarsened: u64,
+    /// How many times the breaker opened.
+    pub breaker_opened: u64,
+    /// Operations let through while the breaker was open, to probe Redis.
+    pub probes: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
-    writes: AtomicU64,
-    errors: AtomicU64,
-    skipped: AtomicU64,
     corrupt: AtomicU64,
     oversized: AtomicU64,
+    wrong_type: AtomicU64,
 }
 
 /// A connection to the Redis that holds the L2, shared by every distributed cache, and the
 /// backplane subscription that keeps this instance's L1 coherent with the others.
 pub struct RedisL2 {
-    /// For the backplane subscription (a cluster's first seed node: pub/sub is cluster-wide).
-    client: redis::Client,
-    target: Target,
-    /// Made on first use, inside the task runtime (building one spawns its driver), so that
-    /// an L2 can be set up before the runtime starts.
-    connection: tokio::sync::OnceCell<Connection>,
     namespace: String,
-    timeout: Duration,
     limits: Limits,
     signer: Option<SigningKey>,
-    breaker: Breaker,
+    gate: Arc<Gate>,
+    writes: Arc<Writes>,
+    outbox: Arc<Outbox>,
+    backplane: Arc<Backplane>,
+    destination: Destination,
     counters: Counters,
-    /// Identifies this instance's backplane messages.
-    instance: u64,
-    caches: Mutex<Vec<&'static dyn Evict>>,
-    outbox: Outbox,
-    subscriber_started: AtomicBool,
-    subscribed: AtomicBool,
-    received: AtomicU64,
-}
-
-/// What the L2 connects to.
-enum Target {
-    Single(ConnectionManagerConfig),
-    Cluster(Box<redis::cluster::ClusterClient>),
-}
-
-/// A connection to a single Redis (reconnecting, multiplexed) or to a Redis Cluster
-/// (following MOVED/ASK, splitting multi-slot commands).
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
-impl Connection {
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-        match self.clone() {
-            Self::Single(mut c) => cmd.query_async(&mut c).await,
-            Self::Cluster(mut c) => cmd.query_async(&mut c).await,
-        }
-    }
-
-    async fn query_pipeline(&self, pipe: &redis::Pipeline) -> redis::RedisResult<()> {
-        match self.clone() {
-            Self::Single(mut c) => pipe.query_async(&mut c).await,
-            Self::Cluster(mut c) => pipe.query_async(&mut c).await,
-        }
-    }
+    /// The runtime the background tasks run on: the first one the L2 is used in.
+    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 /// Every L2 client alive in the process: an invalidation by tag reaches all of them.
 static ALL: Mutex<Vec<Weak<RedisL2>>> = Mutex::new(Vec::new());
 
-/// How long the time of a tag's invalidation is kept in Redis.
-const TAG_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-
 impl std::fmt::Debug for RedisL2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisL2")
             .field("namespace", &self.namespace)
-            .field("timeout", &self.timeout)
-            .field("breaker", &self.breaker.state())
+            .field("timeout", &self.gate.timeout)
+            .field("breaker", &self.gate.breaker.state())
             .finish_non_exhaustive()
     }
 }
@@ -145,76 +138,93 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// How an L2 is set up; see [`MemoBuilder`](crate::MemoBuilder).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) namespace: String,
+    pub(crate) timeout: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) signer: Option<SigningKey>,
+    pub(crate) breaker_threshold: u32,
+    pub(crate) breaker_cooldown: Duration,
+}
+
 impl RedisL2 {
     /// Connects lazily: returns at once, and the first operation (or a later one, if Redis is
-    /// down) establishes the connection, with backoff between attempts.
-    ///
-    /// # Errors
-    ///
-    /// [`InstallError::BadUrl`] when `url` is not a valid Redis URL.
+    /// down) establishes the connection.
     pub(crate) fn connect(
         url: &str,
         root_certificate: Option<&[u8]>,
-        namespace: String,
-        timeout: Duration,
-        limits: Limits,
+        settings: Settings,
     ) -> Result<Self, InstallError> {
-        let bad_url = |source| InstallError::BadUrl { url: redact(url), source };
-        let client = open_client(url, root_certificate).map_err(bad_url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(250))))
-            .set_response_timeout(Some(timeout))
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(5))
-            .set_number_of_retries(2);
-        Ok(Self::with_target(client, Target::Single(config), namespace, timeout, limits))
+        let client = redis::Client::open(url).map_err(|source| InstallError::BadUrl { url: redact(url), source })?;
+        #[cfg(feature = "tls")]
+        let tls = match client.get_connection_info().addr() {
+            redis::ConnectionAddr::TcpTls { insecure: true, .. } => {
+                return Err(InstallError::Tls("`#insecure` (no certificate check) is not supported".to_owned()));
+            }
+            redis::ConnectionAddr::TcpTls { .. } => {
+                Some(super::tls::client_config(root_certificate).map_err(InstallError::Tls)?)
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let _ = root_certificate;
+        let target = Target::Single {
+            client: Box::new(client),
+            #[cfg(feature = "tls")]
+            tls,
+        };
+        Ok(Self::with_target(target, settings))
     }
 
     /// Like [`connect`](Self::connect), to a Redis Cluster through its seed nodes.
-    pub(crate) fn connect_cluster(
-        nodes: &[String],
-        namespace: String,
-        timeout: Duration,
-        limits: Limits,
-    ) -> Result<Self, InstallError> {
-        let first = nodes.first().map(String::as_str).unwrap_or_default();
+    pub(crate) fn connect_cluster(nodes: &[String], settings: Settings) -> Result<Self, InstallError> {
         let bad_url = |url: &str, source| InstallError::BadUrl { url: redact(url), source };
-        let client = redis::Client::open(first).map_err(|e| bad_url(first, e))?;
+        let mut seeds = Vec::with_capacity(nodes.len());
         for node in nodes {
-            redis::Client::open(node.as_str()).map_err(|e| bad_url(node, e))?;
+            seeds.push(redis::Client::open(node.as_str()).map_err(|e| bad_url(node, e))?);
         }
+        #[cfg(feature = "tls")]
+        if nodes.iter().any(|n| n.starts_with("rediss://")) {
+            super::tls::ensure_process_provider();
+        }
+        let first = nodes.first().map(String::as_str).unwrap_or_default();
         let cluster = redis::cluster::ClusterClient::builder(nodes.to_vec())
-            .connection_timeout(timeout.max(Duration::from_millis(250)))
-            .response_timeout(timeout)
+            .connection_timeout(super::connection::CONNECT_TIMEOUT)
+            .response_timeout(settings.timeout.max(Duration::from_millis(250)))
             .retries(2)
+            .min_retry_wait(10)
+            .max_retry_wait(100)
             .build()
             .map_err(|e| bad_url(first, e))?;
-        Ok(Self::with_target(client, Target::Cluster(Box::new(cluster)), namespace, timeout, limits))
+        Ok(Self::with_target(Target::Cluster { client: Box::new(cluster), nodes: seeds }, settings))
     }
 
-    fn with_target(
-        client: redis::Client,
-        target: Target,
-        namespace: String,
-        timeout: Duration,
-        limits: Limits,
-    ) -> Self {
-        Self {
-            client,
-            target,
-            connection: tokio::sync::OnceCell::new(),
-            namespace,
-            timeout,
-            limits,
-            signer: None,
-            breaker: Breaker::new(5, Duration::from_secs(1), Duration::from_secs(30)),
-            counters: Counters::default(),
+    fn with_target(target: Target, settings: Settings) -> Self {
+        // Timeouts open the breaker after twice the timeout without a success (see `Breaker`).
+        let breaker = Breaker::new(
+            &settings.namespace,
+            settings.breaker_threshold,
+            settings.breaker_cooldown,
+            settings.timeout * 2,
+        );
+        let destination = Destination {
+            channel: format!("{}:#backplane", keys::escape(&settings.namespace)),
+            namespace: settings.namespace.clone(),
             instance: instance_id(),
-            caches: Mutex::new(Vec::new()),
-            outbox: Outbox::default(),
-            subscriber_started: AtomicBool::new(false),
-            subscribed: AtomicBool::new(false),
-            received: AtomicU64::new(0),
+        };
+        Self {
+            namespace: settings.namespace,
+            limits: settings.limits,
+            signer: settings.signer,
+            gate: Arc::new(Gate::new(Link::new(target), breaker, settings.timeout)),
+            writes: Arc::new(Writes::new(destination.channel.clone(), destination.instance)),
+            outbox: Arc::default(),
+            backplane: Arc::default(),
+            destination,
+            counters: Counters::default(),
+            runtime: OnceLock::new(),
         }
     }
 
@@ -225,174 +235,144 @@ impl RedisL2 {
         all.push(Arc::downgrade(self));
     }
 
-    /// Every live client, for reporting.
-    #[cfg(feature = "metrics")]
+    /// Every live client.
     pub(crate) fn all() -> Vec<Arc<RedisL2>> {
         ALL.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(Weak::upgrade).collect()
     }
 
-    fn channel(&self) -> String {
-        format!("{}:#backplane", keys::escape(&self.namespace))
+    /// The runtime for background work; the first call inside a tokio runtime starts the
+    /// backplane subscription and the outbox's sender there.
+    fn runtime(&self) -> Option<&tokio::runtime::Handle> {
+        if let Some(runtime) = self.runtime.get() {
+            return Some(runtime);
+        }
+        let current = tokio::runtime::Handle::try_current().ok()?;
+        let mut started = false;
+        let runtime = self.runtime.get_or_init(|| {
+            started = true;
+            current
+        });
+        if started {
+            let to = self.destination.clone();
+            runtime.spawn(Arc::clone(&self.outbox).run(Arc::clone(&self.gate), to.clone()));
+            let (link, outbox) = (Arc::clone(&self.gate.link), Arc::clone(&self.outbox));
+            runtime.spawn(Arc::clone(&self.backplane).run(link, outbox, to.channel, to.instance));
+        }
+        Some(runtime)
     }
 
     /// Whether the backplane subscription is up (for tests and health checks).
     pub fn is_subscribed(&self) -> bool {
-        self.subscribed.load(Ordering::Acquire)
+        self.backplane.is_subscribed()
     }
 
     /// Backplane messages received from other instances.
     pub fn messages_received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
+        self.backplane.received()
+    }
+
+    /// Whether nothing this instance wrote or invalidated is still on its way to Redis.
+    pub fn is_idle(&self) -> bool {
+        self.outbox.is_empty() && self.writes.is_idle()
     }
 
     /// Attaches a cache to the backplane: other instances' invalidations will evict its L1.
     /// Starts the subscriber on first use (needs a tokio runtime).
-    pub(crate) fn attach(self: &Arc<Self>, cache: &'static dyn Evict) {
-        self.caches.lock().unwrap_or_else(PoisonError::into_inner).push(cache);
-        if !self.subscriber_started.swap(true, Ordering::AcqRel) {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(Arc::clone(self).subscribe());
-                }
-                Err(_) => self.subscriber_started.store(false, Ordering::Release),
-            }
-        }
+    pub(crate) fn attach(&self, cache: &'static dyn Evict) {
+        self.backplane.attach(cache);
+        let _ = self.runtime();
     }
 
-    /// Receives backplane messages until the process ends, reconnecting with backoff.
-    async fn subscribe(self: Arc<Self>) {
-        let channel = self.channel();
-        let mut attempt = 0;
-        let mut connected_before = false;
-        loop {
-            let pubsub = match tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub()).await {
-                Ok(Ok(mut pubsub)) => match pubsub.subscribe(&channel).await {
-                    Ok(()) => Some(pubsub),
-                    Err(_) => None,
-                },
-                _ => None,
-            };
-            let Some(pubsub) = pubsub else {
-                tokio::time::sleep(backplane::backoff(attempt)).await;
-                attempt += 1;
-                continue;
-            };
-            attempt = 0;
-            if connected_before {
-                // Messages may have been missed while disconnected.
-                tracing::info!(namespace = %self.namespace, "memo backplane reconnected; dropping L1 copies of distributed entries");
-                for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-                    cache.evict_all();
-                }
-            }
-            connected_before = true;
-            self.subscribed.store(true, Ordering::Release);
-            self.flush().await;
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
-                if let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) {
-                    self.receive(text);
-                }
-            }
-            self.subscribed.store(false, Ordering::Release);
-        }
+    /// Carries out an invalidation in Redis and in the other instances, now or, if Redis
+    /// cannot take it, as soon as it can.
+    pub(crate) fn invalidate(&self, change: Change) {
+        self.outbox.push(change);
+        let _ = self.runtime();
     }
 
-    fn receive(&self, text: &str) {
-        let Some((sender, message)) = Message::decode(text) else { return };
-        if sender == self.instance {
+    /// Writes an envelope behind the call that made it, and with `announce` = (cache,
+    /// serialized key) tells the other instances that older copies are stale (best effort:
+    /// dropped, and counted, when Redis is down or too much waits).
+    pub(crate) fn write_behind(&self, key: String, bytes: Vec<u8>, ttl: Duration, announce: Option<(String, Vec<u8>)>) {
+        let Some(runtime) = self.runtime() else { return };
+        if bytes.len() > self.limits.max_bytes {
+            self.counters.oversized.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.received.fetch_add(1, Ordering::Relaxed);
-        match message {
-            Message::Tag { tag } => crate::tags::invalidate_tags_local([tag]),
-            Message::Key { cache, key, at } => {
-                for target in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-                    if keys::escape(target.cache_name()) == cache {
-                        target.evict_key(&key, at);
-                    }
-                }
+        let Some(created_at) = created_at(&bytes) else { return };
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.writes.submit(&self.gate, runtime, Write { key, bytes, created_at, ttl_ms, announce });
+    }
+
+    /// Records a tag's invalidation for every instance, in Redis and on the backplane.
+    pub(crate) fn invalidate_tag(&self, tag: &str) {
+        self.invalidate(Change::Tag { tag: tag.to_owned(), at: crate::clock::now_millis() });
+    }
+
+    /// A deadline for a read on the call path: the L2 timeout from now.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + self.gate.timeout
+    }
+
+    /// The bytes stored under `key`, or `None`: absent, larger than the size limit (read no
+    /// further), another Redis type, or the L2 unavailable.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let l2 = memo_runtime::Memo::builder().redis("redis://127.0.0.1:1").namespace("docs").connect().unwrap();
+    /// assert_eq!(l2.get("docs:anything").await, None); // nothing listens there: a miss
+    /// # }
+    /// ```
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.read(key, self.deadline()).await
+    }
+
+    pub(crate) async fn read(&self, key: &str, deadline: Instant) -> Option<Vec<u8>> {
+        let _ = self.runtime();
+        let mut cmd = redis::cmd("GETRANGE");
+        // At most one byte past the limit: enough to tell that a value is too large.
+        cmd.arg(key).arg(0).arg(self.limits.max_bytes);
+        match self.gate.query::<Vec<u8>>(&cmd, deadline).await {
+            Ok(bytes) if bytes.is_empty() => self.count(&self.counters.misses),
+            Ok(bytes) if bytes.len() > self.limits.max_bytes => self.count(&self.counters.oversized),
+            Ok(bytes) => {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                Some(bytes)
             }
-            Message::All { cache } => {
-                for target in self.caches.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-                    if keys::escape(target.cache_name()) == cache {
-                        target.evict_all();
-                    }
-                }
-            }
+            Err(Failure::Refused(error)) if error.code() == Some("WRONGTYPE") => self.count(&self.counters.wrong_type),
+            Err(_) => None,
         }
     }
 
-    /// Publishes a message to the other instances, now or, if Redis cannot take it, when it
-    /// is back.
-    pub(crate) fn publish(self: &Arc<Self>, message: Message) {
-        self.outbox.push(message);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let l2 = Arc::clone(self);
-            runtime.spawn(async move { l2.flush().await });
-        }
+    fn count(&self, counter: &AtomicU64) -> Option<Vec<u8>> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        None
     }
 
-    /// Sends the waiting messages; those that fail go back to wait.
-    async fn flush(&self) {
-        let messages = self.outbox.take();
-        if messages.is_empty() {
-            return;
-        }
-        let channel = self.channel();
-        let mut pipe = redis::pipe();
-        for message in &messages {
-            pipe.cmd("PUBLISH").arg(&channel).arg(message.encode(self.instance)).ignore();
-        }
-        let Some(connection) = self.connection().await else {
-            self.outbox.put_back(messages);
-            return;
-        };
-        match tokio::time::timeout(self.timeout * 4, connection.query_pipeline(&pipe)).await {
-            Ok(Ok(())) => self.breaker.success(),
-            _ => {
-                self.fault("backplane publish failed");
-                self.outbox.put_back(messages);
-            }
-        }
+    /// When a cache was last cleared (ms; 0 if never), by `deadline`; `None` when the L2 is
+    /// unavailable.
+    pub(crate) async fn cleared_at(&self, cache: &str, version: u32, deadline: Instant) -> Option<u64> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(keys::cleared_key(&self.namespace, cache, version));
+        let found: Option<String> = self.gate.query(&cmd, deadline).await.ok()?;
+        Some(found.and_then(|t| t.parse().ok()).unwrap_or(0))
     }
 
-    /// Records a tag's invalidation in Redis (for entries other instances read later) and
-    /// tells the other instances.
-    pub(crate) fn invalidate_tag(self: &Arc<Self>, tag: &str) {
-        self.publish(Message::Tag { tag: tag.to_owned() });
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let l2 = Arc::clone(self);
-            let key = keys::tag_key(&self.namespace, tag);
-            runtime.spawn(async move {
-                let now = crate::clock::now_millis();
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(&key).arg(now).arg("PX").arg(TAG_RETENTION.as_millis() as u64);
-                let _ = l2.run::<()>(cmd).await;
-            });
-        }
-    }
-
-    /// The latest invalidation time (ms) of any of `tags` recorded in Redis; `None` when
-    /// Redis cannot say (then the caller treats the entry as a miss).
-    pub(crate) async fn latest_tag_invalidation(&self, tags: &[&str]) -> Option<u64> {
+    /// The latest invalidation time (ms) of any of `tags`, or of every tagged entry, recorded
+    /// in Redis, by `deadline`; `None` when Redis cannot say (the entry is then not used).
+    pub(crate) async fn latest_tag_invalidation(&self, tags: &[&str], deadline: Instant) -> Option<u64> {
         let mut cmd = redis::cmd("MGET");
+        cmd.arg(keys::tags_floor_key(&self.namespace));
         for tag in tags {
             cmd.arg(keys::tag_key(&self.namespace, tag));
         }
-        let times: Vec<Option<u64>> = self.run(cmd).await?;
-        Some(times.into_iter().flatten().max().unwrap_or(0))
+        let times: Vec<Option<String>> = self.gate.query(&cmd, deadline).await.ok()?;
+        Some(times.into_iter().flatten().filter_map(|t| t.parse::<u64>().ok()).max().unwrap_or(0))
     }
 
     /// The key prefix of this L2's entries.
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    /// Signs entries written from now on and accepts only entries signed with the same key.
-    pub(crate) fn with_signer(mut self, signer: Option<SigningKey>) -> Self {
-        self.signer = signer;
-        self
     }
 
     /// The key entries are signed and checked with, if any.
@@ -405,23 +385,43 @@ impl RedisL2 {
         &self.limits
     }
 
+    /// How long one L2 operation of a caller may take.
+    pub fn timeout(&self) -> Duration {
+        self.gate.timeout
+    }
+
+    /// The breaker's cool-down: while open, one operation per cool-down probes Redis.
+    pub fn breaker_cooldown(&self) -> Duration {
+        self.gate.breaker.cooldown()
+    }
+
     /// The breaker's state.
     pub fn breaker_state(&self) -> BreakerState {
-        self.breaker.state()
+        self.gate.breaker.state()
     }
 
     /// Traffic and fault counts.
     pub fn stats(&self) -> L2Stats {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let gate = self.gate.stats();
+        let (writes, dropped) = self.writes.counts();
+        let (sent, coarsened) = self.outbox.counts();
         L2Stats {
             hits: get(&c.hits),
             misses: get(&c.misses),
-            writes: get(&c.writes),
-            errors: get(&c.errors),
-            skipped: get(&c.skipped),
+            writes,
+            errors: gate.errors,
+            refused: gate.refused,
+            skipped: gate.skipped,
+            dropped,
             corrupt: get(&c.corrupt),
             oversized: get(&c.oversized),
+            wrong_type: get(&c.wrong_type),
+            invalidations_sent: sent,
+            invalidations_coarsened: coarsened,
+            breaker_opened: self.gate.breaker.times_opened(),
+            probes: self.gate.breaker.probes(),
         }
     }
 
@@ -432,153 +432,11 @@ impl RedisL2 {
     pub(crate) fn count_oversized(&self) {
         self.counters.oversized.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// The connection, made on first use (needs a tokio runtime). A cluster's first
-    /// connection is attempted within the timeout, and again on later calls if it failed.
-    async fn connection(&self) -> Option<Connection> {
-        if let Some(connection) = self.connection.get() {
-            return Some(connection.clone());
-        }
-        let made = self
-            .connection
-            .get_or_try_init(|| async {
-                match &self.target {
-                    Target::Single(config) => {
-                        ConnectionManager::new_lazy_with_config(self.client.clone(), config.clone())
-                            .map(Connection::Single)
-                            .map_err(|_| ())
-                    }
-                    Target::Cluster(cluster) => {
-                        match tokio::time::timeout(
-                            self.timeout.max(Duration::from_millis(250)),
-                            cluster.get_async_connection(),
-                        )
-                        .await
-                        {
-                            Ok(Ok(connection)) => Ok(Connection::Cluster(connection)),
-                            _ => Err(()),
-                        }
-                    }
-                }
-            })
-            .await;
-        made.ok().cloned()
-    }
-
-    /// Runs one command within the timeout, through the breaker. `None`: skipped or failed.
-    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
-        if !self.breaker.allow() {
-            self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        let Some(connection) = self.connection().await else {
-            self.fault("cannot connect");
-            return None;
-        };
-        // The connection enforces the timeout (its response and connection timeouts).
-        match connection.query::<T>(&cmd).await {
-            Ok(value) => {
-                self.breaker.success();
-                Some(value)
-            }
-            Err(error) => {
-                self.fault(&error.to_string());
-                None
-            }
-        }
-    }
-
-    fn fault(&self, what: &str) {
-        self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        if self.breaker.state() == BreakerState::Closed {
-            tracing::debug!(error = what, "memo L2 operation failed");
-        }
-        self.breaker.failure();
-    }
-
-    /// The bytes stored under `key`, or `None` (absent, or the L2 is unavailable).
-    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(key);
-        let found: Option<Vec<u8>> = self.run(cmd).await?;
-        let counter = if found.is_some() { &self.counters.hits } else { &self.counters.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
-    }
-
-    /// When a cache was last cleared (the value at `cleared`, ms; 0 if never); `None` when the
-    /// L2 is unavailable.
-    pub(crate) async fn get_cleared(&self, cleared: &str) -> Option<u64> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(cleared);
-        let found: Option<String> = self.run(cmd).await?;
-        Some(found.and_then(|t| t.parse().ok()).unwrap_or(0))
-    }
-
-    /// Records in Redis that a cache was cleared now (see [`keys::cleared_key`]).
-    pub(crate) fn mark_cleared(self: &Arc<Self>, cleared: String) {
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let l2 = Arc::clone(self);
-            runtime.spawn(async move {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(&cleared).arg(crate::clock::now_millis()).arg("PX").arg(TAG_RETENTION.as_millis() as u64);
-                let _ = l2.run::<()>(cmd).await;
-            });
-        }
-    }
-
-    /// Stores the envelope `bytes` under `key` for `ttl` (at least 1 ms), unless Redis holds a
-    /// newer envelope there (written by another instance meanwhile): the newest value wins
-    /// whatever order the writes arrive in. Values over the size limit are not written
-    /// (counted).
-    pub async fn set(&self, key: &str, bytes: &[u8], ttl: Duration) {
-        if bytes.len() > self.limits.max_bytes {
-            self.count_oversized();
-            return;
-        }
-        let Some(created_at) = bytes.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
-        else {
-            return;
-        };
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(SET_IF_NEWER).arg(1).arg(key).arg(bytes).arg(created_at).arg(millis);
-        if self.run::<i64>(cmd).await == Some(1) {
-            self.counters.writes.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Removes `key`.
-    pub async fn delete(&self, key: &str) {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(key);
-        let _ = self.run::<i64>(cmd).await;
-    }
 }
 
-/// `SET key value PX ttl` unless the stored envelope's created-at (bytes 5 to 12, little
-/// endian) is later than `ARGV[2]`.
-const SET_IF_NEWER: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current and #current >= 12 and string.sub(current, 1, 2) == 'me' then
-  local created = 0
-  for i = 12, 5, -1 do created = created * 256 + string.byte(current, i) end
-  if created > tonumber(ARGV[2]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1
-";
-
-/// A client for `url`; for `rediss://` with a private CA, trusting `root_certificate` (PEM).
-fn open_client(url: &str, root_certificate: Option<&[u8]>) -> redis::RedisResult<redis::Client> {
-    #[cfg(feature = "tls")]
-    if let Some(root) = root_certificate {
-        let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root.to_vec()) };
-        return redis::Client::build_with_tls(url, certificates);
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = root_certificate;
-    redis::Client::open(url)
+/// An envelope's created-at time (bytes 5 to 12).
+fn created_at(envelope: &[u8]) -> Option<u64> {
+    envelope.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes)
 }
 
 /// A random id for this process's backplane messages.
@@ -589,9 +447,7 @@ fn instance_id() -> u64 {
 
 /// Tells every L2 client in the process about a tag invalidation.
 pub(crate) fn broadcast_tag(tag: &str) {
-    let all: Vec<Arc<RedisL2>> =
-        ALL.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(Weak::upgrade).collect();
-    for l2 in all {
+    for l2 in RedisL2::all() {
         l2.invalidate_tag(tag);
     }
 }
