@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use memo_runtime::testing::MockClock;
 use memo_runtime::{LoadTimeout, cached};
 
@@ -299,4 +301,110 @@ async fn the_options_compose() {
     })
     .await;
     assert_eq!(composed(1).await, Some(3), "invalidated: reloaded, not served stale");
+}
+
+static POOLED_RUNNING: AtomicU32 = AtomicU32::new(0);
+static POOLED_PEAK: AtomicU32 = AtomicU32::new(0);
+static POOLED_HOLD: AtomicBool = AtomicBool::new(false);
+
+#[cached(ttl = 10, stale = 60)]
+fn pooled(id: u32) -> u32 {
+    let running = POOLED_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    POOLED_PEAK.fetch_max(running, Ordering::SeqCst);
+    while POOLED_HOLD.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    POOLED_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    id
+}
+
+/// Regression: every background reload of a sync function started a thread of its own, so
+/// keys going stale together started as many threads.
+#[test]
+fn background_reloads_of_sync_functions_share_a_bounded_pool() {
+    let clock = MockClock::install();
+    let keys = 3 * memo_runtime::background::THREADS as u32;
+    for id in 0..keys {
+        pooled(id);
+    }
+    clock.advance(Duration::from_secs(11)); // all stale at once
+    POOLED_HOLD.store(true, Ordering::SeqCst);
+    for id in 0..keys {
+        assert_eq!(pooled(id), id, "the stale value answers at once");
+    }
+    eventually(memo_runtime::background::THREADS as u32, || POOLED_RUNNING.load(Ordering::SeqCst));
+    POOLED_HOLD.store(false, Ordering::SeqCst);
+    eventually(u64::from(2 * keys), || pooled::stats().loads);
+    assert_eq!(POOLED_PEAK.load(Ordering::SeqCst), memo_runtime::background::THREADS as u32, "never more at once");
+}
+
+static NO_TOKIO_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 10, stale = 60)]
+async fn no_tokio(id: u32) -> u32 {
+    id * 100 + NO_TOKIO_LOADS.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// A minimal executor that is not tokio, as `futures::executor::block_on` is.
+fn run<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// Regression: outside a tokio runtime a stale value was served, but never reloaded.
+#[test]
+fn async_functions_revalidate_without_a_tokio_runtime_too() {
+    let clock = MockClock::install();
+    assert_eq!(run(no_tokio(1)), 101);
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(run(no_tokio(1)), 101, "stale, answered at once");
+    eventually(102, || run(no_tokio(1)));
+}
+
+static OUTAGE: AtomicBool = AtomicBool::new(false);
+
+#[cached(ttl = 1, stale_if_error = "1h", retry_after = 1, name = "freshness.logged")]
+fn logged(id: u32) -> Result<u32, String> {
+    if OUTAGE.load(Ordering::SeqCst) { Err("down".to_owned()) } else { Ok(id) }
+}
+
+/// Regression: every fallback logged a line (thousands a second for a hot cache whose source
+/// is down). Now the first is logged, and then one line per 10 s says how many there were.
+#[test]
+fn fallbacks_are_logged_once_per_ten_seconds_with_their_count() {
+    let clock = MockClock::install();
+    let lines = support::log_lines::installed();
+    for id in 0..500 {
+        logged(id).unwrap();
+    }
+    OUTAGE.store(true, Ordering::SeqCst);
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(1)); // expired, and past the retry period
+        for id in 0..500 {
+            assert_eq!(logged(id), Ok(id), "answered by the fail-safe value");
+        }
+    }
+    clock.advance(Duration::from_secs(1));
+    logged(0).unwrap();
+    assert_eq!(logged::stats().fallbacks, 5_001);
+    let counts: Vec<String> = lines
+        .matching("freshness.logged")
+        .into_iter()
+        .filter(|l| l.level == tracing::Level::WARN)
+        .map(|l| l.text.split_whitespace().find(|f| f.starts_with("count=")).unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(counts, ["count=1", "count=5000"], "the first at once, then one line for the rest 10 s later");
 }

@@ -185,6 +185,9 @@ async fn request_consistent_caches_answer_one_value_per_request() {
     assert_eq!(price(1).await, 201, "the next request sees the invalidation");
     assert_eq!(CONSISTENT_LOADS.load(Ordering::SeqCst), 2);
     assert_eq!(price::stats().hits, 0, "the repeated call never reached the cache");
+    let name = concat!(module_path!(), "::price");
+    let loads: u64 = memo_runtime::stats::all().iter().filter(|s| s.name == name).map(|s| s.loads).sum();
+    assert_eq!(loads, 2, "the body ran twice: the request layer in front counts no loads of its own");
 }
 
 #[test]
@@ -225,4 +228,37 @@ async fn different_arguments_never_wait_on_each_other() {
     })
     .await;
     assert_eq!(PEAK_RUNNING.load(Ordering::SeqCst), 20);
+}
+
+#[request_memo]
+async fn counted(id: u64) -> u64 {
+    id
+}
+
+static NESTED_DEPTH: AtomicU32 = AtomicU32::new(0);
+
+#[request_memo]
+async fn nested(id: u64) -> u64 {
+    if NESTED_DEPTH.fetch_add(1, Ordering::SeqCst) == 0 { Box::pin(nested(id)).await + 1 } else { id }
+}
+
+/// Regression: `loads` stayed 0 although the body ran.
+#[tokio::test]
+async fn statistics_count_the_body_runs_as_loads() {
+    memo_runtime::scope(async {
+        counted(1).await;
+        counted(1).await;
+        counted(2).await;
+    })
+    .await;
+    let name = concat!(module_path!(), "::counted");
+    let stats = memo_runtime::stats::all().into_iter().find(|s| s.name == name).unwrap();
+    assert_eq!((stats.misses, stats.loads, stats.request_hits), (2, 2, 1));
+}
+
+/// Regression: an async memoized function awaiting itself with the same arguments hung.
+#[tokio::test]
+async fn a_call_of_itself_with_the_same_arguments_runs_the_body_again() {
+    let answer = memo_runtime::scope(tokio::time::timeout(Duration::from_secs(10), nested(7))).await;
+    assert_eq!(answer, Ok(8), "no hang");
 }

@@ -231,3 +231,24 @@ fn recursion_does_not_deadlock() {
     assert_eq!(same_key_recursion(1), 2);
     assert_eq!(same_key_recursion(1), 2, "the outer result is the one stored");
 }
+
+static ASYNC_SAME_KEY_DEPTH: AtomicU32 = AtomicU32::new(0);
+
+/// Calls itself with the same key from inside its own load, awaiting the call.
+#[cached]
+async fn async_same_key_recursion(n: u64) -> u64 {
+    if ASYNC_SAME_KEY_DEPTH.fetch_add(1, Ordering::SeqCst) == 0 {
+        Box::pin(async_same_key_recursion(n)).await + 1
+    } else {
+        n
+    }
+}
+
+/// Regression: the async form waited for its own load for ever.
+#[tokio::test]
+async fn async_recursion_on_the_same_key_runs_again_as_sync_does() {
+    let answer = tokio::time::timeout(Duration::from_secs(10), async_same_key_recursion(1)).await;
+    assert_eq!(answer, Ok(2), "no hang");
+    assert_eq!(async_same_key_recursion(1).await, 2, "the outer result is the one stored");
+    assert_eq!(async_same_key_recursion::stats().loads, 2);
+}

@@ -38,7 +38,7 @@ mod store;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use scc::HashIndex;
@@ -48,12 +48,13 @@ pub use detached::{FromTimeout, LoadTimeout};
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
+use crate::notice::Notice;
 use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
 use store::Writer;
 
-pub(crate) use flight::{Flight, Waited};
+pub(crate) use flight::{Flight, RunsHere, Waited};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
 
@@ -107,6 +108,11 @@ pub struct Cache<K, V> {
     fallbacks: Counter,
     timeouts: Counter,
     load_times: LoadHistogram,
+    /// Fallbacks and timeouts are logged at most once per period each.
+    fallback_log: Notice,
+    timeout_log: Notice,
+    /// Whether the lack of a tokio runtime for `timeout` was logged.
+    no_runtime_noted: AtomicBool,
     /// Entries read from the L2 that were created at or before these local invalidations
     /// are misses.
     #[cfg(feature = "redis")]
@@ -170,6 +176,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             #[cfg(feature = "redis")]
             remote: std::sync::OnceLock::new(),
             load_times: LoadHistogram::default(),
+            fallback_log: Notice::new(),
+            timeout_log: Notice::new(),
+            no_runtime_noted: AtomicBool::new(false),
         }
     }
 

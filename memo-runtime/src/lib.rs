@@ -38,6 +38,7 @@
 //! See [`cached`] for every argument, [`outcome`] for how return values are classified, and
 //! [`Cache`] for the cache underneath.
 
+pub mod background;
 pub mod cache;
 mod cell;
 pub mod clock;
@@ -190,8 +191,14 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// # Loads that outlive the call
 ///
 /// With `stale`, `early_refresh` or `timeout`, a load may go on after the call that started it
-/// returns: background reloads run on a thread (sync functions) or a tokio task (async
-/// functions), and a load a caller stopped waiting for finishes there. Such functions must own
+/// returns: background reloads, and loads a caller stopped waiting for, run as a tokio task
+/// (async functions in a tokio runtime) or on a pool of at most
+/// [`background::THREADS`] threads shared by every cache (sync
+/// functions, and async ones called outside a tokio runtime, whose reloads then run to
+/// completion on a pool thread). However many keys go stale at once, no more threads start:
+/// when the pool's queue is full, a reload waits for a later call, and a call with a `timeout`
+/// runs its load itself. `timeout` needs a tokio runtime to time the wait: outside one, an
+/// async function's calls wait for their loads (said once, as a warning). Such functions must own
 /// their arguments (`Arc<Db>` or a cloneable pool rather than `&Db`, `self: Arc<Self>` rather
 /// than `&self`); a compile error says so. With `timeout`, the return type must be
 /// `Result<T, E>` with `E: From<LoadTimeout>` so that a timed-out call without a fallback can

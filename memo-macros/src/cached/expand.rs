@@ -255,7 +255,7 @@ fn request_consistent(plan: &Plan<'_>, lookup: &TokenStream) -> TokenStream {
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
     let site = quote! {
-        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::new(#name);
+        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::over_cache(#name);
     };
     if subject.is_async {
         quote! {{

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
+use std::sync::Arc;
+
 use super::Cache;
-use super::flight::Waited;
+use super::flight::{RunsHere, Waited};
 use super::fresh::Probe;
 use super::load::{CatchUnwind, Join, Lead};
+use crate::background::{self, Job};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
 
@@ -79,10 +82,17 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         on_timeout: fn(LoadTimeout) -> S::Output,
     ) -> S::Output {
         self.timeouts.add(1);
+        if let Some(count) = self.timeout_log.due() {
+            tracing::warn!(
+                cache = %self.policy.name,
+                ?after,
+                count,
+                "calls stopped waiting for a load at the timeout, answering with the last good value or a LoadTimeout error (count: since the last such line)"
+            );
+        }
         match fallback {
             Some(value) => {
                 self.fallbacks.add(1);
-                tracing::warn!(cache = %self.policy.name, ?after, "the load timed out; answering with the last good value");
                 shape.rebuild(value)
             }
             None => on_timeout(LoadTimeout { after }),
@@ -130,14 +140,15 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let fallback = match self.probe(&key) {
             Probe::Fresh(value) => return shape.rebuild(value),
             Probe::Refresh(value, early) => {
-                if let Some(lead) = self.lead_reload(&key, false) {
-                    self.count_reload(early);
-                    let span = self.load_span();
-                    spawn_thread(move || {
-                        let started = Instant::now();
-                        let output = span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)));
-                        let _ = self.settle_caught(lead, shape, output, derive, started);
-                    });
+                if let Some(lead) = self.lead_reload(&key) {
+                    let reload: Job = Box::new(move || drop(self.run_detached(lead, shape, derive, load)));
+                    match background::spawn(reload) {
+                        Ok(()) => self.count_reload(early),
+                        // The pool is saturated: the stale value answers, a later call reloads.
+                        Err(_) => {
+                            tracing::debug!(cache = %self.policy.name, "background reload skipped: the load pool is full")
+                        }
+                    }
                 }
                 return shape.rebuild(value);
             }
@@ -150,7 +161,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.misses.add(1);
         let mut pending = Some((derive, load));
         loop {
-            let waited = match self.join(&key, false) {
+            let waited = match self.join(&key) {
                 Join::Hit(value) => return shape.rebuild(value),
                 Join::Lead(lead) => {
                     let Some((derive, load)) = pending.take() else {
@@ -159,12 +170,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     };
                     self.loads.add(1);
                     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                    let span = self.load_span();
-                    spawn_thread(move || {
-                        let started = Instant::now();
-                        let output = span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)));
-                        let _ = tx.send(self.settle_caught(lead, shape, output, derive, started));
-                    });
+                    let job: Job = Box::new(move || drop(tx.send(self.run_detached(lead, shape, derive, load))));
+                    if let Err(job) = background::spawn(job) {
+                        job(); // the pool is saturated: this call loads, and waits for its load
+                    }
                     match rx.recv_timeout(timeout) {
                         Ok(Ok(output)) => return output,
                         Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -231,30 +240,30 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let fallback = match self.probe(&key) {
             Probe::Fresh(value) => return shape.rebuild(value),
             Probe::Refresh(value, early) => {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current()
-                    && let Some(lead) = self.lead_reload(&key, false)
+                if let Some(lead) = self.lead_reload(&key)
+                    && spawn_future(async move { drop(self.run_detached_async(lead, shape, derive, make).await) })
                 {
                     self.count_reload(early);
-                    let span = self.load_span();
-                    runtime.spawn(async move {
-                        let started = Instant::now();
-                        let output = CatchUnwind { inner: Box::pin(make().instrument(span)) }.await;
-                        let _ = self.settle_caught(lead, shape, output, derive, started);
-                    });
                 }
                 return shape.rebuild(value);
             }
             Probe::Miss(fallback) => fallback,
         };
+        let timeout = self.policy.timeout.filter(|_| on_timeout.is_some());
         let runtime = tokio::runtime::Handle::try_current().ok();
-        let timeout = self.policy.timeout.filter(|_| on_timeout.is_some() && runtime.is_some());
         let (Some(timeout), Some(on_timeout), Some(runtime)) = (timeout, on_timeout, runtime) else {
+            if timeout.is_some() && !self.no_runtime_noted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    cache = %self.policy.name,
+                    "`timeout` needs a tokio runtime to time the wait; outside one, calls of this function wait for their loads"
+                );
+            }
             return self.load_async_tagged(key, shape, derive, async move { make().await }).await;
         };
         self.misses.add(1);
         let mut pending = Some((derive, make));
         loop {
-            let waited = match self.join(&key, false) {
+            let waited = match self.join(&key) {
                 Join::Hit(value) => return shape.rebuild(value),
                 Join::Lead(lead) => {
                     let Some((derive, make)) = pending.take() else {
@@ -263,12 +272,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     };
                     self.loads.add(1);
                     let (tx, rx) = tokio::sync::oneshot::channel();
-                    let span = self.load_span();
-                    runtime.spawn(async move {
-                        let started = Instant::now();
-                        let output = CatchUnwind { inner: Box::pin(make().instrument(span)) }.await;
-                        let _ = tx.send(self.settle_caught(lead, shape, output, derive, started));
-                    });
+                    runtime
+                        .spawn(async move { drop(tx.send(self.run_detached_async(lead, shape, derive, make).await)) });
                     match tokio::time::timeout(timeout, rx).await {
                         Ok(Ok(Ok(output))) => return output,
                         Ok(Ok(Err(panic))) => std::panic::resume_unwind(panic),
@@ -298,20 +303,60 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             self.early_refreshes.add(1);
         }
     }
+
+    /// Runs a load apart from its caller, as its flight's load: timed, panics caught, settled.
+    fn run_detached<S, D, L>(
+        &'static self,
+        lead: Lead<'static, K, V>,
+        shape: S,
+        derive: D,
+        load: L,
+    ) -> Caught<S::Output>
+    where
+        S: Shape<Stored = V>,
+        D: FnOnce(&V) -> Vec<Tag>,
+        L: FnOnce() -> (Vec<Tag>, S::Output),
+    {
+        let started = Instant::now();
+        let (flight, span) = (Arc::clone(lead.flight()), self.load_span());
+        let output = flight.run_here(|| span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))));
+        self.settle_caught(lead, shape, output, derive, started)
+    }
+
+    /// The async form of [`run_detached`](Self::run_detached).
+    async fn run_detached_async<S, D, M, F>(
+        &'static self,
+        lead: Lead<'static, K, V>,
+        shape: S,
+        derive: D,
+        make: M,
+    ) -> Caught<S::Output>
+    where
+        S: Shape<Stored = V>,
+        D: FnOnce(&V) -> Vec<Tag>,
+        M: FnOnce() -> F,
+        F: Future<Output = (Vec<Tag>, S::Output)>,
+    {
+        let started = Instant::now();
+        let flight = Arc::clone(lead.flight());
+        let load = std::pin::pin!(make().instrument(self.load_span()));
+        let output = CatchUnwind { inner: RunsHere::new(&flight, load) }.await;
+        self.settle_caught(lead, shape, output, derive, started)
+    }
 }
 
-/// Runs `f` on a new thread; if no thread can be started, runs it here.
-fn spawn_thread(f: impl FnOnce() + Send + 'static) {
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
-    let theirs = std::sync::Arc::clone(&slot);
-    let spawned = std::thread::Builder::new().name("memo-load".into()).spawn(move || {
-        if let Some(f) = theirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-            f();
+/// Runs a background load of an async function: as a task of the current tokio runtime, or,
+/// outside one, on the load pool (see [`background`]); skipped (false) when the pool is
+/// saturated.
+fn spawn_future(load: impl Future<Output = ()> + Send + 'static) -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(load)),
+        Err(_) => {
+            if background::spawn(Box::new(move || background::block_on(load))).is_err() {
+                tracing::debug!("background reload skipped: the load pool is full");
+                return false;
+            }
         }
-    });
-    if spawned.is_err()
-        && let Some(f) = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
-    {
-        f();
     }
+    true
 }

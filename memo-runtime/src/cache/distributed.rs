@@ -207,7 +207,7 @@ where
             Some(l2) if crate::enabled() => l2,
             _ => return self.load_async_tagged(key, shape, derive, load).await,
         };
-        let lead = match self.join(&key, false) {
+        let lead = match self.join(&key) {
             Join::Hit(value) => return shape.rebuild(value),
             // Someone in this process is already reading the L2 or loading: wait with them.
             Join::Wait(_) => return self.load_async_tagged(key, shape, derive, load).await,
@@ -312,7 +312,7 @@ where
             // L1 has it (fresh, stale or due for early refresh), or there is no L2.
             _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
         };
-        if let Join::Lead(lead) = self.join(&key, false)
+        if let Join::Lead(lead) = self.join(&key)
             && let Ok(key_bytes) = KeyBytes::of(&key)
         {
             let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);

@@ -6,10 +6,18 @@
 //! finishes the flight publishes the value. When it fails, panics or is dropped (cancelled),
 //! its guard marks the flight abandoned and every waiter retries, one of them becoming the next
 //! leader. No waiter is left hanging and nothing stays locked.
+//!
+//! A load that calls its own function with the same key (directly, or through other cached
+//! functions) would wait for itself. Each thread therefore knows which flights' loads it is
+//! running at this moment ([`Flight::run_here`], and [`RunsHere`] for a load's future, which
+//! marks every poll); a call that finds such a flight runs the body again instead of waiting,
+//! for sync and async functions alike.
 
+use std::cell::RefCell;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -19,6 +27,54 @@ enum State<V> {
     Running,
     Ready(V),
     Abandoned,
+}
+
+thread_local! {
+    /// The flights whose loads this thread is running now, innermost last.
+    static RUNNING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a flight's load as running on this thread until dropped (also when the load panics).
+struct Running(usize);
+
+impl Running {
+    fn enter(id: usize) -> Self {
+        RUNNING.with_borrow_mut(|running| running.push(id));
+        Self(id)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with_borrow_mut(|running| {
+            if let Some(at) = running.iter().rposition(|&id| id == self.0) {
+                running.remove(at);
+            }
+        });
+    }
+}
+
+/// A flight's load as a future: every poll runs as the flight's load (see
+/// [`Flight::run_here`]), so that the load calling its own function with the same key, on
+/// whichever thread polls it, runs instead of waiting for itself.
+pub(crate) struct RunsHere<'f, F> {
+    id: usize,
+    inner: Pin<&'f mut F>,
+}
+
+impl<'f, F: Future> RunsHere<'f, F> {
+    pub(crate) fn new<V: Clone>(flight: &Arc<Flight<V>>, inner: Pin<&'f mut F>) -> Self {
+        Self { id: flight.id(), inner }
+    }
+}
+
+impl<F: Future> Future for RunsHere<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _running = Running::enter(self.id);
+        self.inner.as_mut().poll(cx)
+    }
 }
 
 /// What a waiter got.
@@ -40,9 +96,6 @@ pub(crate) struct Flight<V> {
     /// Set when the key (or the whole cache) is invalidated during the load: the result still
     /// answers the callers that were waiting, but is not stored.
     invalidated: AtomicBool,
-    /// The thread leading a synchronous load, so that a recursive call on the same key runs
-    /// instead of waiting for itself.
-    leader_thread: Option<ThreadId>,
     /// When the load began (coarse clock ms): an invalidation from another instance stales
     /// the loads that began before it.
     #[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "read by the L2 backplane only"))]
@@ -50,13 +103,12 @@ pub(crate) struct Flight<V> {
 }
 
 impl<V: Clone> Flight<V> {
-    pub(crate) fn new(sync_leader: bool) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(State::Running),
             ready: Condvar::new(),
             notify: Notify::new(),
             invalidated: AtomicBool::new(false),
-            leader_thread: sync_leader.then(|| std::thread::current().id()),
             started_at: crate::clock::now_millis_fast(),
         }
     }
@@ -73,8 +125,21 @@ impl<V: Clone> Flight<V> {
         self.invalidated.load(Ordering::Acquire)
     }
 
-    pub(crate) fn led_by_this_thread(&self) -> bool {
-        self.leader_thread == Some(std::thread::current().id())
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
+    /// Whether this thread is inside this flight's load right now: a call that would wait for
+    /// it is the load calling itself.
+    pub(crate) fn runs_here(&self) -> bool {
+        let id = self.id();
+        RUNNING.with_borrow(|running| running.contains(&id))
+    }
+
+    /// Runs `load` as this flight's load on this thread.
+    pub(crate) fn run_here<R>(&self, load: impl FnOnce() -> R) -> R {
+        let _running = Running::enter(self.id());
+        load()
     }
 
     fn finish(&self, state: State<V>) {

@@ -120,7 +120,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let value = kept.value.clone();
         self.write(&mut self.lock_writer(), key.clone(), kept);
         self.fallbacks.add(1);
-        tracing::warn!(cache = %self.policy.name, "{why}; answering with the last good value (fail-safe)");
+        if let Some(count) = self.fallback_log.due() {
+            tracing::warn!(
+                cache = %self.policy.name,
+                count,
+                "{why}; answering with the last good value (fail-safe; count: since the last such line)"
+            );
+        }
         Some(value)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::Cache;
-use super::flight::{Flight, Waited};
+use super::flight::{Flight, RunsHere, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::tags::Tag;
 
@@ -36,6 +36,11 @@ impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
     /// The key being loaded.
     pub(super) fn key(&self) -> Option<&K> {
         self.key.as_ref()
+    }
+
+    /// The flight this call leads.
+    pub(super) fn flight(&self) -> &Arc<Flight<V>> {
+        &self.flight
     }
 
     /// Hands `value` to the waiters without storing it (it is stored already: a fail-safe
@@ -148,21 +153,20 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Leads a load of `key` unless one is running: for background reloads of entries that
     /// are still servable.
-    pub(super) fn lead_reload(&self, key: &K, sync: bool) -> Option<Lead<'_, K, V>> {
+    pub(super) fn lead_reload(&self, key: &K) -> Option<Lead<'_, K, V>> {
         let mut flights = self.lock_flights();
         if flights.contains_key(key) {
             return None;
         }
-        Some(self.register(&mut flights, key, sync))
+        Some(self.register(&mut flights, key))
     }
 
     fn register<'c>(
         &'c self,
         flights: &mut std::collections::HashMap<K, Arc<Flight<V>>, super::Hasher>,
         key: &K,
-        sync: bool,
     ) -> Lead<'c, K, V> {
-        let flight = Arc::new(Flight::new(sync));
+        let flight = Arc::new(Flight::new());
         flights.insert(key.clone(), Arc::clone(&flight));
         Lead {
             cache: self,
@@ -173,7 +177,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    pub(super) fn join(&self, key: &K, sync: bool) -> Join<'_, K, V> {
+    pub(super) fn join(&self, key: &K) -> Join<'_, K, V> {
         let mut flights = self.lock_flights();
         if let Some(flight) = flights.get(key) {
             return Join::Wait(Arc::clone(flight));
@@ -182,7 +186,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if let Some((value, _)) = self.peek_fresh(key) {
             return Join::Hit(value);
         }
-        Join::Lead(self.register(&mut flights, key, sync))
+        Join::Lead(self.register(&mut flights, key))
     }
 
     fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
@@ -328,24 +332,26 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let mut waited = false;
         loop {
-            match self.join(&key, true) {
+            match self.join(&key) {
                 Join::Hit(value) => return shape.rebuild(value),
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
                     let span = self.load_span();
+                    let flight = Arc::clone(lead.flight());
+                    let load = || flight.run_here(|| span.in_scope(load));
                     let output = if self.policy.fallback_ms.is_some() {
-                        match span.in_scope(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))) {
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
                             Ok(output) => output,
                             Err(panic) => return self.panicked(lead, shape, panic),
                         }
                     } else {
-                        span.in_scope(load)
+                        load()
                     };
                     return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
-                    if flight.led_by_this_thread() {
+                    if flight.runs_here() {
                         // A recursive call on the key being loaded: waiting would deadlock.
                         self.loads.add(1);
                         return load().1;
@@ -442,14 +448,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let mut waited = false;
         loop {
-            match self.join(&key, false) {
+            match self.join(&key) {
                 Join::Hit(value) => return shape.rebuild(value),
                 Join::Lead(lead) => {
                     self.loads.add(1);
                     let started = Instant::now();
-                    let load = load.instrument(self.load_span());
+                    let flight = Arc::clone(lead.flight());
+                    let load = std::pin::pin!(load.instrument(self.load_span()));
+                    let load = RunsHere::new(&flight, load);
                     let output = if self.policy.fallback_ms.is_some() {
-                        match (CatchUnwind { inner: std::pin::pin!(load) }).await {
+                        match (CatchUnwind { inner: load }).await {
                             Ok(output) => output,
                             Err(panic) => return self.panicked(lead, shape, panic),
                         }
@@ -459,6 +467,11 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     return self.settle(lead, shape, output, derive, started);
                 }
                 Join::Wait(flight) => {
+                    if flight.runs_here() {
+                        // A recursive call on the key being loaded: waiting would never end.
+                        self.loads.add(1);
+                        return load.await.1;
+                    }
                     if !std::mem::replace(&mut waited, true) {
                         self.coalesced.add(1);
                     }

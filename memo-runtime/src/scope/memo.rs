@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use super::{CURRENT, Scope};
-use crate::cache::{Flight, Hasher, Waited};
+use crate::cache::{Flight, Hasher, RunsHere, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
 
@@ -14,6 +14,9 @@ use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
 #[derive(Debug)]
 pub struct MemoSite {
     name: &'static str,
+    /// Whether what runs on a miss is the function's body (`#[request_memo]`), rather than a
+    /// cache that counts its own loads (`#[cached(request_consistent)]`).
+    runs_body: bool,
     counts: OnceLock<SiteCounts>,
 }
 
@@ -21,13 +24,21 @@ pub struct MemoSite {
 struct SiteCounts {
     hits: HitCounter,
     misses: Counter,
+    loads: Counter,
 }
 
 impl MemoSite {
     /// A site, for a `static`.
     #[must_use]
     pub const fn new(name: &'static str) -> Self {
-        Self { name, counts: OnceLock::new() }
+        Self { name, runs_body: true, counts: OnceLock::new() }
+    }
+
+    /// A site in front of a cache (`request_consistent`): its misses go to the cache, which
+    /// counts the loads.
+    #[must_use]
+    pub const fn over_cache(name: &'static str) -> Self {
+        Self { name, runs_body: false, counts: OnceLock::new() }
     }
 
     fn id(&'static self) -> usize {
@@ -49,12 +60,20 @@ impl MemoSite {
     fn miss(&'static self) {
         self.counts().misses.add(1);
     }
+
+    /// The body runs, inside a scope.
+    fn load(&'static self) {
+        if self.runs_body {
+            self.counts().loads.add(1);
+        }
+    }
 }
 
 impl StatsSource for MemoSite {
     fn stats(&self) -> CacheStats {
-        let (request_hits, misses) = self.counts.get().map_or((0, 0), |c| (c.hits.get().0, c.misses.get()));
-        CacheStats { name: self.name.to_owned(), request_hits, misses, ..CacheStats::default() }
+        let (request_hits, misses, loads) =
+            self.counts.get().map_or((0, 0, 0), |c| (c.hits.get().0, c.misses.get(), c.loads.get()));
+        CacheStats { name: self.name.to_owned(), request_hits, misses, loads, ..CacheStats::default() }
     }
 }
 
@@ -96,14 +115,14 @@ enum Join<V> {
 }
 
 impl Scope {
-    fn join<K: CacheKey, V: CacheValue>(&self, site: usize, key: &K, sync: bool) -> Join<V> {
+    fn join<K: CacheKey, V: CacheValue>(&self, site: usize, key: &K) -> Join<V> {
         let mut tables = self.lock();
         let Some(table) = tables.table::<K, V>(site) else { return Join::Bypass };
         match table.get(key) {
             Some(Slot::Ready(value)) => Join::Hit(value.clone()),
             Some(Slot::Loading(flight)) => Join::Wait(Arc::clone(flight)),
             None => {
-                let flight = Arc::new(Flight::new(sync));
+                let flight = Arc::new(Flight::new());
                 table.insert(key.clone(), Slot::Loading(Arc::clone(&flight)));
                 Join::Lead(flight)
             }
@@ -176,10 +195,10 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 
 /// The first lookup, on the task-local scope without cloning it: a hit costs no reference
 /// count traffic. `None` outside any scope; else the hit, or the scope and what to do.
-fn first_join<K: CacheKey, V: CacheValue>(site: usize, key: &K, sync: bool) -> Option<Result<V, (Scope, Join<V>)>> {
+fn first_join<K: CacheKey, V: CacheValue>(site: usize, key: &K) -> Option<Result<V, (Scope, Join<V>)>> {
     CURRENT
         .try_with(|current| {
-            current.as_ref().map(|scope| match scope.join::<K, V>(site, key, sync) {
+            current.as_ref().map(|scope| match scope.join::<K, V>(site, key) {
                 Join::Hit(value) => Ok(value),
                 other => Err((scope.clone(), other)),
             })
@@ -196,7 +215,7 @@ pub fn request_memo<K: CacheKey, S: Shape>(
     load: impl FnOnce() -> S::Output,
 ) -> S::Output {
     let Some(key) = key.filter(|_| crate::enabled()) else { return load() };
-    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key, true) {
+    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key) {
         None => return load(),
         Some(Ok(value)) => {
             site.hit();
@@ -210,14 +229,23 @@ pub fn request_memo<K: CacheKey, S: Shape>(
                 site.hit();
                 return shape.rebuild(value);
             }
-            Join::Bypass => return load(),
+            Join::Bypass => {
+                site.load();
+                return load();
+            }
             Join::Lead(flight) => {
                 site.miss();
+                site.load();
+                let running = Arc::clone(&flight);
+                // Built first: a load that panics abandons the flight, and a waiter takes over.
                 let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
-                return lead.finish(shape, load());
+                let output = running.run_here(load);
+                return lead.finish(shape, output);
             }
             Join::Wait(flight) => {
-                if flight.led_by_this_thread() {
+                if flight.runs_here() {
+                    // The body calls itself with the same arguments: waiting would never end.
+                    site.load();
                     return load();
                 }
                 if let Waited::Value(value) = flight.wait_blocking(None) {
@@ -226,7 +254,7 @@ pub fn request_memo<K: CacheKey, S: Shape>(
                 }
             }
         }
-        join = scope.join::<K, S::Stored>(site.id(), &key, true);
+        join = scope.join::<K, S::Stored>(site.id(), &key);
     }
 }
 
@@ -238,7 +266,7 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
     load: impl Future<Output = S::Output>,
 ) -> S::Output {
     let Some(key) = key.filter(|_| crate::enabled()) else { return load.await };
-    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key, false) {
+    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key) {
         None => return load.await,
         Some(Ok(value)) => {
             site.hit();
@@ -252,20 +280,30 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
                 site.hit();
                 return shape.rebuild(value);
             }
-            Join::Bypass => return load.await,
+            Join::Bypass => {
+                site.load();
+                return load.await;
+            }
             Join::Lead(flight) => {
                 site.miss();
+                site.load();
+                let running = Arc::clone(&flight);
                 let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
-                let output = load.await;
+                let output = RunsHere::new(&running, std::pin::pin!(load)).await;
                 return lead.finish(shape, output);
             }
             Join::Wait(flight) => {
+                if flight.runs_here() {
+                    // The body calls itself with the same arguments: waiting would never end.
+                    site.load();
+                    return load.await;
+                }
                 if let Waited::Value(value) = flight.wait(None).await {
                     site.hit();
                     return shape.rebuild(value);
                 }
             }
         }
-        join = scope.join::<K, S::Stored>(site.id(), &key, false);
+        join = scope.join::<K, S::Stored>(site.id(), &key);
     }
 }
