@@ -37,8 +37,8 @@ fn bad_database_and_redis_urls_are_one_line_errors() {
     let output = catalog::run(&["--db", db], &[("REDIS_URL", "redis//missing-colon")]);
     assert_one_line_error(&output, "REDIS_URL");
 
-    let output = catalog::run(&["--seconds", "soon"], &[]);
-    assert_one_line_error(&output, "--seconds: cannot read `soon`");
+    let output = catalog::run(&["--requests", "many"], &[]);
+    assert_one_line_error(&output, "--requests: cannot read `many`");
 }
 
 #[tokio::test]

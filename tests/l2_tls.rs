@@ -58,3 +58,35 @@ async fn a_server_no_trusted_ca_vouches_for_is_never_used() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing reached a server with an unverified certificate");
 }
+
+/// An application may install a process-wide crypto provider of its own (or none, with two
+/// compiled in, where rustls cannot pick one and panics): memo's connections pass the ring
+/// provider explicitly, so neither matters. Here the process's provider can agree on no cipher
+/// suite at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_do_not_depend_on_the_process_wide_crypto_provider() {
+    let useless =
+        rustls::crypto::CryptoProvider { cipher_suites: Vec::new(), ..rustls::crypto::ring::default_provider() };
+    let _ = useless.install_default();
+    let server = RedisServer::start_tls();
+    let l2 = Memo::builder()
+        .redis(server.url())
+        .tls_root_certificate(server.ca_certificate())
+        .namespace("tls")
+        .l2_timeout(Duration::from_millis(500))
+        .connect()
+        .unwrap();
+    let cache: &'static Cache<u64, String> = Box::leak(Box::new(
+        Cache::builder().name("tls::provider").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
+    ));
+    let shape = ResultShape::<String, String>::default();
+    let value =
+        cache.get_or_load_distributed(1, shape, |_| Vec::new(), async { (Vec::new(), Ok("ring".to_owned())) }).await;
+    assert_eq!(value.as_deref(), Ok("ring"));
+    let key = keys::entry_key("tls", "tls::provider", 0, &KeyBytes::of(&1u64).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["EXISTS", &key]) != "1" {
+        assert!(Instant::now() < deadline, "not written over TLS: {:?}", l2.stats());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,11 +1,8 @@
 //! What operators see: counters by layer, load-time histograms and L2 state through the
-//! `metrics` facade (rendered by the Prometheus exporter), and a `tracing` span per load.
-
-use std::sync::{Arc, Mutex};
+//! `metrics` facade (rendered by the Prometheus exporter). What memo logs is in `logs.rs`.
 
 use memo_runtime::{cached, request_memo};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use tracing_subscriber::layer::{Context, SubscriberExt};
 
 #[cached(ttl = 60, name = "obs.square")]
 fn square(x: u64) -> u64 {
@@ -58,56 +55,6 @@ fn counters_by_layer_and_load_seconds_reach_the_prometheus_exporter() {
     assert_eq!(series(r#"memo_load_seconds_count{cache="obs.square"}"#), 2.0);
     assert_eq!(series(r#"memo_load_seconds_count{cache="obs.failing"}"#), 1.0);
     assert!(text.contains("# HELP memo_hits_total"), "described:\n{text}");
-}
-
-#[cached(ttl = 60, name = "obs.traced")]
-fn traced(x: u64) -> u64 {
-    tracing::info!("loading");
-    x
-}
-
-/// Span names with their `cache` field, and the span each event was in.
-#[derive(Default, Clone)]
-struct Spans(Arc<Mutex<Vec<String>>>);
-
-impl<S> tracing_subscriber::Layer<S> for Spans
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
-        struct Cache(String);
-        impl tracing::field::Visit for Cache {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "cache" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut cache = Cache(String::new());
-        attrs.record(&mut cache);
-        self.0.lock().unwrap().push(format!("{} cache={}", attrs.metadata().name(), cache.0));
-    }
-
-    fn on_event(&self, _: &tracing::Event<'_>, ctx: Context<'_, S>) {
-        let within = ctx.lookup_current().map(|span| span.name().to_owned()).unwrap_or_default();
-        self.0.lock().unwrap().push(format!("event in {within}"));
-    }
-}
-
-#[test]
-fn every_load_runs_in_a_span_named_for_its_cache() {
-    let spans = Spans::default();
-    let subscriber = tracing_subscriber::registry().with(spans.clone());
-    tracing::subscriber::with_default(subscriber, || {
-        traced(1);
-        traced(1); // a hit: no span
-        traced(2);
-    });
-    let seen = spans.0.lock().unwrap().clone();
-    assert_eq!(
-        seen,
-        ["memo.load cache=obs.traced", "event in memo.load", "memo.load cache=obs.traced", "event in memo.load"]
-    );
 }
 
 /// A Redis that cannot be reached: its errors and the open breaker reach the exporter,

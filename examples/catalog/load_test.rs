@@ -1,7 +1,11 @@
 //! `--load-test`: runs the service as a child process twice, with caching off
-//! (`MEMO_DISABLE=1`) and on, drives each over HTTP on loopback with the same Zipf workload
-//! for a fixed time, and compares them: throughput, latency, database queries (read from the
-//! service's own `/metrics`) and the hit ratio of each cache layer.
+//! (`MEMO_DISABLE=1`) and on, drives each over HTTP on loopback with the same Zipf workload,
+//! and compares them: throughput, latency, database queries (read from the service's own
+//! `/metrics`) and the hit ratio of each cache layer.
+//!
+//! Each run sends a fixed number of requests: every connection draws its own fixed seeded
+//! sequence, so the keys asked for, and so the database queries per request, do not depend on
+//! how fast the machine is; only the per-second figures do.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -73,12 +77,13 @@ pub async fn run(options: &Options) -> Result<(), String> {
     let store =
         if std::env::var("DATABASE_URL").is_ok_and(|u| !u.trim().is_empty()) { "DATABASE_URL" } else { "SQLite" };
     let l2 = if std::env::var("REDIS_URL").is_ok() { "Redis L2" } else { "in-process" };
+    let baseline = options.baseline_requests.unwrap_or(options.requests / 10).max(1);
     println!(
-        "catalog load test: {products} products ({store}, {l2}), Zipf s={}, {} connections, {} s per run",
-        options.zipf, options.concurrency, options.seconds
+        "catalog load test: {products} products ({store}, {l2}), Zipf s={}, {} connections, {baseline} requests with caching off, {} with caching on",
+        options.zipf, options.concurrency, options.requests
     );
-    let off = drive(options, false, products).await?;
-    let on = drive(options, true, products).await?;
+    let off = drive(options, false, products, baseline).await?;
+    let on = drive(options, true, products, options.requests).await?;
     print!("{}", table(&off, &on));
     crate::plot::write(&options.plot, &off, &on, options)?;
     println!("plot: {}", options.plot.display());
@@ -147,34 +152,44 @@ pub fn table(off: &Run, on: &Run) -> String {
     t
 }
 
-/// Starts the service, loads it for the configured time, reads its counters, stops it.
-async fn drive(options: &Options, caching: bool, products: i64) -> Result<Run, String> {
+/// Starts the service, sends it `requests` requests, reads its counters, stops it.
+async fn drive(options: &Options, caching: bool, products: i64, requests: u64) -> Result<Run, String> {
     let (mut child, addr) = start_service(options, caching).await?;
-    eprintln!("caching {}: {} s against {addr} ...", if caching { "on" } else { "off" }, options.seconds);
+    eprintln!("caching {}: {requests} requests to {addr} ...", if caching { "on" } else { "off" });
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(options.seconds);
-    let sampler = tokio::spawn(sample_queries(addr, started, deadline));
-    let workers: Vec<_> = (0..options.concurrency)
-        .map(|i| tokio::spawn(worker(addr, Workload::new(products, options.zipf), i as u64 + 1, started, deadline)))
+    let done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let sampler = tokio::spawn(sample_queries(addr, started, std::sync::Arc::clone(&done)));
+    let connections = options.concurrency as u64;
+    let workers: Vec<_> = (0..connections)
+        .map(|i| {
+            // Connection i sends its share of the requests, drawn from the sequence seeded i + 1.
+            let share = requests / connections + u64::from(i < requests % connections);
+            tokio::spawn(worker(addr, Workload::new(products, options.zipf), i + 1, started, share))
+        })
         .collect();
-    let mut run = Run { seconds: options.seconds as f64, ..Run::default() };
-    let mut done = vec![0u64; options.seconds as usize + 1];
+    let mut run = Run::default();
+    let mut done_at = Vec::new();
     for w in workers {
         let result = w.await.map_err(|e| e.to_string())??;
         run.errors += result.errors;
         for (at_ms, us) in result.samples {
             run.requests += 1;
             run.latencies_us.push(us);
-            if let Some(slot) = done.get_mut((at_ms / 1_000) as usize) {
-                *slot += 1;
-            }
+            done_at.push(at_ms);
         }
     }
-    done.truncate(options.seconds as usize);
-    run.per_second = done;
+    run.seconds = started.elapsed().as_secs_f64();
+    done.notify_one();
+    let mut per_second = vec![0u64; run.seconds.ceil() as usize];
+    for at_ms in done_at {
+        if let Some(slot) = per_second.get_mut((at_ms / 1_000) as usize) {
+            *slot += 1;
+        }
+    }
+    run.per_second = per_second;
     run.latencies_us.sort_unstable();
     run.db_per_second = sampler.await.map_err(|e| e.to_string())?;
-    run.db_per_second.truncate(options.seconds as usize);
+    run.db_per_second.truncate(run.per_second.len());
     let metrics = scrape(addr).await?;
     run.db_queries = sum(&metrics, "catalog_db_queries_total", "");
     run.layers = Layers {
@@ -275,12 +290,12 @@ async fn worker(
     load: Workload,
     seed: u64,
     started: Instant,
-    deadline: Instant,
+    requests: u64,
 ) -> Result<WorkerResult, String> {
     let mut rng = Rng::new(seed);
     let mut sender = connect(addr).await?;
     let mut result = WorkerResult::default();
-    while Instant::now() < deadline {
+    for _ in 0..requests {
         let (method, path, body) = load.next(&mut rng);
         let sent = Instant::now();
         match send(&mut sender, method, &path, body).await {
@@ -298,17 +313,27 @@ async fn worker(
     Ok(result)
 }
 
-/// The service's query counter once a second: queries per second.
-async fn sample_queries(addr: SocketAddr, started: Instant, deadline: Instant) -> Vec<f64> {
+/// The service's query counter once a second, until `done` and then once more: queries per
+/// second.
+async fn sample_queries(addr: SocketAddr, started: Instant, done: std::sync::Arc<tokio::sync::Notify>) -> Vec<f64> {
     let mut per_second = Vec::new();
     let mut last = 0.0;
     let mut tick = tokio::time::interval_at((started + Duration::from_secs(1)).into(), Duration::from_secs(1));
-    while Instant::now() < deadline + Duration::from_millis(100) {
-        tick.tick().await;
+    let finished = done.notified();
+    let mut finished = std::pin::pin!(finished);
+    loop {
+        // Each second, and once more when the run ends.
+        let last_sample = tokio::select! {
+            _ = tick.tick() => false,
+            () = finished.as_mut() => true,
+        };
         let Ok(metrics) = scrape(addr).await else { break };
         let total = sum(&metrics, "catalog_db_queries_total", "");
         per_second.push(total - last);
         last = total;
+        if last_sample {
+            break;
+        }
     }
     per_second
 }

@@ -36,7 +36,11 @@ options:
                        DATABASE_URL (sqlite:// or postgres://) takes precedence
   --products N         products to seed an empty database with (default 100000)
   --namespace NAME     Redis key namespace when REDIS_URL is set (default catalog)
-  --seconds N          load test: seconds per run (default 10)
+  --requests N         load test: requests with caching on (default 200000), a fixed seeded
+                       sequence, so that the result does not depend on the machine's speed
+  --baseline-requests N
+                       load test: requests with caching off (default a tenth of --requests:
+                       every one reaches the database, so fewer measure its cost as well)
   --concurrency N      load test: concurrent connections (default 32)
   --zipf S             load test: Zipf exponent of key popularity (default 1.0)
   --plot PATH          load test: where to write the SVG plot (default target/catalog-load-test.svg)
@@ -52,7 +56,8 @@ pub struct Options {
     pub products: i64,
     pub namespace: String,
     pub load_test: bool,
-    pub seconds: u64,
+    pub requests: u64,
+    pub baseline_requests: Option<u64>,
     pub concurrency: usize,
     pub zipf: f64,
     pub plot: PathBuf,
@@ -67,7 +72,8 @@ impl Options {
             products: 100_000,
             namespace: "catalog".into(),
             load_test: false,
-            seconds: 10,
+            requests: 200_000,
+            baseline_requests: None,
             concurrency: 32,
             zipf: 1.0,
             plot: PathBuf::from("target/catalog-load-test.svg"),
@@ -82,7 +88,8 @@ impl Options {
                 "--db" => o.db_path = PathBuf::from(value()?),
                 "--products" => o.products = parse::<i64>(&arg, &value()?)?.max(1),
                 "--namespace" => o.namespace = value()?,
-                "--seconds" => o.seconds = parse::<u64>(&arg, &value()?)?.max(1),
+                "--requests" => o.requests = parse::<u64>(&arg, &value()?)?.max(1),
+                "--baseline-requests" => o.baseline_requests = Some(parse::<u64>(&arg, &value()?)?.max(1)),
                 "--concurrency" => o.concurrency = parse::<usize>(&arg, &value()?)?.max(1),
                 "--zipf" => o.zipf = parse(&arg, &value()?)?,
                 "--plot" => o.plot = PathBuf::from(value()?),

@@ -36,6 +36,8 @@ pub mod outbox;
 pub mod redis;
 #[cfg(feature = "redis")]
 mod scripts;
+#[cfg(feature = "redis")]
+pub(crate) mod settings;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "redis")]

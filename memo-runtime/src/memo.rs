@@ -21,7 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::l2::envelope::{Limits, SigningKey};
-use crate::l2::redis::{InstallError, RedisL2, Settings};
+use crate::l2::redis::{InstallError, RedisL2};
+use crate::l2::settings::Settings;
 
 static INSTALLED: OnceLock<Arc<RedisL2>> = OnceLock::new();
 

@@ -47,9 +47,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use crate::cache::Hasher;
+type Hasher = foldhash::fast::RandomState;
 
 /// A tag: a cheap-to-clone shared string.
 pub type Tag = Arc<str>;
@@ -109,16 +109,26 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
-    #[cfg(feature = "redis")]
-    {
-        let tags: Vec<I::Item> = tags.into_iter().collect();
-        for tag in &tags {
-            crate::l2::redis::broadcast_tag(tag.as_ref());
+    match FORWARD.get() {
+        Some(forward) => {
+            let tags: Vec<I::Item> = tags.into_iter().collect();
+            for tag in &tags {
+                forward(tag.as_ref());
+            }
+            invalidate_tags_local(tags);
         }
-        invalidate_tags_local(tags);
+        None => invalidate_tags_local(tags),
     }
-    #[cfg(not(feature = "redis"))]
-    invalidate_tags_local(tags);
+}
+
+/// Where invalidations by tag go besides this process: set by the L2, which tells the other
+/// instances.
+static FORWARD: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Sends every invalidation by tag made in this process to `forward` as well.
+#[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "set by the L2 only"))]
+pub(crate) fn forward_to(forward: fn(&str)) {
+    let _ = FORWARD.set(forward);
 }
 
 /// Invalidates tags in this process only (a backplane message from another instance).

@@ -42,6 +42,22 @@ impl RedisServer {
         Self::launch(false, false)
     }
 
+    /// Starts a server on `port` (one a client was given before the server existed).
+    pub fn start_on(port: u16) -> Self {
+        let mut server = Self::launch_stopped(false, false);
+        let _ = std::fs::remove_dir_all(&server.dir);
+        server.port = port;
+        server.dir = std::env::temp_dir().join(format!("memo-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&server.dir).expect("temp dir");
+        server.spawn();
+        server
+    }
+
+    /// A loopback port that nothing listens on now.
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
     /// Starts a server that speaks TLS only, with a certificate for 127.0.0.1 issued by a
     /// fresh test CA ([`ca_certificate`](Self::ca_certificate)).
     pub fn start_tls() -> Self {

@@ -1,9 +1,10 @@
 //! The backplane: Redis pub/sub messages that keep every instance's L1 coherent.
 //!
 //! An instance that invalidates a key, a whole cache or a tag publishes a small message (no
-//! values, see [`message`](super::message)) on `{namespace}:#backplane` through its
-//! [outbox](super::outbox); every other instance drops its L1 copies. An instance ignores its
-//! own messages.
+//! values) on `{namespace}:#backplane` through its [outbox](super::outbox); every other
+//! instance drops its L1 copies. An instance ignores its own messages. The subscription is
+//! a connection of its own, outside the [gate](super::gate): it is kept up with its own
+//! backoff, and carries no operation that a call waits for.
 //!
 //! The subscription is checked with a `PING` every [`PING_EVERY`]: a Redis that went silent
 //! (a partition, a frozen server) is noticed even though no connection was closed. When the

@@ -2,7 +2,7 @@
 //! lost, only coarsened.
 //!
 //! Every invalidation made here (a key, a whole cache, a tag, a write-through) becomes a
-//! [`Change`]: what to remove or record in Redis (so that instances started later know it) and
+//! change: what to remove or record in Redis (so that instances started later know it) and
 //! the backplane message that makes running instances drop their copies. One task per L2 sends
 //! them in batches, through the [gate](super::gate); when Redis cannot take them, they wait and
 //! the task tries again as soon as the breaker lets it (woken when it closes), without waiting
