@@ -186,6 +186,9 @@ impl Link {
     /// The connection, or the error of the attempt to make one that this call waited for.
     /// Wrap it in the operation's deadline: an attempt may take up to [`CONNECT_TIMEOUT`].
     pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<Connection> {
+        if let Some(connection) = self.usable() {
+            return Ok(connection);
+        }
         let attempted = self.attempted.notified();
         let mut attempted = std::pin::pin!(attempted);
         attempted.as_mut().enable();
@@ -212,6 +215,11 @@ impl Link {
                 Err(RedisError::from((redis::ErrorKind::Io, "cannot connect to Redis", why)))
             }
         }
+    }
+
+    fn usable(&self) -> Option<Connection> {
+        let state = self.lock();
+        state.current.as_ref().filter(|_| !state.replace).cloned()
     }
 
     async fn connect(&self) {
