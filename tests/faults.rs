@@ -599,6 +599,19 @@ fn writes_refused(r: &mut Report) {
         let load = MissLoad::start(writer);
         load.calls(30_000).await;
         load.stop().await;
+        // An invalidation whose record Redis refuses: sent once (its message goes out), not
+        // repeated for as long as Redis is full.
+        let sent = l2.stats().invalidations_sent;
+        writer.invalidate_all();
+        let settled = wait_for(Duration::from_secs(10), || l2.is_idle() && l2.stats().invalidations_sent > sent).await;
+        let load = MissLoad::start(writer);
+        load.calls(5_000).await;
+        load.stop().await;
+        let resent = l2.stats().invalidations_sent - sent;
+        r.check(
+            settled.is_some() && resent == 1,
+            format!("an invalidation Redis refused to record was sent once ({resent} times)"),
+        );
         let reader = item_cache("faults::full", Arc::clone(&l2)); // another L1: reads go to the L2
         let hits_before = l2.stats().hits;
         for id in 0..1_000 {

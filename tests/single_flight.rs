@@ -252,3 +252,17 @@ async fn async_recursion_on_the_same_key_runs_again_as_sync_does() {
     assert_eq!(async_same_key_recursion(1).await, 2, "the outer result is the one stored");
     assert_eq!(async_same_key_recursion::stats().loads, 2);
 }
+
+static TIMED_SAME_KEY_DEPTH: AtomicU32 = AtomicU32::new(0);
+
+/// Calls itself with the same key from inside a load that runs on the load pool (`timeout`).
+#[cached(timeout = "10s")]
+fn timed_same_key_recursion(n: u64) -> Result<u64, memo_runtime::LoadTimeout> {
+    if TIMED_SAME_KEY_DEPTH.fetch_add(1, Ordering::SeqCst) == 0 { Ok(timed_same_key_recursion(n)? + 1) } else { Ok(n) }
+}
+
+/// Regression: with `timeout`, the inner call waited for its own load until the timeout.
+#[test]
+fn recursion_with_a_timeout_runs_again_instead_of_timing_out() {
+    assert_eq!(timed_same_key_recursion(1), Ok(2));
+}

@@ -2,10 +2,12 @@
 //! background reloads (`stale`, `early_refresh`) and timed-out loads of sync functions, and
 //! those of async functions called outside a tokio runtime.
 //!
-//! A small pool of [`THREADS`] threads, started as work arrives, takes them from a queue of
-//! at most [`QUEUED`] loads. However many keys go stale at once, no more threads start: a
-//! background reload that finds the queue full is not made (the stale value keeps answering,
-//! and the next call tries again), and a call with a `timeout` runs its load itself.
+//! A small pool of at most [`THREADS`] threads, started as work arrives, runs them; a load is
+//! handed to the pool only when one of its threads can start it at once, so nothing waits in
+//! a queue behind other loads (a caller that misses never waits for a reload that has not
+//! started). However many keys go stale at once, no more threads start: a background reload
+//! that finds every thread busy is not made (the stale value keeps answering, and a later call
+//! tries again), and a call with a `timeout` runs its load itself.
 
 use std::collections::VecDeque;
 use std::pin::pin;
@@ -14,8 +16,6 @@ use std::task::{Context, Poll, Wake, Waker};
 
 /// Threads that run background loads, at most.
 pub const THREADS: usize = 8;
-/// Background loads that may wait for a thread.
-pub const QUEUED: usize = 1_024;
 
 /// A load to run.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -24,6 +24,7 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 struct Queue {
     jobs: VecDeque<Job>,
     threads: usize,
+    /// Threads not running a job (started, or done with their last): each job waiting has one.
     idle: usize,
 }
 
@@ -41,43 +42,38 @@ impl Pool {
     }
 }
 
-/// Runs `job` on a pool thread; gives it back when the queue is full (or no thread can be
-/// started), for the caller to decide.
+/// Runs `job` on a pool thread that starts it at once; gives it back when every thread is busy
+/// (or no thread can be started), for the caller to decide.
 pub(crate) fn spawn(job: Job) -> Result<(), Job> {
     let mut queue = POOL.lock();
-    if queue.jobs.len() >= QUEUED {
-        return Err(job);
+    if queue.jobs.len() >= queue.idle {
+        // Every idle thread has a job waiting for it already: a new thread, if one may start.
+        if queue.threads >= THREADS || std::thread::Builder::new().name("memo-load".into()).spawn(work).is_err() {
+            return Err(job);
+        }
+        queue.threads += 1;
+        queue.idle += 1;
     }
     queue.jobs.push_back(job);
-    if queue.idle == 0 && queue.threads < THREADS {
-        let started = std::thread::Builder::new().name("memo-load".into()).spawn(work);
-        if started.is_ok() {
-            queue.threads += 1;
-        } else if queue.threads == 0 {
-            return Err(queue.jobs.pop_back().expect("just queued"));
-        }
-    }
     drop(queue);
     POOL.work.notify_one();
     Ok(())
 }
 
-/// A pool thread: runs queued loads for as long as the process lives.
+/// A pool thread: runs the loads handed to it for as long as the process lives.
 fn work() {
     let mut queue = POOL.lock();
     loop {
         match queue.jobs.pop_front() {
             Some(job) => {
+                queue.idle -= 1;
                 drop(queue);
                 // A load's panic is caught where it is settled; nothing else can unwind here.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 queue = POOL.lock();
-            }
-            None => {
                 queue.idle += 1;
-                queue = POOL.work.wait(queue).unwrap_or_else(PoisonError::into_inner);
-                queue.idle -= 1;
             }
+            None => queue = POOL.work.wait(queue).unwrap_or_else(PoisonError::into_inner),
         }
     }
 }
@@ -111,8 +107,8 @@ mod tests {
     use std::sync::{Arc, Barrier};
 
     #[test]
-    fn at_most_the_pool_size_runs_at_once_and_a_full_queue_hands_work_back() {
-        // Hold every thread, fill the queue, and see the next job refused.
+    fn at_most_the_pool_size_runs_at_once_and_nothing_waits_behind_busy_threads() {
+        // Hold every thread: the next job comes back instead of waiting in a queue.
         let gate = Arc::new(Barrier::new(super::THREADS + 1));
         let running = Arc::new(AtomicUsize::new(0));
         for _ in 0..super::THREADS {
@@ -124,23 +120,24 @@ mod tests {
             .map_err(|_| ())
             .unwrap();
         }
+        assert!(super::spawn(Box::new(|| {})).is_err(), "every thread is taken: the job comes back");
         while running.load(Ordering::SeqCst) < super::THREADS {
             std::thread::yield_now();
         }
-        let ran = Arc::new(AtomicUsize::new(0));
-        for _ in 0..super::QUEUED {
-            let ran = Arc::clone(&ran);
-            let job: super::Job = Box::new(move || {
-                ran.fetch_add(1, Ordering::SeqCst);
-            });
-            super::spawn(job).map_err(|_| ()).unwrap();
-        }
-        assert!(super::spawn(Box::new(|| {})).is_err(), "the queue is full: the job comes back");
-        assert_eq!(ran.load(Ordering::SeqCst), 0, "no thread beyond the pool's took them");
         gate.wait();
-        while ran.load(Ordering::SeqCst) < super::QUEUED {
-            std::thread::yield_now();
+        // The threads are idle again: a job starts at once.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut job: super::Job = Box::new(move || tx.send(()).unwrap());
+        loop {
+            match super::spawn(job) {
+                Ok(()) => break,
+                Err(back) => {
+                    job = back; // a thread is between the barrier and its wait for work
+                    std::thread::yield_now();
+                }
+            }
         }
+        rx.recv().unwrap();
     }
 
     #[test]

@@ -382,15 +382,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// [`invalidate_all`](Self::invalidate_all) in this process only.
     pub(crate) fn invalidate_all_local(&self) {
+        self.drop_copies();
+        self.invalidated_all.add(1);
+        #[cfg(feature = "redis")]
+        self.l2_floors.all();
+    }
+
+    /// Drops every entry, and stores no load running now: when this process may have missed
+    /// invalidations. The L2's copies keep their own records of invalidations (tombstones,
+    /// clear and tag times) and are judged by them.
+    pub(crate) fn drop_copies(&self) {
         let mut w = self.lock_writer();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for flight in self.lock_flights().values() {
             flight.invalidate();
         }
         self.clear(&mut w);
-        self.invalidated_all.add(1);
-        #[cfg(feature = "redis")]
-        self.l2_floors.all();
     }
 
     /// Waits until no load of this cache runs (background reloads included), for at most

@@ -196,7 +196,7 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// [`background::THREADS`] threads shared by every cache (sync
 /// functions, and async ones called outside a tokio runtime, whose reloads then run to
 /// completion on a pool thread). However many keys go stale at once, no more threads start:
-/// when the pool's queue is full, a reload waits for a later call, and a call with a `timeout`
+/// when every pool thread is busy, a reload waits for a later call, and a call with a `timeout`
 /// runs its load itself. `timeout` needs a tokio runtime to time the wait: outside one, an
 /// async function's calls wait for their loads (said once, as a warning). Such functions must own
 /// their arguments (`Arc<Db>` or a cloneable pool rather than `&Db`, `self: Arc<Self>` rather

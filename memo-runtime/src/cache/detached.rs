@@ -144,9 +144,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     let reload: Job = Box::new(move || drop(self.run_detached(lead, shape, derive, load)));
                     match background::spawn(reload) {
                         Ok(()) => self.count_reload(early),
-                        // The pool is saturated: the stale value answers, a later call reloads.
+                        // Every pool thread is busy: the stale value answers, a later call reloads.
                         Err(_) => {
-                            tracing::debug!(cache = %self.policy.name, "background reload skipped: the load pool is full")
+                            tracing::debug!(cache = %self.policy.name, "background reload skipped: every load thread is busy")
                         }
                     }
                 }
@@ -172,7 +172,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     let (tx, rx) = std::sync::mpsc::sync_channel(1);
                     let job: Job = Box::new(move || drop(tx.send(self.run_detached(lead, shape, derive, load))));
                     if let Err(job) = background::spawn(job) {
-                        job(); // the pool is saturated: this call loads, and waits for its load
+                        job(); // every pool thread is busy: this call loads, and waits for its load
                     }
                     match rx.recv_timeout(timeout) {
                         Ok(Ok(output)) => return output,
@@ -182,6 +182,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     }
                 }
                 Join::Wait(flight) => {
+                    if flight.runs_here()
+                        && let Some((_, load)) = pending.take()
+                    {
+                        // A recursive call on the key being loaded: waiting would never end.
+                        self.loads.add(1);
+                        return load().1;
+                    }
                     self.coalesced.add(1);
                     match flight.wait_blocking(Some(timeout)) {
                         Waited::Value(_) if flight.is_invalidated() => Waited::Retry,
@@ -282,6 +289,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     }
                 }
                 Join::Wait(flight) => {
+                    if flight.runs_here()
+                        && let Some((_, make)) = pending.take()
+                    {
+                        // A recursive call on the key being loaded: waiting would never end.
+                        self.loads.add(1);
+                        return make().await.1;
+                    }
                     self.coalesced.add(1);
                     match flight.wait(Some(timeout)).await {
                         Waited::Value(_) if flight.is_invalidated() => Waited::Retry,
@@ -353,7 +367,7 @@ fn spawn_future(load: impl Future<Output = ()> + Send + 'static) -> bool {
         Ok(runtime) => drop(runtime.spawn(load)),
         Err(_) => {
             if background::spawn(Box::new(move || background::block_on(load))).is_err() {
-                tracing::debug!("background reload skipped: the load pool is full");
+                tracing::debug!("background reload skipped: every load thread is busy");
                 return false;
             }
         }

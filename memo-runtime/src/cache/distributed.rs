@@ -61,8 +61,11 @@ impl<K: CacheKey> Floors<K> {
     pub(crate) fn key_at(&self, key: &K, at: u64) {
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
         if keys.len() >= MAX_KEY_FLOORS {
+            // Folded into one floor that covers every key's, however old `at` is (a replayed
+            // invalidation may be).
+            let highest = keys.values().copied().max().unwrap_or(0).max(at);
             keys.clear();
-            self.all.fetch_max(at, Ordering::AcqRel);
+            self.all.fetch_max(highest, Ordering::AcqRel);
         } else {
             let floor = keys.entry(key.clone()).or_insert(0);
             *floor = (*floor).max(at);
@@ -126,6 +129,10 @@ where
 
     fn evict_all(&self) {
         self.invalidate_all_local();
+    }
+
+    fn evict_copies(&self) {
+        self.drop_copies();
     }
 }
 
@@ -207,6 +214,7 @@ where
             Some(l2) if crate::enabled() => l2,
             _ => return self.load_async_tagged(key, shape, derive, load).await,
         };
+        l2.settle_in().await;
         let lead = match self.join(&key) {
             Join::Hit(value) => return shape.rebuild(value),
             // Someone in this process is already reading the L2 or loading: wait with them.
@@ -238,7 +246,8 @@ where
     async fn read_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes, redis_key: &str) -> Option<Entry<V>> {
         let deadline = l2.deadline();
         let bytes = l2.read(redis_key, deadline).await?;
-        let cleared_at = self.cleared_at(l2, deadline).await;
+        // When the last clear of the cache cannot be learned, the entry is not trusted.
+        let cleared_at = self.cleared_at(l2, deadline).await?;
         let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
         match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
             Ok((decoded, value)) => {
@@ -257,21 +266,19 @@ where
     }
 
     /// When the cache was last cleared in any instance (`invalidate_all`), read from Redis at
-    /// most once per [`CLEARED_REFRESH`] and otherwise remembered; this instance's own clears
-    /// and those the backplane announces apply at once through the floors.
-    async fn cleared_at(&self, l2: &RedisL2, deadline: tokio::time::Instant) -> u64 {
+    /// most once per [`CLEARED_REFRESH`] and otherwise remembered; `None` when it is due and
+    /// Redis cannot say. This instance's own clears and those the backplane announces apply at
+    /// once through the floors.
+    async fn cleared_at(&self, l2: &RedisL2, deadline: tokio::time::Instant) -> Option<u64> {
         let now = clock::now_millis_fast();
         let checked = self.l2_floors.cleared_checked.load(Ordering::Acquire);
-        if checked != 0 && now.saturating_sub(checked) < CLEARED_REFRESH.as_millis() as u64 {
-            return self.l2_floors.cleared.load(Ordering::Acquire);
+        if checked == 0 || now.saturating_sub(checked) >= CLEARED_REFRESH.as_millis() as u64 {
+            // Due: an instance that cannot learn it does not know what a clear elsewhere dropped.
+            let cleared = l2.cleared_at(self.name(), self.version(), deadline).await?;
+            self.l2_floors.cleared.fetch_max(cleared, Ordering::AcqRel);
+            self.l2_floors.cleared_checked.store(now.max(1), Ordering::Release);
         }
-        let Some(cleared) = l2.cleared_at(self.name(), self.version(), deadline).await else {
-            // Unknown: trust nothing older than what is remembered.
-            return self.l2_floors.cleared.load(Ordering::Acquire);
-        };
-        self.l2_floors.cleared.fetch_max(cleared, Ordering::AcqRel);
-        self.l2_floors.cleared_checked.store(now.max(1), Ordering::Release);
-        self.l2_floors.cleared.load(Ordering::Acquire)
+        Some(self.l2_floors.cleared.load(Ordering::Acquire))
     }
 
     /// [`get_or_load_distributed`](Self::get_or_load_distributed) with stale-while-revalidate,
@@ -312,6 +319,7 @@ where
             // L1 has it (fresh, stale or due for early refresh), or there is no L2.
             _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
         };
+        l2.settle_in().await;
         if let Join::Lead(lead) = self.join(&key)
             && let Ok(key_bytes) = KeyBytes::of(&key)
         {

@@ -9,8 +9,9 @@
 //! The subscription is checked with a `PING` every [`PING_EVERY`]: a Redis that went silent
 //! (a partition, a frozen server) is noticed even though no connection was closed. When the
 //! subscription is lost, it is made again with a short backoff (up to [`MAX_BACKOFF`], trying
-//! the next seed node of a cluster each time); once back, the instance drops every L1 copy of a
-//! distributed entry, since it may have missed messages meanwhile, and tells its outbox to send.
+//! the next seed node of a cluster each time). Each time it is made, the first time included,
+//! the instance drops every L1 copy of a distributed entry, since it may have missed messages
+//! while it was not subscribed, and tells its outbox to send.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +23,7 @@ use super::connection::{CONNECT_TIMEOUT, Link};
 use super::keys::escape;
 use super::message::Message;
 use super::outbox::Outbox;
+use crate::notice::Notice;
 
 /// How often the subscription is checked.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
@@ -35,42 +37,66 @@ pub(crate) trait Evict: Send + Sync {
     /// Drops the L1 copy of the entry whose serialized key is `key`; L2 copies made at or
     /// before `at` (ms) are stale.
     fn evict_key(&self, key: &[u8], at: u64);
-    /// Drops every L1 copy.
+    /// Drops every L1 copy; L2 copies made before now are stale.
     fn evict_all(&self);
+    /// Drops every L1 copy, which may have missed messages; L2 copies are judged by the
+    /// records of invalidations Redis keeps.
+    fn evict_copies(&self);
 }
 
-/// The caches on the backplane and the state of the subscription.
+/// How long a subscription must have lasted for the next loss to start the backoff afresh.
+const STEADY: Duration = Duration::from_secs(10);
+
+/// The caches on the backplane (with their names as messages carry them) and the state of the
+/// subscription.
 #[derive(Default)]
 pub(crate) struct Backplane {
-    caches: Mutex<Vec<&'static dyn Evict>>,
+    caches: Mutex<Vec<(String, &'static dyn Evict)>>,
     subscribed: AtomicBool,
+    /// Woken when the subscription is made.
+    made: tokio::sync::Notify,
     received: AtomicU64,
+    resubscriptions: Notice,
 }
 
 impl Backplane {
     pub(crate) fn attach(&self, cache: &'static dyn Evict) {
-        self.caches.lock().unwrap_or_else(PoisonError::into_inner).push(cache);
+        let name = escape(cache.cache_name());
+        self.caches.lock().unwrap_or_else(PoisonError::into_inner).push((name, cache));
     }
 
     pub(crate) fn is_subscribed(&self) -> bool {
         self.subscribed.load(Ordering::Acquire)
     }
 
+    /// Waits until the subscription is up, or `deadline`.
+    pub(crate) async fn until_subscribed(&self, deadline: tokio::time::Instant) {
+        let made = self.made.notified();
+        let mut made = std::pin::pin!(made);
+        made.as_mut().enable();
+        if !self.is_subscribed() {
+            let _ = tokio::time::timeout_at(deadline, made).await;
+        }
+    }
+
     pub(crate) fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
     }
 
-    fn each(&self, mut f: impl FnMut(&dyn Evict)) {
+    /// Runs `f` on every cache, or on those named `name` (escaped, as messages carry it).
+    fn each(&self, name: Option<&str>, mut f: impl FnMut(&dyn Evict)) {
         let caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        for cache in caches {
-            f(cache);
+        for (escaped, cache) in caches {
+            if name.is_none_or(|name| name == escaped) {
+                f(cache);
+            }
         }
     }
 
     /// Receives messages on `channel` until the process ends.
     pub(crate) async fn run(self: Arc<Self>, link: Arc<Link>, outbox: Arc<Outbox>, channel: String, instance: u64) {
         let mut attempt = 0usize;
-        let mut connected_before = false;
+        let mut subscribed_before = false;
         loop {
             let subscribed = tokio::time::timeout(CONNECT_TIMEOUT, async {
                 let mut pubsub = link.target().subscriber(attempt).await?;
@@ -83,13 +109,16 @@ impl Backplane {
                 attempt = attempt.wrapping_add(1);
                 continue;
             };
-            attempt = 0;
-            if connected_before {
-                tracing::info!(%channel, "memo backplane subscribed again; dropping L1 copies of distributed entries, which may have missed messages");
-                self.each(|cache| cache.evict_all());
+            // Messages sent before now may have been missed: L1 copies made before are not trusted.
+            self.each(None, |cache| cache.evict_copies());
+            if std::mem::replace(&mut subscribed_before, true)
+                && let Some(count) = self.resubscriptions.due()
+            {
+                tracing::info!(%channel, count, "memo backplane subscribed again; dropped L1 copies of distributed entries, which may have missed messages");
             }
-            connected_before = true;
+            let subscribed_at = std::time::Instant::now();
             self.subscribed.store(true, Ordering::Release);
+            self.made.notify_waiters();
             outbox.wake();
             let (mut sink, mut messages) = pubsub.split();
             loop {
@@ -110,6 +139,10 @@ impl Backplane {
                 }
             }
             self.subscribed.store(false, Ordering::Release);
+            // A subscription that ends at once (a server that drops slow subscribers, say) is
+            // made again after a pause that grows, not in a loop.
+            attempt = if subscribed_at.elapsed() >= STEADY { 1 } else { attempt.saturating_add(1) };
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 
@@ -122,23 +155,13 @@ impl Backplane {
         match message {
             Message::Tag { tag } => crate::tags::invalidate_tags_local([tag]),
             Message::AllTags => crate::tags::invalidate_all_tagged_local(),
-            Message::Key { cache, key, at } => self.each(|target| {
-                if escape(target.cache_name()) == cache {
-                    target.evict_key(&key, at);
+            Message::Key { cache, key, at } => self.each(Some(&cache), |target| target.evict_key(&key, at)),
+            Message::Keys { cache, keys } => self.each(Some(&cache), |target| {
+                for (key, at) in &keys {
+                    target.evict_key(key, *at);
                 }
             }),
-            Message::Keys { cache, keys } => self.each(|target| {
-                if escape(target.cache_name()) == cache {
-                    for (key, at) in &keys {
-                        target.evict_key(key, *at);
-                    }
-                }
-            }),
-            Message::All { cache } => self.each(|target| {
-                if escape(target.cache_name()) == cache {
-                    target.evict_all();
-                }
-            }),
+            Message::All { cache } => self.each(Some(&cache), |target| target.evict_all()),
         }
     }
 }

@@ -110,11 +110,17 @@ impl Breaker {
         Pass::Refused
     }
 
-    /// Redis answered.
+    /// Redis answered. Writes shared memory only when something changes (or once a
+    /// millisecond, for the time of the last success).
     pub(crate) fn success(&self) {
-        self.failures.store(0, Ordering::Release);
-        self.last_success.store(clock::now_millis(), Ordering::Release);
-        if self.open_until.swap(0, Ordering::AcqRel) != 0 {
+        if self.failures.load(Ordering::Relaxed) != 0 {
+            self.failures.store(0, Ordering::Release);
+        }
+        let now = clock::now_millis_fast();
+        if self.last_success.load(Ordering::Relaxed) != now {
+            self.last_success.store(now, Ordering::Release);
+        }
+        if self.open_until.load(Ordering::Acquire) != 0 && self.open_until.swap(0, Ordering::AcqRel) != 0 {
             let off = clock::now_millis().saturating_sub(self.opened_at.load(Ordering::Acquire));
             tracing::warn!(
                 namespace = %self.namespace,
@@ -132,16 +138,22 @@ impl Breaker {
         let failures = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
         let now = clock::now_millis();
         if pass == Pass::Probe {
-            self.open_until.store(now.saturating_add(self.cooldown_ms).max(1), Ordering::Release);
-            return true;
+            // Still open (a late success may have closed it since): wait another cool-down.
+            let open = self.open_until.load(Ordering::Acquire);
+            if open != 0 {
+                let until = now.saturating_add(self.cooldown_ms).max(1);
+                return self.open_until.compare_exchange(open, until, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                    || self.open_until.load(Ordering::Acquire) != 0;
+            }
         }
         let patient = timed_out && now.saturating_sub(self.last_success.load(Ordering::Acquire)) < self.patience_ms;
         if failures < self.threshold || patient {
             return self.open_until.load(Ordering::Acquire) != 0;
         }
         let until = now.saturating_add(self.cooldown_ms).max(1);
+        // The probe time first: whoever sees the breaker open sees this cycle's probe time.
+        self.next_probe.fetch_max(until, Ordering::AcqRel);
         if self.open_until.compare_exchange(0, until, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            self.next_probe.store(until, Ordering::Release);
             self.opened_at.store(now, Ordering::Release);
             self.opened.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(

@@ -161,13 +161,25 @@ pub(crate) struct Link {
     attempted: Notify,
 }
 
+/// A connection, numbered so that a failure reported late, by an operation that used an
+/// older connection, does not condemn a newer one.
+pub(crate) type Numbered = (u64, Connection);
+
 #[derive(Default)]
 struct State {
-    current: Option<Connection>,
-    /// The current connection is broken or suspect: the next operation makes a new one.
-    replace: bool,
+    current: Option<Numbered>,
+    /// Connections numbered up to this one are broken or suspect: the next operation makes a
+    /// new one.
+    condemned: u64,
+    made: u64,
     connecting: bool,
     last_error: Option<String>,
+}
+
+impl State {
+    fn usable(&self) -> Option<Numbered> {
+        self.current.as_ref().filter(|(number, _)| *number > self.condemned).cloned()
+    }
 }
 
 impl Link {
@@ -185,8 +197,8 @@ impl Link {
 
     /// The connection, or the error of the attempt to make one that this call waited for.
     /// Wrap it in the operation's deadline: an attempt may take up to [`CONNECT_TIMEOUT`].
-    pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<Connection> {
-        if let Some(connection) = self.usable() {
+    pub(crate) async fn get(self: &Arc<Self>) -> RedisResult<Numbered> {
+        if let Some(connection) = self.lock().usable() {
             return Ok(connection);
         }
         let attempted = self.attempted.notified();
@@ -194,8 +206,8 @@ impl Link {
         attempted.as_mut().enable();
         let start = {
             let mut state = self.lock();
-            if let Some(connection) = state.current.as_ref().filter(|_| !state.replace) {
-                return Ok(connection.clone());
+            if let Some(connection) = state.usable() {
+                return Ok(connection);
             }
             !std::mem::replace(&mut state.connecting, true)
         };
@@ -208,8 +220,8 @@ impl Link {
         }
         attempted.await;
         let state = self.lock();
-        match state.current.as_ref().filter(|_| !state.replace) {
-            Some(connection) => Ok(connection.clone()),
+        match state.usable() {
+            Some(connection) => Ok(connection),
             None => {
                 let why = state.last_error.clone().unwrap_or_else(|| "cannot connect".to_owned());
                 Err(RedisError::from((redis::ErrorKind::Io, "cannot connect to Redis", why)))
@@ -217,41 +229,44 @@ impl Link {
         }
     }
 
-    fn usable(&self) -> Option<Connection> {
-        let state = self.lock();
-        state.current.as_ref().filter(|_| !state.replace).cloned()
-    }
-
+    /// One attempt to connect. Its end, however it ends (its task may be dropped with its
+    /// runtime), lets the next attempt start and wakes the operations that waited for it.
     async fn connect(&self) {
+        struct Ended<'l>(&'l Link);
+        impl Drop for Ended<'_> {
+            fn drop(&mut self) {
+                self.0.lock().connecting = false;
+                self.0.attempted.notify_waiters();
+            }
+        }
+        let _ended = Ended(self);
         let made = match tokio::time::timeout(CONNECT_TIMEOUT, self.target.connect()).await {
             Ok(made) => made.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no connection within {CONNECT_TIMEOUT:?}")),
         };
         let mut state = self.lock();
-        state.connecting = false;
         match made {
             Ok(connection) => {
-                state.current = Some(connection);
-                state.replace = false;
+                state.made += 1;
+                state.current = Some((state.made, connection));
                 state.last_error = None;
             }
             Err(error) => state.last_error = Some(error),
         }
-        drop(state);
-        self.attempted.notify_waiters();
     }
 
-    /// The current connection is broken, or the cluster's layout may have changed: the next
+    /// Connection `number` is broken, or the cluster's layout may have changed: the next
     /// operation connects anew (operations under way keep the old one until they end).
-    pub(crate) fn replace(&self) {
-        self.lock().replace = true;
+    pub(crate) fn replace(&self, number: u64) {
+        let mut state = self.lock();
+        state.condemned = state.condemned.max(number);
     }
 
     /// [`replace`](Self::replace) for a connection to a single Redis, whose broken connection
     /// stays broken; a cluster connection reconnects to its nodes by itself.
-    pub(crate) fn replace_single(&self) {
+    pub(crate) fn replace_single(&self, number: u64) {
         if matches!(self.target, Target::Single { .. }) {
-            self.replace();
+            self.replace(number);
         }
     }
 }

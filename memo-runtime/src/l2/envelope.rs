@@ -5,7 +5,7 @@
 //! ```text
 //! 0      2  magic "me"
 //! 2      1  format version (1)
-//! 3      1  flags: bit 0 negative, bit 1 signed
+//! 3      1  flags: bit 0 negative, bit 1 signed, bit 2 tombstone
 //! 4      8  created_at       (ms since the Unix epoch, little-endian)
 //! 12     8  fresh_until
 //! 20     8  stale_until
@@ -16,6 +16,11 @@
 //!        4  payload length + payload (postcard)
 //!       32  signed only: HMAC-SHA256 of everything before it
 //! ```
+//!
+//! A tombstone is the first 12 bytes alone, with flag bit 2: what an invalidation leaves in
+//! place of an entry, so that a write of a value made before it, arriving late, cannot bring
+//! that value back (the write scripts keep the newer of two created-at times). It reads as no
+//! entry.
 //!
 //! With a [`SigningKey`], entries are signed on write and [`decode_verified`] accepts only
 //! entries signed with the same key, so a process without it cannot plant values.
@@ -41,6 +46,7 @@ pub const FORMAT_VERSION: u8 = 1;
 
 const HEADER: usize = 42;
 const SIGNED: u8 = 2;
+const TOMBSTONE: u8 = 4;
 const MAC_BYTES: usize = 32;
 
 /// A secret that signs L2 entries (HMAC-SHA256) and checks them on read.
@@ -173,6 +179,23 @@ pub fn encode<V: Serialize>(
     value: &V,
 ) -> Result<Vec<u8>, EncodeError> {
     encode_with(meta, tags, key, value, None)
+}
+
+/// A tombstone created at `at`: copies of the entry made before `at` are invalidated.
+#[cfg(feature = "redis")]
+pub(crate) fn tombstone(at: u64) -> [u8; 12] {
+    let mut bytes = [0u8; 12];
+    bytes[..2].copy_from_slice(&MAGIC);
+    bytes[2] = FORMAT_VERSION;
+    bytes[3] = TOMBSTONE;
+    bytes[4..].copy_from_slice(&at.to_le_bytes());
+    bytes
+}
+
+/// Whether `bytes` are a [`tombstone`]: no entry.
+#[cfg(feature = "redis")]
+pub(crate) fn is_tombstone(bytes: &[u8]) -> bool {
+    bytes.len() == 12 && bytes[..2] == MAGIC && bytes[3] & TOMBSTONE != 0
 }
 
 /// [`encode`], signed with `signer` when given.

@@ -116,9 +116,9 @@ impl Gate {
             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
             return Err(Failure::Skipped);
         }
-        let connection = match tokio::time::timeout_at(deadline, self.link.get()).await {
+        let (number, connection) = match tokio::time::timeout_at(deadline, self.link.get()).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => return Err(self.unreachable(pass, &error.to_string(), Fault::Refused)),
+            Ok(Err(error)) => return Err(self.unreachable(pass, &error.to_string(), Fault::Refused, 0)),
             // A connection is being made: the attempt, not this operation, tells whether Redis
             // can be reached.
             Err(_) => {
@@ -134,12 +134,12 @@ impl Gate {
             Ok(Err(error)) if unreachable(&error) => {
                 let fault = if error.is_timeout() {
                     Fault::TimedOut
-                } else if error.is_unrecoverable_error() || error.is_connection_dropped() {
+                } else if error.is_unrecoverable_error() || error.is_connection_dropped() || demoted(&error) {
                     Fault::Broken
                 } else {
                     Fault::Refused
                 };
-                Err(self.unreachable(pass, &error.to_string(), fault))
+                Err(self.unreachable(pass, &error.to_string(), fault, number))
             }
             Ok(Err(error)) => {
                 // Redis is up and said no: not the breaker's business.
@@ -150,22 +150,23 @@ impl Gate {
                 }
                 Err(Failure::Refused(error))
             }
-            Err(_) => Err(self.unreachable(pass, "timed out", Fault::TimedOut)),
+            Err(_) => Err(self.unreachable(pass, "timed out", Fault::TimedOut, number)),
         }
     }
 
-    fn unreachable(&self, pass: Pass, error: &str, fault: Fault) -> Failure {
+    /// Records that Redis could not be reached with connection `number` (0: none was made).
+    fn unreachable(&self, pass: Pass, error: &str, fault: Fault, number: u64) -> Failure {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(error, "memo L2 operation failed");
         self.breaker.failure(pass, fault == Fault::TimedOut, error);
         // A failed probe may have met a connection that points where Redis no longer is (a
         // cluster after a failover, a server that restarted): the next one connects anew. A
-        // broken connection to a single Redis is replaced at once (a cluster connection
-        // reconnects its nodes itself).
+        // broken connection to a single Redis, or one to a server that became a replica, is
+        // replaced at once (a cluster connection reconnects its nodes itself).
         if pass == Pass::Probe {
-            self.link.replace();
+            self.link.replace(number);
         } else if fault == Fault::Broken {
-            self.link.replace_single();
+            self.link.replace_single(number);
         }
         Failure::Unreachable
     }
@@ -189,6 +190,13 @@ enum Fault {
     Refused,
     /// The connection broke: it will not carry another command.
     Broken,
+}
+
+/// Whether the server is no longer a master (a failover behind a single address): a new
+/// connection finds the new one.
+fn demoted(error: &RedisError) -> bool {
+    use redis::ServerErrorKind as S;
+    matches!(error.kind(), redis::ErrorKind::Server(S::ReadOnly | S::MasterDown))
 }
 
 /// Whether an error says Redis could not be reached (rather than that it refused the command).

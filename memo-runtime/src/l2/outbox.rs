@@ -15,17 +15,18 @@
 //! never less; memory stays bounded whatever the outage.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::connection::Batch;
-use super::gate::Gate;
+use super::envelope::tombstone;
+use super::gate::{Failure, Gate};
 use super::keys;
 use super::message::Message;
-use super::scripts::{DELETE_IF_OLDER, SET_MAX};
+use super::scripts::{BURY_IF_OLDER, SET_MAX};
 use crate::notice::Notice;
 
 /// The most memory waiting changes take before they are coarsened.
@@ -36,6 +37,10 @@ const BATCH: usize = 256;
 
 /// How long an invalidation's time is kept in Redis: longer than any entry lives there.
 pub(crate) const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long the tombstone of an invalidated entry stays: longer than a write queued behind a
+/// call can take to arrive (the write queue holds seconds of work, and drops what fails).
+pub(crate) const TOMBSTONE_LIFE: Duration = Duration::from_secs(60);
 
 /// One invalidation, as it is carried out in Redis and announced to the other instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +117,8 @@ pub(crate) struct Outbox {
     sent: AtomicU64,
     coarsened: AtomicU64,
     coarsenings: Notice,
+    /// A batch is out for sending.
+    sending: AtomicBool,
 }
 
 impl Outbox {
@@ -158,6 +165,8 @@ impl Outbox {
             pending.bytes -= change.size();
             batch.push(change);
         }
+        // Under the lock: the batch is never neither waiting nor being sent.
+        self.sending.store(!batch.is_empty(), Ordering::Release);
         batch
     }
 
@@ -166,10 +175,17 @@ impl Outbox {
         for change in batch.into_iter().rev() {
             self.add(change, true);
         }
+        self.sending.store(false, Ordering::Release);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+
+    /// Whether nothing waits and nothing is being sent.
+    pub(crate) fn is_idle(&self) -> bool {
+        let pending = self.lock();
+        pending.is_empty() && !self.sending.load(Ordering::Acquire)
     }
 
     /// Changes sent, and changes folded into coarser ones.
@@ -191,10 +207,13 @@ impl Outbox {
             }
             let batch = self.take();
             match gate.batch(&commands(&batch, &to)).await {
-                Ok(_) => {
+                // A refusal (out of memory, say) is an answer: every command ran, and the
+                // messages went out; sending again would repeat them for as long as Redis says no.
+                Ok(_) | Err(Failure::Refused(_)) => {
                     self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.sending.store(false, Ordering::Release);
                 }
-                Err(_) => {
+                Err(Failure::Skipped | Failure::Unreachable) => {
                     self.put_back(batch);
                     // Again when the breaker closes or lets a probe through, whichever is first.
                     let retry = gate.breaker.cooldown().min(Duration::from_millis(100));
@@ -205,8 +224,9 @@ impl Outbox {
     }
 }
 
-/// The commands that carry out `batch`: the record in Redis first, then the message (an
-/// instance that reloads on the message finds the record).
+/// The commands that carry out `batch`: the record in Redis first (a tombstone for an entry,
+/// a time for a cache or a tag), then the message (an instance that reloads on the message
+/// finds the record).
 fn commands(batch: &[Change], to: &Destination) -> Batch {
     let mut commands = Batch::default();
     let retention = RETENTION.as_millis() as u64;
@@ -220,10 +240,9 @@ fn commands(batch: &[Change], to: &Destination) -> Batch {
             Change::Key { cache, entry, key, at, put, .. } => {
                 // A put's own copy (made at `at`) stays; an invalidation removes it too.
                 let before = if *put { *at } else { at + 1 };
-                (
-                    script(DELETE_IF_OLDER, entry, before),
-                    Message::Key { cache: cache.clone(), key: key.clone(), at: *at },
-                )
+                let mut cmd = script(BURY_IF_OLDER, entry, before);
+                cmd.arg(&tombstone(before)[..]).arg(TOMBSTONE_LIFE.as_millis() as u64);
+                (cmd, Message::Key { cache: cache.clone(), key: key.clone(), at: *at })
             }
             Change::All { cache, version, at } => {
                 let mut cmd = script(SET_MAX, &keys::cleared_key(&to.namespace, cache, *version), *at);

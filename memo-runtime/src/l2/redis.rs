@@ -15,8 +15,8 @@
 //! [`MAX_QUEUED_BYTES`]: super::writes::MAX_QUEUED_BYTES
 //! [`OUTBOX_BYTES`]: super::outbox::OUTBOX_BYTES
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -27,7 +27,7 @@ use super::connection::{Link, Target};
 use super::envelope::{Limits, SigningKey};
 use super::gate::{Failure, Gate};
 use super::keys;
-use super::outbox::{Change, Destination, Outbox};
+use super::outbox::{Change, Destination, Outbox, RETENTION};
 pub use super::settings::InstallError;
 use super::settings::{Settings, redact};
 use super::writes::{Write, Writes};
@@ -90,8 +90,12 @@ pub struct RedisL2 {
     backplane: Arc<Backplane>,
     destination: Destination,
     counters: Counters,
-    /// The runtime the background tasks run on: the first one the L2 is used in.
-    runtime: OnceLock<tokio::runtime::Handle>,
+    /// Whether the outbox's sender and the backplane's subscriber run (see
+    /// [`keep_background`](Self::keep_background)).
+    running: [Arc<AtomicBool>; 2],
+    starting: Mutex<()>,
+    /// Whether a call waited for the backplane subscription (see [`settle_in`](Self::settle_in)).
+    settled: AtomicBool,
 }
 
 /// Every L2 client alive in the process: an invalidation by tag reaches all of them.
@@ -182,7 +186,9 @@ impl RedisL2 {
             backplane: Arc::default(),
             destination,
             counters: Counters::default(),
-            runtime: OnceLock::new(),
+            running: Default::default(),
+            starting: Mutex::new(()),
+            settled: AtomicBool::new(false),
         }
     }
 
@@ -199,25 +205,34 @@ impl RedisL2 {
         ALL.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// The runtime for background work; the first call inside a tokio runtime starts the
-    /// backplane subscription and the outbox's sender there.
-    fn runtime(&self) -> Option<&tokio::runtime::Handle> {
-        if let Some(runtime) = self.runtime.get() {
-            return Some(runtime);
+    /// Starts the outbox's sender and the backplane's subscriber on the current tokio runtime
+    /// if they do not run: the first use inside a runtime starts them, and if that runtime has
+    /// shut down since (its tasks with it), the next use inside another starts them there.
+    fn keep_background(&self) {
+        if self.running.iter().all(|running| running.load(Ordering::Acquire)) {
+            return;
         }
-        let current = tokio::runtime::Handle::try_current().ok()?;
-        let mut started = false;
-        let runtime = self.runtime.get_or_init(|| {
-            started = true;
-            current
-        });
-        if started {
-            let to = self.destination.clone();
-            runtime.spawn(Arc::clone(&self.outbox).run(Arc::clone(&self.gate), to.clone()));
-            let (link, outbox) = (Arc::clone(&self.gate.link), Arc::clone(&self.outbox));
-            runtime.spawn(Arc::clone(&self.backplane).run(link, outbox, to.channel, to.instance));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let _one = self.starting.lock().unwrap_or_else(PoisonError::into_inner);
+        let [outbox_runs, backplane_runs] = &self.running;
+        let to = self.destination.clone();
+        if !outbox_runs.swap(true, Ordering::AcqRel) {
+            let (runs, outbox, gate, to) =
+                (Alive(Arc::clone(outbox_runs)), Arc::clone(&self.outbox), Arc::clone(&self.gate), to.clone());
+            runtime.spawn(async move {
+                let _runs = runs;
+                outbox.run(gate, to).await;
+            });
         }
-        Some(runtime)
+        if !backplane_runs.swap(true, Ordering::AcqRel) {
+            let runs = Alive(Arc::clone(backplane_runs));
+            let (backplane, link, outbox) =
+                (Arc::clone(&self.backplane), Arc::clone(&self.gate.link), Arc::clone(&self.outbox));
+            runtime.spawn(async move {
+                let _runs = runs;
+                backplane.run(link, outbox, to.channel, to.instance).await;
+            });
+        }
     }
 
     /// Whether the backplane subscription is up (for tests and health checks).
@@ -232,35 +247,49 @@ impl RedisL2 {
 
     /// Whether nothing this instance wrote or invalidated is still on its way to Redis.
     pub fn is_idle(&self) -> bool {
-        self.outbox.is_empty() && self.writes.is_idle()
+        self.outbox.is_idle() && self.writes.is_idle()
     }
 
     /// Attaches a cache to the backplane: other instances' invalidations will evict its L1.
     /// Starts the subscriber on first use (needs a tokio runtime).
     pub(crate) fn attach(&self, cache: &'static dyn Evict) {
         self.backplane.attach(cache);
-        let _ = self.runtime();
+        self.keep_background();
+    }
+
+    /// The first call that goes to the L2 waits, up to the L2 timeout, for the backplane
+    /// subscription: the L1 copies of distributed entries made before it are dropped when it is
+    /// made (they may have missed messages), loads running then included, so a service that
+    /// starts loading at once would otherwise throw its first loads away. Later calls do not
+    /// wait.
+    pub(crate) async fn settle_in(&self) {
+        if self.backplane.is_subscribed() || self.settled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.keep_background();
+        self.backplane.until_subscribed(self.deadline()).await;
     }
 
     /// Carries out an invalidation in Redis and in the other instances, now or, if Redis
     /// cannot take it, as soon as it can.
     pub(crate) fn invalidate(&self, change: Change) {
         self.outbox.push(change);
-        let _ = self.runtime();
+        self.keep_background();
     }
 
     /// Writes an envelope behind the call that made it, and with `announce` = (cache,
     /// serialized key) tells the other instances that older copies are stale (best effort:
     /// dropped, and counted, when Redis is down or too much waits).
     pub(crate) fn write_behind(&self, key: String, bytes: Vec<u8>, ttl: Duration, announce: Option<(String, Vec<u8>)>) {
-        let Some(runtime) = self.runtime() else { return };
+        self.keep_background();
         if bytes.len() > self.limits.max_bytes {
             self.counters.oversized.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let Some(created_at) = created_at(&bytes) else { return };
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        self.writes.submit(&self.gate, runtime, Write { key, bytes, created_at, ttl_ms, announce });
+        // An entry that never expires is kept as long as invalidation times are.
+        let ttl_ms = u64::try_from(ttl.min(RETENTION).as_millis()).unwrap_or(u64::MAX);
+        self.writes.submit(&self.gate, Write { key, bytes, created_at, ttl_ms, announce });
     }
 
     /// Records a tag's invalidation for every instance, in Redis and on the backplane.
@@ -273,8 +302,8 @@ impl RedisL2 {
         Instant::now() + self.gate.timeout
     }
 
-    /// The bytes stored under `key`, or `None`: absent, larger than the size limit (read no
-    /// further), another Redis type, or the L2 unavailable.
+    /// The bytes stored under `key`, or `None`: absent or invalidated, larger than the size
+    /// limit (read no further), another Redis type, or the L2 unavailable.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -287,12 +316,12 @@ impl RedisL2 {
     }
 
     pub(crate) async fn read(&self, key: &str, deadline: Instant) -> Option<Vec<u8>> {
-        let _ = self.runtime();
+        self.keep_background();
         let mut cmd = redis::cmd("GETRANGE");
         // At most one byte past the limit: enough to tell that a value is too large.
         cmd.arg(key).arg(0).arg(self.limits.max_bytes);
         match self.gate.query::<Vec<u8>>(&cmd, deadline).await {
-            Ok(bytes) if bytes.is_empty() => self.count(&self.counters.misses),
+            Ok(bytes) if bytes.is_empty() || super::envelope::is_tombstone(&bytes) => self.count(&self.counters.misses),
             Ok(bytes) if bytes.len() > self.limits.max_bytes => self.count(&self.counters.oversized),
             Ok(bytes) => {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -390,6 +419,15 @@ impl RedisL2 {
 
     pub(crate) fn count_oversized(&self) {
         self.counters.oversized.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Clears its flag when dropped: a background task ended (or was dropped with its runtime).
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

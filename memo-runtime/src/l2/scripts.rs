@@ -20,17 +20,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 ";
 
-/// Deletes `KEYS[1]` if the stored envelope was created before `ARGV[1]` (or is not an
-/// envelope at all). Returns 1 if deleted.
-pub(crate) const DELETE_IF_OLDER: &str = r"
+/// Replaces `KEYS[1]` with the tombstone `ARGV[2]` (created at `ARGV[1]`) for `ARGV[3]` ms,
+/// unless it holds an envelope created at or after `ARGV[1]`: copies made before are gone,
+/// and a late write of one is refused by [`SET_IF_NEWER`]. Returns 1 if replaced.
+pub(crate) const BURY_IF_OLDER: &str = r"
 local current = redis.pcall('GETRANGE', KEYS[1], 0, 11)
-if current == '' then return 0 end
 if type(current) == 'string' and #current >= 12 and string.sub(current, 1, 2) == 'me' then
   local created = 0
   for i = 12, 5, -1 do created = created * 256 + string.byte(current, i) end
   if created >= tonumber(ARGV[1]) then return 0 end
 end
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 ";
 

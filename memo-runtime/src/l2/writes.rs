@@ -73,10 +73,12 @@ impl Writes {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `write`, or drops it (counted) when the L2 is known to be down or the queue is
-    /// full; starts a writing task on `runtime` if fewer than [`WRITE_TASKS`] run.
-    pub(crate) fn submit(self: &Arc<Self>, gate: &Arc<Gate>, runtime: &tokio::runtime::Handle, write: Write) {
-        if gate.breaker.state() == BreakerState::Open {
+    /// Queues `write`, or drops it (counted) when the L2 is known to be down, the queue is
+    /// full or there is no tokio runtime; starts a writing task on the current runtime if fewer
+    /// than [`WRITE_TASKS`] run.
+    pub(crate) fn submit(self: &Arc<Self>, gate: &Arc<Gate>, write: Write) {
+        let runtime = tokio::runtime::Handle::try_current();
+        if gate.breaker.state() == BreakerState::Open || runtime.is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -88,7 +90,9 @@ impl Writes {
         }
         queue.bytes += write.bytes.len();
         queue.writes.push_back(write);
-        if queue.tasks < WRITE_TASKS {
+        if queue.tasks < WRITE_TASKS
+            && let Ok(runtime) = runtime
+        {
             queue.tasks += 1;
             drop(queue);
             runtime.spawn(Arc::clone(self).drain(Arc::clone(gate)));
@@ -97,19 +101,44 @@ impl Writes {
 
     /// Writes batches until the queue is empty.
     async fn drain(self: Arc<Self>, gate: Arc<Gate>) {
+        /// Counts the task out however it ends: on an empty queue (under the lock that found it
+        /// empty, so that a write queued meanwhile starts another task), or dropped with its
+        /// runtime.
+        struct Task<'w> {
+            writes: &'w Writes,
+            counted: bool,
+        }
+        impl Drop for Task<'_> {
+            fn drop(&mut self) {
+                if self.counted {
+                    self.writes.lock().tasks -= 1;
+                }
+            }
+        }
+        /// A batch on its way, counted until it ends.
+        struct Sending<'w>(&'w Writes, usize);
+        impl Drop for Sending<'_> {
+            fn drop(&mut self) {
+                self.0.in_batches.fetch_sub(self.1, Ordering::Relaxed);
+            }
+        }
+        let mut task = Task { writes: &self, counted: true };
         loop {
             let batch: Vec<Write> = {
                 let mut queue = self.lock();
                 if queue.writes.is_empty() {
                     queue.tasks -= 1;
+                    task.counted = false;
                     return;
                 }
                 let n = queue.writes.len().min(BATCH);
                 let batch: Vec<Write> = queue.writes.drain(..n).collect();
                 queue.bytes -= batch.iter().map(|w| w.bytes.len()).sum::<usize>();
+                // Under the lock: a write is never neither queued nor counted as being sent.
+                self.in_batches.fetch_add(batch.len(), Ordering::Relaxed);
                 batch
             };
-            self.in_batches.fetch_add(batch.len(), Ordering::Relaxed);
+            let _sending = Sending(&self, batch.len());
             let mut commands = Batch::default();
             // One message per cache for the whole batch.
             let mut announce: Vec<(&str, Announced)> = Vec::new();
@@ -139,7 +168,6 @@ impl Writes {
                     self.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 }
             }
-            self.in_batches.fetch_sub(batch.len(), Ordering::Relaxed);
         }
     }
 
