@@ -8,9 +8,11 @@
 //!
 //! A refused or dropped connection says Redis is out of reach: `threshold` of them in a row
 //! open the breaker. A timeout may only say that this process was too busy to read the answer
-//! in time (a saturated runtime delays the connection's task, not Redis), so timeouts open it
-//! only when, besides, nothing succeeded for twice the L2 timeout: a Redis
-//! that answers most operations is not switched off for the few that came back late.
+//! in time (a saturated runtime, or a machine whose other processes take the cores, delays the
+//! connection's task, not Redis), so timeouts open it only when, besides, nothing succeeded for
+//! a second (or twice the L2 timeout, if that is longer): a Redis that answers most operations
+//! is not switched off for those that came back late. Until then, a call still costs at most
+//! the L2 timeout.
 //!
 //! Each transition is logged once, at the same level both ways, with how long the L2 was off
 //! and how many operations skipped it.
@@ -42,6 +44,11 @@ pub(crate) enum Pass {
     Probe,
     /// The L2 is off: skip it.
     Refused,
+}
+
+/// How long timeouts must go on without a single success before they open the breaker.
+pub(crate) fn patience(timeout: Duration) -> Duration {
+    (timeout * 2).max(Duration::from_secs(1))
 }
 
 /// Opens after `threshold` consecutive failures; while open, lets one probe through per

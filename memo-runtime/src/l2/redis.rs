@@ -164,12 +164,12 @@ impl RedisL2 {
     }
 
     fn with_target(target: Target, settings: Settings) -> Self {
-        // Timeouts open the breaker after twice the timeout without a success (see `Breaker`).
+        // Timeouts open the breaker only after a stretch without a success (see `Breaker`).
         let breaker = Breaker::new(
             &settings.namespace,
             settings.breaker_threshold,
             settings.breaker_cooldown,
-            settings.timeout * 2,
+            super::breaker::patience(settings.timeout),
         );
         let destination = Destination {
             channel: format!("{}:#backplane", keys::escape(&settings.namespace)),
