@@ -211,6 +211,33 @@ async fn a_timed_out_call_answers_with_the_fail_safe_value() {
     assert_eq!(slow_with_fallback::stats().fallbacks, 1);
 }
 
+static PACED_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 10, timeout = "100ms", stale_if_error = 60, retry_after = 5)]
+async fn paced(id: u32) -> Result<u32, LoadTimeout> {
+    let run = PACED_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if run > 1 {
+        tokio::time::sleep(Duration::from_secs(3_600)).await; // the source hangs
+    }
+    Ok(id * 100 + run)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_answered_by_the_fail_safe_value_paces_the_next_calls_like_a_failed_load() {
+    let clock = MockClock::install();
+    assert_eq!(paced(4).await, Ok(401));
+    clock.advance(Duration::from_secs(11));
+    let started = tokio::time::Instant::now();
+    assert_eq!(paced(4).await, Ok(401), "the reload hangs: the old value answers at the timeout");
+    assert_eq!(paced(4).await, Ok(401), "within retry_after the old value answers at once");
+    assert_eq!(started.elapsed(), Duration::from_millis(100), "only the first call waited");
+    assert_eq!((paced::stats().timeouts, paced::stats().fallbacks), (1, 1));
+    clock.advance(Duration::from_secs(6));
+    assert_eq!(paced(4).await, Ok(401), "after retry_after a call waits for the load again");
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    assert_eq!(PACED_LOADS.load(Ordering::SeqCst), 2, "the hanging load is the only reload");
+}
+
 static PARKED_LOADS: AtomicU32 = AtomicU32::new(0);
 
 #[cached(ttl = 60, timeout = "10s")]

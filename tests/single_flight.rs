@@ -266,3 +266,40 @@ fn timed_same_key_recursion(n: u64) -> Result<u64, memo_runtime::LoadTimeout> {
 fn recursion_with_a_timeout_runs_again_instead_of_timing_out() {
     assert_eq!(timed_same_key_recursion(1), Ok(2));
 }
+
+#[cached(ttl = 60)]
+async fn send_plain(id: u64) -> u64 {
+    id
+}
+
+#[cached(ttl = 60, stale = 30)]
+async fn send_stale(id: u64) -> u64 {
+    id
+}
+
+#[cached(ttl = 60, timeout = "1s", tags = [format!("send:{id}")])]
+async fn send_timed(id: u64) -> Result<u64, memo_runtime::LoadTimeout> {
+    Ok(id)
+}
+
+#[cached(ttl = 60, stale = 30, distributed)]
+async fn send_distributed(id: u64) -> u64 {
+    id
+}
+
+#[cached(ttl = 60, request_consistent)]
+async fn send_request_consistent(id: u64) -> u64 {
+    id
+}
+
+/// A call's future goes to `tokio::spawn` whatever the function's settings: the load that
+/// outlives its caller is handed over as a task, never held in the caller's future in a way
+/// that hides its `Send`.
+#[tokio::test]
+async fn every_kind_of_call_can_be_spawned_as_a_task() {
+    assert_eq!(tokio::spawn(send_plain(1)).await.expect("join"), 1);
+    assert_eq!(tokio::spawn(send_stale(2)).await.expect("join"), 2);
+    assert_eq!(tokio::spawn(send_timed(3)).await.expect("join"), Ok(3));
+    assert_eq!(tokio::spawn(send_distributed(4)).await.expect("join"), 4);
+    assert_eq!(tokio::spawn(send_request_consistent(5)).await.expect("join"), 5);
+}

@@ -79,8 +79,13 @@ fn work() {
 }
 
 /// Runs a future to completion on this thread: for an async function's load outside a tokio
-/// runtime, on a pool thread.
+/// runtime, on a pool thread, and for a sync function's miss path. A future that is ready at
+/// its first poll (a sync function's) costs no allocation.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        return output;
+    }
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -92,7 +97,6 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
     loop {
         match future.as_mut().poll(&mut cx) {
             Poll::Ready(output) => return output,

@@ -19,6 +19,21 @@
 //! assert_eq!(cache.stats().loads, 1);
 //! ```
 //!
+//! # The read path
+//!
+//! One module a concern:
+//!
+//! - `policy`: the settings, the one constructor of an entry's times and the one verdict every
+//!   path asks of an entry (fresh, due for an early refresh, stale, expired; fail-safe).
+//! - `store`: the map and its eviction.
+//! - `flight`: single-flight, one load per key at a time.
+//! - `miss`: the loading API and the one loop every miss runs (join or lead, wait, retry, time
+//!   out); `load`: what a leader does (run the body here or apart from the caller, then store
+//!   its value or answer from the fail-safe value, in one place).
+//! - `runner`: the only place where sync and async functions differ (blocking waits and the
+//!   load pool, or awaited waits and tokio tasks).
+//! - `fresh` and `detached`: stale-while-revalidate, early refresh and the load timeout.
+//!
 //! # Engine
 //!
 //! Entries live in an [`scc::HashIndex`], whose reads take no lock and write nothing shared, so
@@ -34,6 +49,9 @@ mod distributed;
 mod flight;
 mod fresh;
 mod load;
+mod miss;
+mod policy;
+mod runner;
 mod store;
 
 use std::collections::HashMap;
@@ -52,35 +70,12 @@ use crate::notice::Notice;
 use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
+use policy::{Policy, Verdict};
 use store::Writer;
 
 pub(crate) use flight::{Flight, RunsHere, Waited};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
-
-/// How entries are kept: fixed when the cache is built.
-#[derive(Debug, Clone)]
-pub(crate) struct Policy {
-    pub(crate) name: String,
-    pub(crate) version: u32,
-    pub(crate) ttl_ms: Option<u64>,
-    pub(crate) jitter_ms: u64,
-    pub(crate) negative_ttl_ms: Option<u64>,
-    pub(crate) capacity: usize,
-    /// Stale-while-revalidate window after the time to live.
-    pub(crate) stale_ms: u64,
-    /// Fail-safe: how old a value may be and still answer for a failed load.
-    pub(crate) fallback_ms: Option<u64>,
-    /// After a failed load answered from the fail-safe value, how long before the next try.
-    pub(crate) retry_after_ms: u64,
-    /// XFetch's beta; `None`: no early refresh.
-    pub(crate) early_refresh: Option<f64>,
-    /// How long a caller waits for a load.
-    pub(crate) timeout: Option<std::time::Duration>,
-    /// An L2 for this cache alone; without it, distributed loads use the installed one.
-    #[cfg(feature = "redis")]
-    pub(crate) l2: Option<Arc<crate::l2::redis::RedisL2>>,
-}
 
 /// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
 ///
@@ -225,12 +220,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let found = self
             .map
             .peek_with(key, |_, e| {
-                if now < e.meta.fresh_until && self.tags_valid(&e.meta) && !self.refresh_due(&e.meta, now) {
+                (self.judge(&e.meta, now) == Verdict::Fresh).then(|| {
                     e.meta.touch();
-                    Some((e.value.clone(), e.meta.negative))
-                } else {
-                    None
-                }
+                    (e.value.clone(), e.meta.negative)
+                })
             })
             .flatten();
         if let Some((_, negative)) = &found {
@@ -253,6 +246,17 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     pub fn entry_info(&self, key: &K) -> Option<EntryInfo> {
         self.map.peek_with(key, |_, e| e.meta.info())
+    }
+
+    /// The verdict on an entry at `now`, its tags included: an entry whose tags were
+    /// invalidated is expired. Every path that reads an entry asks this.
+    #[inline(always)]
+    fn judge(&self, meta: &Meta, now: u64) -> Verdict {
+        match self.policy.verdict(meta, now) {
+            Verdict::Expired => Verdict::Expired,
+            _ if !self.tags_valid(meta) => Verdict::Expired,
+            verdict => verdict,
+        }
     }
 
     /// Whether an entry's tags survived the invalidations by tag since its load; counts an
@@ -470,27 +474,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Builds an entry for a value, or `None` when this kind of value is not kept. `tag_seq` is
     /// the tag invalidation sequence value when the value was read from its source.
     fn new_entry(&self, value: V, negative: bool, load_micros: u32, tags: Vec<Tag>, tag_seq: u64) -> Option<Entry<V>> {
-        let ttl = if negative { self.policy.negative_ttl_ms? } else { self.policy.ttl_ms.unwrap_or(u64::MAX) };
-        let now = clock::now_millis_fast();
-        let jitter = if ttl == u64::MAX { 0 } else { crate::random::up_to(self.policy.jitter_ms) };
-        let fresh_until = now.saturating_add(ttl).saturating_add(jitter);
-        let fallback_until = self.policy.fallback_ms.map_or(0, |f| now.saturating_add(f));
-        Some(Entry {
-            value,
-            meta: Meta {
-                created_at: now,
-                fresh_until,
-                stale_until: fresh_until.saturating_add(self.policy.stale_ms),
-                fallback_until,
-                load_micros,
-                negative,
-                tags: Arc::from(tags),
-                tag_seq,
-                tags_checked: AtomicU64::new(tag_seq),
-                generation: 0,
-                referenced: Default::default(),
-            },
-        })
+        let meta = self.policy.new_meta(clock::now_millis_fast(), negative, load_micros, tags, tag_seq)?;
+        Some(Entry { value, meta })
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer<K>> {

@@ -95,6 +95,45 @@ impl Meta {
     }
 }
 
+/// An entry's times: coarse-clock milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Times {
+    pub(crate) created_at: u64,
+    pub(crate) fresh_until: u64,
+    pub(crate) stale_until: u64,
+    pub(crate) fallback_until: u64,
+}
+
+impl Meta {
+    /// The one constructor of entry metadata; the eviction bookkeeping starts blank.
+    pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Arc<[Arc<str>]>, tag_seq: u64) -> Self {
+        let Times { created_at, fresh_until, stale_until, fallback_until } = times;
+        Self {
+            created_at,
+            fresh_until,
+            stale_until,
+            fallback_until,
+            load_micros,
+            negative,
+            tags,
+            tag_seq,
+            tags_checked: AtomicU64::new(tag_seq),
+            generation: 0,
+            referenced: AtomicBool::new(false),
+        }
+    }
+
+    /// The entry's times.
+    pub(crate) fn times(&self) -> Times {
+        Times {
+            created_at: self.created_at,
+            fresh_until: self.fresh_until,
+            stale_until: self.stale_until,
+            fallback_until: self.fallback_until,
+        }
+    }
+}
+
 /// A stored value with its metadata.
 #[derive(Debug)]
 pub(crate) struct Entry<V> {

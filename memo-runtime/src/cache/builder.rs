@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::{Cache, Policy};
+use super::Cache;
+use super::policy::Policy;
 use crate::outcome::{CacheKey, CacheValue};
 
 /// The default bound on entries when none is given.

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::Cache;
 use super::load::Join;
 use crate::clock;
-use crate::entry::{Entry, Meta};
+use crate::entry::{Entry, Meta, Times};
 use crate::l2::envelope::{self, Decoded};
 use crate::l2::keys::{self, KeyBytes};
 use crate::l2::outbox::Change;
@@ -227,7 +227,7 @@ where
         };
         let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
         if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
-            && clock::now_millis_fast() < entry.meta.fresh_until
+            && self.policy.verdict(&entry.meta, clock::now_millis_fast()).is_fresh()
         {
             self.l2_hits.add(1);
             let value = entry.value.clone();
@@ -315,7 +315,7 @@ where
         F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
         let l2 = match self.l2() {
-            Some(l2) if crate::enabled() && matches!(self.probe_quiet(&key), super::fresh::Probe::Miss(_)) => l2,
+            Some(l2) if crate::enabled() && !self.holds_servable(&key) => l2,
             // L1 has it (fresh, stale or due for early refresh), or there is no L2.
             _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
         };
@@ -324,10 +324,12 @@ where
             && let Ok(key_bytes) = KeyBytes::of(&key)
         {
             let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
-            if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
-                && clock::now_millis_fast() < entry.meta.stale_until
+            let read = self.read_l2(&l2, &key, &key_bytes, &redis_key).await;
+            let verdict = read.as_ref().map(|entry| self.policy.verdict(&entry.meta, clock::now_millis_fast()));
+            if let (Some(entry), Some(verdict)) = (read, verdict)
+                && verdict.is_servable()
             {
-                let fresh = clock::now_millis_fast() < entry.meta.fresh_until;
+                let fresh = verdict.is_fresh();
                 let value = entry.value.clone();
                 lead.finish_with(&value, entry);
                 if fresh {
@@ -345,23 +347,13 @@ where
     fn entry_from_l2(&self, decoded: &Decoded<'_>, value: V) -> Option<Entry<V>> {
         let m = decoded.meta;
         let tags: Arc<[Tag]> = decoded.tags.iter().map(|t| Tag::from(*t)).collect();
-        let tag_seq = crate::tags::sequence();
-        Some(Entry {
-            value,
-            meta: Meta {
-                created_at: m.created_at,
-                fresh_until: m.fresh_until,
-                stale_until: m.stale_until,
-                fallback_until: m.fallback_until,
-                load_micros: m.load_micros,
-                negative: m.negative,
-                tags,
-                tag_seq,
-                tags_checked: std::sync::atomic::AtomicU64::new(tag_seq),
-                generation: 0,
-                referenced: Default::default(),
-            },
-        })
+        let times = Times {
+            created_at: m.created_at,
+            fresh_until: m.fresh_until,
+            stale_until: m.stale_until,
+            fallback_until: m.fallback_until,
+        };
+        Some(Entry { value, meta: Meta::new(times, m.load_micros, m.negative, tags, crate::tags::sequence()) })
     }
 
     /// What L1 now holds for `key`, as L2 bytes with the time left to keep them.

@@ -1,13 +1,17 @@
-//! The miss path: join or lead a flight, run the loader, store and publish its result.
+//! The miss path, written once for sync and async functions, inline and detached loads: join
+//! or lead a flight, run the body (here or apart from the caller, see [`Body`]), store its
+//! result or answer from the fail-safe value, and give up waiting at the timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
 use super::Cache;
 use super::flight::{Flight, RunsHere, Waited};
+use super::fresh::Failure;
+use super::runner::{Job, Runner};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::tags::Tag;
 
@@ -32,7 +36,19 @@ pub(super) struct Lead<'c, K: CacheKey, V: CacheValue> {
     tag_seq: u64,
 }
 
-impl<K: CacheKey, V: CacheValue> Lead<'_, K, V> {
+impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
+    /// The cache the load is for.
+    pub(super) fn cache(&self) -> &'c Cache<K, V> {
+        self.cache
+    }
+
+    /// The same lead, held through a longer borrow of its cache: for a load that outlives the
+    /// caller's borrow.
+    pub(super) fn rebind<'s>(mut self, cache: &'s Cache<K, V>) -> Lead<'s, K, V> {
+        debug_assert!(std::ptr::eq(self.cache, cache), "a lead moves to its own cache only");
+        Lead { cache, key: self.key.take(), flight: Arc::clone(&self.flight), epoch: self.epoch, tag_seq: self.tag_seq }
+    }
+
     /// The key being loaded.
     pub(super) fn key(&self) -> Option<&K> {
         self.key.as_ref()
@@ -109,6 +125,9 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
     }
 }
 
+/// A finished load, or its panic.
+pub(super) type Caught<T> = std::thread::Result<T>;
+
 /// The `derive` of untagged loads.
 pub(super) fn no_tags<V>(_: &V) -> Vec<Tag> {
     Vec::new()
@@ -120,7 +139,7 @@ pub(super) struct CatchUnwind<F> {
 }
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
+    type Output = Caught<F::Output>;
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         let inner = &mut self.inner;
@@ -132,25 +151,161 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
-impl<K: CacheKey, V: CacheValue> Cache<K, V> {
-    /// A load panicked: answer from the fail-safe value, or let the panic go on.
-    pub(super) fn panicked<S: Shape<Stored = V>>(
-        &self,
-        lead: Lead<'_, K, V>,
-        shape: S,
-        panic: Box<dyn std::any::Any + Send>,
-    ) -> S::Output {
-        self.load_errors.add(1);
-        if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, "the load panicked")) {
-            lead.answer(&value);
-            return shape.rebuild(value);
+/// What a miss asks of the function's body: to lead the key's load, or to run in the caller
+/// storing nothing (a load that calls itself, or caching off).
+pub(super) enum Start<'c, K: CacheKey, V: CacheValue> {
+    Lead(Lead<'c, K, V>),
+    Run,
+}
+
+/// A body that runs in the caller. `load` returns the tags computed from the arguments with
+/// the output; `derive` adds tags computed from the value.
+pub(super) struct Inline<F, D> {
+    pub(super) load: F,
+    pub(super) derive: D,
+}
+
+impl<F, D> Inline<F, D> {
+    pub(super) async fn start<K, V, S>(self, start: Start<'_, K, V>, shape: S) -> Waited<S::Output>
+    where
+        K: CacheKey,
+        V: CacheValue,
+        S: Shape<Stored = V>,
+        F: Future<Output = (Vec<Tag>, S::Output)>,
+        D: FnOnce(&V) -> Vec<Tag>,
+    {
+        match start {
+            Start::Lead(lead) => match lead.cache().run_lead(lead, shape, self.derive, self.load).await {
+                Ok(output) => Waited::Value(output),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Start::Run => Waited::Value(self.load.await.1),
         }
-        drop(lead);
-        std::panic::resume_unwind(panic)
+    }
+}
+
+/// A body that runs apart from the caller (another thread or task), so that the caller can
+/// stop waiting at the timeout while the load goes on and stores its value.
+pub(super) struct Apart<K: 'static, V: 'static, M, D> {
+    pub(super) cache: &'static Cache<K, V>,
+    pub(super) make: M,
+    pub(super) derive: D,
+}
+
+impl<K: CacheKey, V: CacheValue, M, D> Apart<K, V, M, D> {
+    /// Not an `async fn`: the lead is handed to the job before the returned future exists,
+    /// which then holds only the wait (and is `Send`; see [`Job`](super::runner::Job)).
+    pub(super) fn start<R, S, F>(
+        self,
+        start: Start<'_, K, V>,
+        shape: S,
+        timeout: Duration,
+    ) -> impl Future<Output = Waited<S::Output>>
+    where
+        R: Runner,
+        S: Shape<Stored = V>,
+        S::Output: Send + 'static,
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
+    {
+        let Self { cache, make, derive } = self;
+        let apart = match start {
+            Start::Lead(lead) => {
+                let lead = lead.rebind(cache);
+                let job: Job<Caught<S::Output>> =
+                    Box::pin(async move { cache.run_lead(lead, shape, derive, make()).await });
+                Ok(R::run_apart(job, timeout))
+            }
+            Start::Run => Err(make),
+        };
+        async move {
+            match apart {
+                Ok(apart) => match apart.await {
+                    Waited::Value(Ok(output)) => Waited::Value(output),
+                    Waited::Value(Err(panic)) => std::panic::resume_unwind(panic),
+                    Waited::TimedOut => Waited::TimedOut,
+                    Waited::Retry => Waited::Retry,
+                },
+                Err(make) => Waited::Value(make().await.1),
+            }
+        }
     }
 }
 
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    /// Runs a leader's load (in a `memo.load` span, as its flight's load, panics caught) and
+    /// settles it: every load, inline, apart or in the background, goes through here.
+    pub(super) async fn run_lead<S: Shape<Stored = V>>(
+        &self,
+        lead: Lead<'_, K, V>,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        load: impl Future<Output = (Vec<Tag>, S::Output)>,
+    ) -> Caught<S::Output> {
+        let started = Instant::now();
+        let flight = Arc::clone(lead.flight());
+        let load = std::pin::pin!(load.instrument(self.load_span()));
+        let output = CatchUnwind { inner: RunsHere::new(&flight, load) }.await;
+        self.settle(lead, shape, output, derive, started)
+    }
+
+    /// Classifies a finished load, stores and publishes it, and returns the caller's output.
+    /// An error or a panic is answered from the fail-safe value when there is one; otherwise
+    /// the error is returned and the panic goes on.
+    fn settle<S: Shape<Stored = V>>(
+        &self,
+        lead: Lead<'_, K, V>,
+        shape: S,
+        output: Caught<(Vec<Tag>, S::Output)>,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        started: Instant,
+    ) -> Caught<S::Output> {
+        let took = started.elapsed();
+        self.record_load_time(took);
+        let (mut tags, outcome) = match output {
+            Ok((tags, output)) => (tags, shape.split(output)),
+            Err(panic) => return self.failed(lead, shape, Failure::Panicked, Err(panic)),
+        };
+        let (value, negative) = match outcome {
+            Outcome::Positive(value) => (value, false),
+            Outcome::Negative(value) => (value, true),
+            Outcome::Error(output) => return self.failed(lead, shape, Failure::Failed, Ok(output)),
+        };
+        tags.extend(derive(&value));
+        lead.finish(&value, negative, micros(took), tags);
+        Ok(shape.rebuild(value))
+    }
+
+    /// A load failed or panicked: the fail-safe value answers when there is one.
+    fn failed<S: Shape<Stored = V>>(
+        &self,
+        lead: Lead<'_, K, V>,
+        shape: S,
+        why: Failure,
+        output: Caught<S::Output>,
+    ) -> Caught<S::Output> {
+        self.load_errors.add(1);
+        if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, why)) {
+            lead.answer(&value);
+            return Ok(shape.rebuild(value));
+        }
+        drop(lead);
+        output
+    }
+
+    /// Counts a finished load's duration, here and in the `metrics` histogram.
+    pub(super) fn record_load_time(&self, took: std::time::Duration) {
+        self.load_times.record(took);
+        #[cfg(feature = "metrics")]
+        crate::metrics::load_seconds(&self.policy.name, took);
+    }
+
+    /// The `tracing` span a load runs in: `memo.load` with the cache's name.
+    pub(super) fn load_span(&self) -> tracing::Span {
+        tracing::info_span!("memo.load", cache = %self.policy.name)
+    }
+
     /// Leads a load of `key` unless one is running: for background reloads of entries that
     /// are still servable.
     pub(super) fn lead_reload(&self, key: &K) -> Option<Lead<'_, K, V>> {
@@ -183,305 +338,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             return Join::Wait(Arc::clone(flight));
         }
         // A leader stores its value before it unregisters its flight: re-check under the lock.
-        if let Some((value, _)) = self.peek_fresh(key) {
+        let now = crate::clock::now_millis_fast();
+        let fresh = self.map.peek_with(key, |_, e| self.judge(&e.meta, now).is_fresh().then(|| e.value.clone()));
+        if let Some(value) = fresh.flatten() {
             return Join::Hit(value);
         }
         Join::Lead(self.register(&mut flights, key))
     }
+}
 
-    fn peek_fresh(&self, key: &K) -> Option<(V, bool)> {
-        let now = crate::clock::now_millis_fast();
-        self.map
-            .peek_with(key, |_, e| {
-                (now < e.meta.fresh_until && self.tags_valid(&e.meta)).then(|| (e.value.clone(), e.meta.negative))
-            })
-            .flatten()
-    }
-
-    /// Classifies a finished load, stores and publishes it, and returns the caller's output.
-    /// An error is answered from the fail-safe value when there is one.
-    pub(super) fn settle<S: Shape<Stored = V>>(
-        &self,
-        lead: Lead<'_, K, V>,
-        shape: S,
-        (mut tags, output): (Vec<Tag>, S::Output),
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        started: Instant,
-    ) -> S::Output {
-        let took = started.elapsed();
-        self.record_load_time(took);
-        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
-        let (value, negative) = match shape.split(output) {
-            Outcome::Positive(value) => (value, false),
-            Outcome::Negative(value) => (value, true),
-            Outcome::Error(output) => {
-                self.load_errors.add(1);
-                if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, "the load failed")) {
-                    lead.answer(&value);
-                    return shape.rebuild(value);
-                }
-                drop(lead);
-                return output;
-            }
-        };
-        tags.extend(derive(&value));
-        lead.finish(&value, negative, micros, tags);
-        shape.rebuild(value)
-    }
-
-    /// Counts a finished load's duration, here and in the `metrics` histogram.
-    pub(super) fn record_load_time(&self, took: std::time::Duration) {
-        self.load_times.record(took);
-        #[cfg(feature = "metrics")]
-        crate::metrics::load_seconds(&self.policy.name, took);
-    }
-
-    /// The `tracing` span a load runs in: `memo.load` with the cache's name.
-    pub(super) fn load_span(&self) -> tracing::Span {
-        tracing::info_span!("memo.load", cache = %self.policy.name)
-    }
-
-    /// Runs a load with caching off ([`crate::enabled`]): counted and timed, not stored.
-    pub(super) fn load_uncached<O>(&self, load: impl FnOnce() -> O) -> O {
-        self.loads.add(1);
-        let started = Instant::now();
-        let output = self.load_span().in_scope(load);
-        self.record_load_time(started.elapsed());
-        output
-    }
-
-    /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
-    ///
-    /// ```
-    /// use memo_runtime::outcome::ResultShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = ResultShape::<u32, String>::default();
-    /// assert_eq!(cache.hit(&1, shape), None);
-    /// cache.insert(1, 10);
-    /// assert_eq!(cache.hit(&1, shape), Some(Ok(10)));
-    /// ```
-    #[inline]
-    pub fn hit<S: Shape<Stored = V>>(&self, key: &K, shape: S) -> Option<S::Output> {
-        self.lookup(key).map(|(value, _)| shape.rebuild(value))
-    }
-
-    /// The value for `key` through `shape`: a fresh hit, or the loader's output, with
-    /// concurrent misses on one key running `load` once.
-    ///
-    /// Errors are returned to this caller only and not stored; callers that waited on a load
-    /// that failed, panicked or was cancelled retry, one of them loading again.
-    ///
-    /// ```
-    /// use memo_runtime::outcome::ResultShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = ResultShape::<u32, String>::default();
-    /// assert_eq!(cache.get_or_load(1, shape, || Err("down".to_string())), Err("down".to_string()));
-    /// assert_eq!(cache.get_or_load(1, shape, || Ok(10)), Ok(10));
-    /// assert_eq!(cache.get_or_load(1, shape, || Ok(99)), Ok(10), "stored");
-    /// ```
-    #[inline]
-    pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.load_blocking(key, shape, no_tags, || (Vec::new(), load()))
-    }
-
-    /// [`get_or_load`](Self::get_or_load) for tagged entries: `load` returns the tags computed
-    /// from the arguments with the output, and `derive` adds tags computed from the value.
-    ///
-    /// ```
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, Vec<u32>> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<Vec<u32>>::default();
-    /// let ids = cache.get_or_load_tagged(
-    ///     1,
-    ///     shape,
-    ///     |ids| ids.iter().map(|id| format!("doc:item:{id}").into()).collect(),
-    ///     || (vec!["doc:search".into()], vec![7, 8]),
-    /// );
-    /// assert_eq!(ids, vec![7, 8]);
-    /// memo_runtime::invalidate_tag("doc:item:8");
-    /// assert_eq!(cache.get(&1), None, "the search result carried the tag of item 8");
-    /// ```
-    #[inline]
-    pub fn get_or_load_tagged<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl FnOnce() -> (Vec<Tag>, S::Output),
-    ) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.load_blocking(key, shape, derive, load)
-    }
-
-    #[inline(never)]
-    pub(super) fn load_blocking<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl FnOnce() -> (Vec<Tag>, S::Output),
-    ) -> S::Output {
-        self.misses.add(1);
-        if !crate::enabled() {
-            return self.load_uncached(|| load().1);
-        }
-        let mut waited = false;
-        loop {
-            match self.join(&key) {
-                Join::Hit(value) => return shape.rebuild(value),
-                Join::Lead(lead) => {
-                    self.loads.add(1);
-                    let started = Instant::now();
-                    let span = self.load_span();
-                    let flight = Arc::clone(lead.flight());
-                    let load = || flight.run_here(|| span.in_scope(load));
-                    let output = if self.policy.fallback_ms.is_some() {
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
-                            Ok(output) => output,
-                            Err(panic) => return self.panicked(lead, shape, panic),
-                        }
-                    } else {
-                        load()
-                    };
-                    return self.settle(lead, shape, output, derive, started);
-                }
-                Join::Wait(flight) => {
-                    if flight.runs_here() {
-                        // A recursive call on the key being loaded: waiting would deadlock.
-                        self.loads.add(1);
-                        return load().1;
-                    }
-                    if !std::mem::replace(&mut waited, true) {
-                        self.coalesced.add(1);
-                    }
-                    if let Waited::Value(value) = flight.wait_blocking(None)
-                        && !flight.is_invalidated()
-                    {
-                        return shape.rebuild(value);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The async form of [`get_or_load`](Self::get_or_load). Dropping the returned future
-    /// while it leads a load abandons that load; a waiting caller takes over.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::OptionShape;
-    /// let cache: memo_runtime::Cache<u8, Option<u32>> = memo_runtime::Cache::builder().build();
-    /// let shape = OptionShape::<u32>::default();
-    /// assert_eq!(cache.get_or_load_async(1, shape, async { Some(5) }).await, Some(5));
-    /// assert_eq!(cache.get_or_load_async(1, shape, async { None }).await, Some(5));
-    /// # }
-    /// ```
-    #[inline]
-    pub async fn get_or_load_async<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        load: impl Future<Output = S::Output>,
-    ) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.load_async(key, shape, load).await
-    }
-
-    /// The miss path of [`get_or_load_async`](Self::get_or_load_async), for callers that
-    /// checked [`hit`](Self::hit) first: joins or leads a load of `key`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<u32>::default();
-    /// let value = match cache.hit(&1, shape) {
-    ///     Some(value) => value,
-    ///     None => cache.load_async(1, shape, async { 7 }).await,
-    /// };
-    /// assert_eq!(value, 7);
-    /// # }
-    /// ```
-    pub async fn load_async<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        load: impl Future<Output = S::Output>,
-    ) -> S::Output {
-        self.load_async_tagged(key, shape, no_tags, async { (Vec::new(), load.await) }).await
-    }
-
-    /// The async miss path for tagged entries; see [`get_or_load_tagged`](Self::get_or_load_tagged).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<u32>::default();
-    /// let value = cache.load_async_tagged(1, shape, |_| Vec::new(), async { (vec!["doc:async".into()], 3) }).await;
-    /// assert_eq!(value, 3);
-    /// memo_runtime::invalidate_tag("doc:async");
-    /// assert_eq!(cache.get(&1), None);
-    /// # }
-    /// ```
-    pub async fn load_async_tagged<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl Future<Output = (Vec<Tag>, S::Output)>,
-    ) -> S::Output {
-        self.misses.add(1);
-        if !crate::enabled() {
-            self.loads.add(1);
-            let started = Instant::now();
-            let output = load.instrument(self.load_span()).await.1;
-            self.record_load_time(started.elapsed());
-            return output;
-        }
-        let mut waited = false;
-        loop {
-            match self.join(&key) {
-                Join::Hit(value) => return shape.rebuild(value),
-                Join::Lead(lead) => {
-                    self.loads.add(1);
-                    let started = Instant::now();
-                    let flight = Arc::clone(lead.flight());
-                    let load = std::pin::pin!(load.instrument(self.load_span()));
-                    let load = RunsHere::new(&flight, load);
-                    let output = if self.policy.fallback_ms.is_some() {
-                        match (CatchUnwind { inner: load }).await {
-                            Ok(output) => output,
-                            Err(panic) => return self.panicked(lead, shape, panic),
-                        }
-                    } else {
-                        load.await
-                    };
-                    return self.settle(lead, shape, output, derive, started);
-                }
-                Join::Wait(flight) => {
-                    if flight.runs_here() {
-                        // A recursive call on the key being loaded: waiting would never end.
-                        self.loads.add(1);
-                        return load.await.1;
-                    }
-                    if !std::mem::replace(&mut waited, true) {
-                        self.coalesced.add(1);
-                    }
-                    if let Waited::Value(value) = flight.wait(None).await
-                        && !flight.is_invalidated()
-                    {
-                        return shape.rebuild(value);
-                    }
-                }
-            }
-        }
-    }
+/// A load's duration in microseconds, saturating.
+fn micros(took: std::time::Duration) -> u32 {
+    u32::try_from(took.as_micros()).unwrap_or(u32::MAX)
 }
