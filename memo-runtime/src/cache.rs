@@ -51,7 +51,7 @@ mod fresh;
 mod load;
 mod miss;
 mod policy;
-mod runner;
+pub(crate) mod runner;
 mod store;
 
 use std::collections::HashMap;

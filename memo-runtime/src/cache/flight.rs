@@ -9,8 +9,8 @@
 //!
 //! A load that calls its own function with the same key (directly, or through other cached
 //! functions) would wait for itself. Each thread therefore knows which flights' loads it is
-//! running at this moment ([`Flight::run_here`], and [`RunsHere`] for a load's future, which
-//! marks every poll); a call that finds such a flight runs the body again instead of waiting,
+//! running at this moment ([`RunsHere`] wraps a load's future and marks every poll; a sync
+//! load is polled once); a call that finds such a flight runs the body again instead of waiting,
 //! for sync and async functions alike.
 
 use std::cell::RefCell;
@@ -55,7 +55,7 @@ impl Drop for Running {
 }
 
 /// A flight's load as a future: every poll runs as the flight's load (see
-/// [`Flight::run_here`]), so that the load calling its own function with the same key, on
+/// [`Flight::runs_here`]), so that the load calling its own function with the same key, on
 /// whichever thread polls it, runs instead of waiting for itself.
 pub(crate) struct RunsHere<'f, F> {
     id: usize,
@@ -134,12 +134,6 @@ impl<V: Clone> Flight<V> {
     pub(crate) fn runs_here(&self) -> bool {
         let id = self.id();
         RUNNING.with_borrow(|running| running.contains(&id))
-    }
-
-    /// Runs `load` as this flight's load on this thread.
-    pub(crate) fn run_here<R>(&self, load: impl FnOnce() -> R) -> R {
-        let _running = Running::enter(self.id());
-        load()
     }
 
     fn finish(&self, state: State<V>) {

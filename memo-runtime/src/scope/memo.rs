@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use super::{CURRENT, Scope};
+use crate::cache::runner::{self, Blocking, Runner, Tokio};
 use crate::cache::{Flight, Hasher, RunsHere, Waited};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
@@ -193,18 +194,34 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
     }
 }
 
+/// What a call finds at its first lookup.
+enum First<K: CacheKey, V: CacheValue> {
+    /// A hit (counted).
+    Hit(V),
+    /// Outside any scope, or caching off: the call runs the body.
+    Outside,
+    /// The scope, the key and what to do about it.
+    Joined(Scope, K, Join<V>),
+}
+
 /// The first lookup, on the task-local scope without cloning it: a hit costs no reference
-/// count traffic. `None` outside any scope; else the hit, or the scope and what to do.
-fn first_join<K: CacheKey, V: CacheValue>(site: usize, key: &K) -> Option<Result<V, (Scope, Join<V>)>> {
-    CURRENT
-        .try_with(|current| {
-            current.as_ref().map(|scope| match scope.join::<K, V>(site, key) {
-                Join::Hit(value) => Ok(value),
-                other => Err((scope.clone(), other)),
-            })
+/// count traffic and no future. `key` is `Some` when the caller is in a scope.
+fn first<K: CacheKey, V: CacheValue>(site: &'static MemoSite, key: Option<K>) -> First<K, V> {
+    let Some(key) = key.filter(|_| crate::enabled()) else { return First::Outside };
+    let found = CURRENT.try_with(|current| {
+        current.as_ref().map(|scope| match scope.join::<K, V>(site.id(), &key) {
+            Join::Hit(value) => Ok(value),
+            other => Err((scope.clone(), other)),
         })
-        .ok()
-        .flatten()
+    });
+    match found.ok().flatten() {
+        None => First::Outside,
+        Some(Ok(value)) => {
+            site.hit();
+            First::Hit(value)
+        }
+        Some(Err((scope, join))) => First::Joined(scope, key, join),
+    }
 }
 
 /// Runs a synchronous `#[request_memo]` call: `key` is `Some` when the caller is in a scope.
@@ -214,47 +231,12 @@ pub fn request_memo<K: CacheKey, S: Shape>(
     shape: S,
     load: impl FnOnce() -> S::Output,
 ) -> S::Output {
-    let Some(key) = key.filter(|_| crate::enabled()) else { return load() };
-    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key) {
-        None => return load(),
-        Some(Ok(value)) => {
-            site.hit();
-            return shape.rebuild(value);
+    match first::<K, S::Stored>(site, key) {
+        First::Hit(value) => shape.rebuild(value),
+        First::Outside => load(),
+        First::Joined(scope, key, join) => {
+            runner::drive(memo_miss::<Blocking, K, S>(site, (scope, key, join), shape, async move { load() }))
         }
-        Some(Err(next)) => next,
-    };
-    loop {
-        match join {
-            Join::Hit(value) => {
-                site.hit();
-                return shape.rebuild(value);
-            }
-            Join::Bypass => {
-                site.load();
-                return load();
-            }
-            Join::Lead(flight) => {
-                site.miss();
-                site.load();
-                let running = Arc::clone(&flight);
-                // Built first: a load that panics abandons the flight, and a waiter takes over.
-                let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
-                let output = running.run_here(load);
-                return lead.finish(shape, output);
-            }
-            Join::Wait(flight) => {
-                if flight.runs_here() {
-                    // The body calls itself with the same arguments: waiting would never end.
-                    site.load();
-                    return load();
-                }
-                if let Waited::Value(value) = flight.wait_blocking(None) {
-                    site.hit();
-                    return shape.rebuild(value);
-                }
-            }
-        }
-        join = scope.join::<K, S::Stored>(site.id(), &key);
     }
 }
 
@@ -265,15 +247,21 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
     shape: S,
     load: impl Future<Output = S::Output>,
 ) -> S::Output {
-    let Some(key) = key.filter(|_| crate::enabled()) else { return load.await };
-    let (scope, mut join) = match first_join::<K, S::Stored>(site.id(), &key) {
-        None => return load.await,
-        Some(Ok(value)) => {
-            site.hit();
-            return shape.rebuild(value);
-        }
-        Some(Err(next)) => next,
-    };
+    match first::<K, S::Stored>(site, key) {
+        First::Hit(value) => shape.rebuild(value),
+        First::Outside => load.await,
+        First::Joined(scope, key, join) => memo_miss::<Tokio, K, S>(site, (scope, key, join), shape, load).await,
+    }
+}
+
+/// Both forms' miss: the first call for a key in the scope runs `load`, the others (here or
+/// on other tasks of the request) wait for it and share its answer.
+async fn memo_miss<R: Runner, K: CacheKey, S: Shape>(
+    site: &'static MemoSite,
+    (scope, key, mut join): (Scope, K, Join<S::Stored>),
+    shape: S,
+    load: impl Future<Output = S::Output>,
+) -> S::Output {
     loop {
         match join {
             Join::Hit(value) => {
@@ -288,6 +276,7 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
                 site.miss();
                 site.load();
                 let running = Arc::clone(&flight);
+                // Built first: a load that panics abandons the flight, and a waiter takes over.
                 let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
                 let output = RunsHere::new(&running, std::pin::pin!(load)).await;
                 return lead.finish(shape, output);
@@ -298,7 +287,7 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
                     site.load();
                     return load.await;
                 }
-                if let Waited::Value(value) = flight.wait(None).await {
+                if let Waited::Value(value) = R::wait(&flight, None).await {
                     site.hit();
                     return shape.rebuild(value);
                 }
