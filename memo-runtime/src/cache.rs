@@ -47,6 +47,7 @@ mod detached;
 #[cfg(feature = "redis")]
 mod distributed;
 mod flight;
+mod floors;
 mod fresh;
 mod load;
 mod miss;
@@ -76,6 +77,18 @@ use store::Writer;
 pub(crate) use flight::{Flight, RunsHere, Waited};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
+
+/// A tier beneath the L1 (the Redis L2), attached when the cache first goes through it: it
+/// hears of the cache's changes and passes them on (writes, invalidations to other
+/// instances). The core knows it only through this trait.
+pub(crate) trait Tier<K, V>: Send + Sync + fmt::Debug {
+    /// A load stored a new value for `key` here.
+    fn stored(&self, cache: &Cache<K, V>, key: &K);
+    /// `key` was put (`put`) or invalidated here.
+    fn changed(&self, cache: &Cache<K, V>, key: &K, put: bool);
+    /// Every entry was invalidated here.
+    fn cleared(&self, cache: &Cache<K, V>);
+}
 
 /// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
 ///
@@ -108,13 +121,11 @@ pub struct Cache<K, V> {
     timeout_log: Notice,
     /// Whether the lack of a tokio runtime for `timeout` was logged.
     no_runtime_noted: AtomicBool,
-    /// Entries read from the L2 that were created at or before these local invalidations
-    /// are misses.
-    #[cfg(feature = "redis")]
-    l2_floors: distributed::Floors<K>,
-    /// Set when the cache first goes through the L2: how it tells other instances.
-    #[cfg(feature = "redis")]
-    remote: std::sync::OnceLock<distributed::Remote<K, V>>,
+    /// Entries read from the tier beneath that were created at or before these local
+    /// invalidations are misses.
+    floors: floors::Floors<K>,
+    /// Set when the cache first goes through a tier beneath the L1 (the Redis L2).
+    tier: std::sync::OnceLock<Box<dyn Tier<K, V>>>,
 }
 
 impl<K, V> fmt::Debug for Cache<K, V> {
@@ -166,10 +177,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             early_refreshes: Counter::default(),
             fallbacks: Counter::default(),
             timeouts: Counter::default(),
-            #[cfg(feature = "redis")]
-            l2_floors: distributed::Floors::default(),
-            #[cfg(feature = "redis")]
-            remote: std::sync::OnceLock::new(),
+            floors: floors::Floors::default(),
+            tier: std::sync::OnceLock::new(),
             load_times: LoadHistogram::default(),
             fallback_log: Notice::new(),
             timeout_log: Notice::new(),
@@ -306,12 +315,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             self.write(&mut w, key.clone(), entry);
         }
         drop(w);
-        #[cfg(feature = "redis")]
-        if let Some(remote) = self.remote.get() {
-            (remote.key_changed)(self, &remote.l2, &key, true);
+        if let Some(tier) = self.tier.get() {
+            tier.changed(self, &key, true);
         }
-        #[cfg(not(feature = "redis"))]
-        let _ = key;
     }
 
     /// Returns the value for `key`, running `load` on a miss; concurrent misses on the same key
@@ -349,9 +355,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     pub fn invalidate(&self, key: &K) -> bool {
         let removed = self.invalidate_local(key);
-        #[cfg(feature = "redis")]
-        if let Some(remote) = self.remote.get() {
-            (remote.key_changed)(self, &remote.l2, key, false);
+        if let Some(tier) = self.tier.get() {
+            tier.changed(self, key, false);
         }
         removed
     }
@@ -362,8 +367,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.invalidate_flight(key);
         let removed = self.remove(&mut w, key);
         self.invalidated_keys.add(1);
-        #[cfg(feature = "redis")]
-        self.l2_floors.key(key);
+        self.floors.key(key);
         removed
     }
 
@@ -377,10 +381,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     pub fn invalidate_all(&self) {
         self.invalidate_all_local();
-        #[cfg(feature = "redis")]
-        if let Some(remote) = self.remote.get() {
-            let (cache, version, at) = (self.name().to_owned(), self.version(), clock::now_millis());
-            remote.l2.invalidate(crate::l2::outbox::Change::All { cache, version, at });
+        if let Some(tier) = self.tier.get() {
+            tier.cleared(self);
         }
     }
 
@@ -388,8 +390,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub(crate) fn invalidate_all_local(&self) {
         self.drop_copies();
         self.invalidated_all.add(1);
-        #[cfg(feature = "redis")]
-        self.l2_floors.all();
+        self.floors.all();
     }
 
     /// Drops every entry, and stores no load running now: when this process may have missed

@@ -2,16 +2,15 @@
 //! one single-flight. An L2 hit fills L1 with the entry's remaining freshness; a loaded value
 //! is written to the L2 with its metadata, in the background. L2 faults are misses.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Cache;
 use super::load::Join;
+use super::{Cache, Tier};
 use crate::clock;
 use crate::entry::{Entry, Meta, Times};
 use crate::l2::envelope::{self, Decoded};
@@ -21,82 +20,34 @@ use crate::l2::redis::RedisL2;
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
 
-/// Local invalidations that L2 entries must postdate: per key (bounded), and for the whole
-/// cache. An entry read from the L2 that was created at or before one of them is a miss, so an
-/// invalidation in this process is never undone by an older copy in the L2.
-#[derive(Debug)]
-pub(crate) struct Floors<K> {
-    all: AtomicU64,
-    keys: Mutex<HashMap<K, u64, super::Hasher>>,
-    /// The latest `invalidate_all` of this cache recorded in Redis, and when it was read.
-    cleared: AtomicU64,
-    cleared_checked: AtomicU64,
-}
-
-impl<K> Default for Floors<K> {
-    fn default() -> Self {
-        Self {
-            all: AtomicU64::new(0),
-            keys: Mutex::new(HashMap::with_hasher(super::Hasher::default())),
-            cleared: AtomicU64::new(0),
-            cleared_checked: AtomicU64::new(0),
-        }
-    }
-}
-
 /// How long the time of a cache's last clear, read from Redis, is trusted: the bound on how
 /// long an instance that missed a clear's backplane message (it was not running, or was cut
 /// off) may still read entries made before it.
 pub(crate) const CLEARED_REFRESH: Duration = Duration::from_secs(1);
 
-/// Per-key floors kept before they are folded into the cache-wide one.
-const MAX_KEY_FLOORS: usize = 10_000;
-
-impl<K: CacheKey> Floors<K> {
-    pub(crate) fn key(&self, key: &K) {
-        self.key_at(key, clock::now_millis());
-    }
-
-    /// L2 copies of `key` made at or before `at` are stale.
-    pub(crate) fn key_at(&self, key: &K, at: u64) {
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if keys.len() >= MAX_KEY_FLOORS {
-            // Folded into one floor that covers every key's, however old `at` is (a replayed
-            // invalidation may be).
-            let highest = keys.values().copied().max().unwrap_or(0).max(at);
-            keys.clear();
-            self.all.fetch_max(highest, Ordering::AcqRel);
-        } else {
-            let floor = keys.entry(key.clone()).or_insert(0);
-            *floor = (*floor).max(at);
-        }
-    }
-
-    pub(crate) fn all(&self) {
-        self.all.fetch_max(clock::now_millis(), Ordering::AcqRel);
-        self.keys.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    }
-
-    pub(crate) fn admits(&self, key: &K, created_at: u64) -> bool {
-        created_at > self.all.load(Ordering::Acquire)
-            && self.keys.lock().unwrap_or_else(PoisonError::into_inner).get(key).is_none_or(|at| created_at > *at)
-    }
+/// The Redis L2 as the tier beneath a cache: how the cache tells Redis and the other instances
+/// about its changes.
+#[derive(Debug)]
+struct RedisTier {
+    l2: Arc<RedisL2>,
 }
 
-/// How a cache that uses the L2 tells the other instances about its changes.
-pub(crate) struct Remote<K, V> {
-    pub(crate) l2: Arc<RedisL2>,
-    /// After a key was invalidated (`false`) or put (`true`) here: publish it, and delete or
-    /// write its L2 copy.
-    pub(crate) key_changed: fn(&Cache<K, V>, &Arc<RedisL2>, &K, bool),
-    /// After a load stored a new value here (inline, in the background or after a timeout):
-    /// write it to the L2.
-    pub(crate) stored: fn(&Cache<K, V>, &Arc<RedisL2>, &K),
-}
+impl<K, V> Tier<K, V> for RedisTier
+where
+    K: CacheKey + Serialize + DeserializeOwned,
+    V: CacheValue + Serialize + DeserializeOwned,
+{
+    fn stored(&self, cache: &Cache<K, V>, key: &K) {
+        cache.stored(&self.l2, key);
+    }
 
-impl<K, V> std::fmt::Debug for Remote<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("l2", &self.l2).finish_non_exhaustive()
+    fn changed(&self, cache: &Cache<K, V>, key: &K, put: bool) {
+        cache.key_changed(&self.l2, key, put);
+    }
+
+    fn cleared(&self, cache: &Cache<K, V>) {
+        let (name, version, at) = (cache.name().to_owned(), cache.version(), clock::now_millis());
+        self.l2.invalidate(Change::All { cache: name, version, at });
     }
 }
 
@@ -124,7 +75,7 @@ where
             self.invalidated_keys.add(1);
         }
         drop(w);
-        self.l2_floors.key_at(&key, at);
+        self.floors.key_at(&key, at);
     }
 
     fn evict_all(&self) {
@@ -143,9 +94,9 @@ where
 {
     fn l2(&'static self) -> Option<Arc<RedisL2>> {
         let l2 = self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())?;
-        self.remote.get_or_init(|| {
+        self.tier.get_or_init(|| {
             l2.attach(self);
-            Remote { l2: Arc::clone(&l2), key_changed: Self::key_changed, stored: Self::stored }
+            Box::new(RedisTier { l2: Arc::clone(&l2) })
         });
         Some(l2)
     }
@@ -235,7 +186,7 @@ where
             return shape.rebuild(value);
         }
         drop(lead);
-        // The load's value reaches the L2 when it is stored (`Remote::stored`).
+        // The load's value reaches the L2 when it is stored (`RedisTier::stored`).
         self.load_async_tagged(key, shape, derive, load).await
     }
 
@@ -252,7 +203,7 @@ where
         match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
             Ok((decoded, value)) => {
                 let admitted = decoded.meta.created_at > cleared_at
-                    && self.l2_floors.admits(key, decoded.meta.created_at)
+                    && self.floors.admits(key, decoded.meta.created_at)
                     && !crate::tags::invalidated_since(&decoded.tags, decoded.meta.created_at)
                     && tags_current_in_l2(l2, &decoded, deadline).await;
                 if admitted { self.entry_from_l2(&decoded, value) } else { None }
@@ -271,14 +222,14 @@ where
     /// once through the floors.
     async fn cleared_at(&self, l2: &RedisL2, deadline: tokio::time::Instant) -> Option<u64> {
         let now = clock::now_millis_fast();
-        let checked = self.l2_floors.cleared_checked.load(Ordering::Acquire);
+        let checked = self.floors.cleared_checked.load(Ordering::Acquire);
         if checked == 0 || now.saturating_sub(checked) >= CLEARED_REFRESH.as_millis() as u64 {
             // Due: an instance that cannot learn it does not know what a clear elsewhere dropped.
             let cleared = l2.cleared_at(self.name(), self.version(), deadline).await?;
-            self.l2_floors.cleared.fetch_max(cleared, Ordering::AcqRel);
-            self.l2_floors.cleared_checked.store(now.max(1), Ordering::Release);
+            self.floors.cleared.fetch_max(cleared, Ordering::AcqRel);
+            self.floors.cleared_checked.store(now.max(1), Ordering::Release);
         }
-        Some(self.l2_floors.cleared.load(Ordering::Acquire))
+        Some(self.floors.cleared.load(Ordering::Acquire))
     }
 
     /// [`get_or_load_distributed`](Self::get_or_load_distributed) with stale-while-revalidate,

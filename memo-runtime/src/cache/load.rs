@@ -78,9 +78,8 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
             if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros, tags, self.tag_seq) {
                 cache.write(&mut w, key.clone(), entry);
                 drop(w);
-                #[cfg(feature = "redis")]
-                if let Some(remote) = cache.remote.get() {
-                    (remote.stored)(cache, &remote.l2, &key);
+                if let Some(tier) = cache.tier.get() {
+                    tier.stored(cache, &key);
                 }
             }
         }
@@ -89,8 +88,8 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
     }
 
     /// Stores a prepared entry (unless invalidated meanwhile) and hands its value to the
-    /// waiters: an entry read from the L2.
-    #[cfg(feature = "redis")]
+    /// waiters: an entry read from the tier beneath.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "the Redis L2 is the one tier"))]
     pub(super) fn finish_with(mut self, value: &V, entry: crate::entry::Entry<V>) {
         let cache = self.cache;
         let Some(key) = self.key.take() else { return };
@@ -98,7 +97,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
             let mut w = cache.lock_writer();
             // What matters is how old the copy is, not when the read began: every invalidation
             // since (here or announced by another instance) raised the floors.
-            let current = cache.l2_floors.admits(&key, entry.meta.created_at);
+            let current = cache.floors.admits(&key, entry.meta.created_at);
             if current && cache.epoch.load(Ordering::Acquire) == self.epoch {
                 cache.write(&mut w, key.clone(), entry);
             }
