@@ -3,6 +3,8 @@
 
 mod config;
 mod expand;
+mod handle;
+mod parts;
 mod plan;
 
 use proc_macro2::TokenStream;

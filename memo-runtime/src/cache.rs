@@ -43,6 +43,7 @@
 //! this choice.
 
 pub(crate) mod builder;
+mod changes;
 mod detached;
 #[cfg(feature = "redis")]
 mod distributed;
@@ -68,12 +69,13 @@ pub use detached::{FromTimeout, LoadTimeout};
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
 use crate::notice::Notice;
-use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
+use crate::outcome::{CacheKey, CacheValue, PlainShape};
 use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
 use policy::{Policy, Verdict};
 use store::Writer;
 
+pub(crate) use changes::put_output;
 pub(crate) use flight::{Flight, RunsHere, Waited};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
@@ -282,44 +284,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// Stores `value` under `key` as a positive entry with the cache's time to live,
-    /// replacing what was there. A load of `key` already running is not stored when it ends,
-    /// so it cannot overwrite this newer value.
-    pub fn insert(&self, key: K, value: V) {
-        self.put_entry(key, value, false, Vec::new());
-    }
-
-    /// [`insert`](Self::insert) with tags, for [`invalidate_tag`](crate::invalidate_tag).
-    ///
-    /// ```
-    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
-    /// cache.insert_with_tags(1, 10, ["doc:insert_with_tags"]);
-    /// memo_runtime::invalidate_tag("doc:insert_with_tags");
-    /// assert_eq!(cache.get(&1), None);
-    /// ```
-    pub fn insert_with_tags<I>(&self, key: K, value: V, tags: I)
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.put_entry(key, value, false, crate::tags::collect(tags));
-    }
-
-    /// Stores a value from outside the loader (write-through); `negative` entries use the
-    /// negative time to live and are dropped when the cache keeps none.
-    pub(crate) fn put_entry(&self, key: K, value: V, negative: bool, tags: Vec<Tag>) {
-        let tag_seq = crate::tags::sequence();
-        let mut w = self.lock_writer();
-        self.invalidate_flight(&key);
-        if let Some(entry) = self.new_entry(value, negative, 0, tags, tag_seq) {
-            self.write(&mut w, key.clone(), entry);
-        }
-        drop(w);
-        if let Some(tier) = self.tier.get() {
-            tier.changed(self, &key, true);
-        }
-    }
-
     /// Returns the value for `key`, running `load` on a miss; concurrent misses on the same key
     /// run `load` once and share its value.
     ///
@@ -342,67 +306,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     pub async fn get_with_async(&self, key: K, load: impl Future<Output = V>) -> V {
         self.get_or_load_async(key, PlainShape::<V>::default(), load).await
-    }
-
-    /// Removes `key`'s entry; a load of `key` running now will not be stored. True if an entry
-    /// was removed.
-    ///
-    /// ```
-    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
-    /// cache.insert(1, 1);
-    /// assert!(cache.invalidate(&1));
-    /// assert_eq!(cache.get(&1), None);
-    /// ```
-    pub fn invalidate(&self, key: &K) -> bool {
-        let removed = self.invalidate_local(key);
-        if let Some(tier) = self.tier.get() {
-            tier.changed(self, key, false);
-        }
-        removed
-    }
-
-    /// [`invalidate`](Self::invalidate) in this process only.
-    pub(crate) fn invalidate_local(&self, key: &K) -> bool {
-        let mut w = self.lock_writer();
-        self.invalidate_flight(key);
-        let removed = self.remove(&mut w, key);
-        self.invalidated_keys.add(1);
-        self.floors.key(key);
-        removed
-    }
-
-    /// Removes every entry; loads running now will not be stored.
-    ///
-    /// ```
-    /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
-    /// cache.insert(1, 1);
-    /// cache.invalidate_all();
-    /// assert_eq!(cache.stats().entries, 0);
-    /// ```
-    pub fn invalidate_all(&self) {
-        self.invalidate_all_local();
-        if let Some(tier) = self.tier.get() {
-            tier.cleared(self);
-        }
-    }
-
-    /// [`invalidate_all`](Self::invalidate_all) in this process only.
-    pub(crate) fn invalidate_all_local(&self) {
-        self.drop_copies();
-        self.invalidated_all.add(1);
-        self.floors.all();
-    }
-
-    /// Drops every entry, and stores no load running now: when this process may have missed
-    /// invalidations. The L2's copies keep their own records of invalidations (tombstones,
-    /// clear and tag times) and are judged by them.
-    pub(crate) fn drop_copies(&self) {
-        let mut w = self.lock_writer();
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        for flight in self.lock_flights().values() {
-            flight.invalidate();
-        }
-        self.clear(&mut w);
     }
 
     /// Waits until no load of this cache runs (background reloads included), for at most
@@ -462,16 +365,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// Marks a running load of `key` as invalidated: it answers the callers already waiting
-    /// but is not stored, and callers that come later wait for it to end and then load again,
-    /// so that one key never has two loads at once and no load that began before the
-    /// invalidation is served after it.
-    fn invalidate_flight(&self, key: &K) {
-        if let Some(flight) = self.lock_flights().get(key) {
-            flight.invalidate();
-        }
-    }
-
     /// Builds an entry for a value, or `None` when this kind of value is not kept. `tag_seq` is
     /// the tag invalidation sequence value when the value was read from its source.
     fn new_entry(&self, value: V, negative: bool, load_micros: u32, tags: Vec<Tag>, tag_seq: u64) -> Option<Entry<V>> {
@@ -492,23 +385,4 @@ impl<K: CacheKey, V: CacheValue> StatsSource for Cache<K, V> {
     fn stats(&self) -> CacheStats {
         Cache::stats(self)
     }
-}
-
-/// Puts a value through a [`Shape`]: errors are not stored, negatives use the negative TTL;
-/// the entry carries `tags` plus those `derive` gives for the value.
-pub(crate) fn put_output<K: CacheKey, S: Shape>(
-    cache: &Cache<K, S::Stored>,
-    key: K,
-    shape: S,
-    output: S::Output,
-    mut tags: Vec<Tag>,
-    derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
-) {
-    let (value, negative) = match shape.split(output) {
-        crate::outcome::Outcome::Positive(v) => (v, false),
-        crate::outcome::Outcome::Negative(v) => (v, true),
-        crate::outcome::Outcome::Error(_) => return,
-    };
-    tags.extend(derive(&value));
-    cache.put_entry(key, value, negative, tags);
 }

@@ -38,6 +38,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::KeyBytes;
+use signing::MAC_BYTES;
+pub use signing::SigningKey;
 
 const MAGIC: [u8; 2] = *b"me";
 
@@ -46,50 +48,8 @@ pub const FORMAT_VERSION: u8 = 1;
 
 const HEADER: usize = 42;
 const SIGNED: u8 = 2;
+#[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "tombstones are written by the Redis client"))]
 const TOMBSTONE: u8 = 4;
-const MAC_BYTES: usize = 32;
-
-/// A secret that signs L2 entries (HMAC-SHA256) and checks them on read.
-#[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKey(***)")
-    }
-}
-
-impl SigningKey {
-    /// A key from secret bytes (use at least 32 random bytes).
-    ///
-    /// ```
-    /// let key = memo_runtime::l2::envelope::SigningKey::new(*b"0123456789abcdef0123456789abcdef");
-    /// assert_eq!(format!("{key:?}"), "SigningKey(***)");
-    /// ```
-    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
-        Self(secret.into())
-    }
-
-    fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
-        use hmac::Mac;
-        // HMAC takes keys of any length.
-        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
-    }
-
-    fn sign(&self, data: &[u8]) -> [u8; MAC_BYTES] {
-        use hmac::Mac;
-        let mut mac = self.mac();
-        mac.update(data);
-        mac.finalize().into_bytes().into()
-    }
-
-    fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        use hmac::Mac;
-        let mut mac = self.mac();
-        mac.update(data);
-        mac.verify_slice(tag).is_ok()
-    }
-}
 
 /// An entry's metadata, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -416,84 +376,6 @@ pub fn decode_with<'a>(
     Ok(Decoded { meta, tags, key, payload })
 }
 
+mod signing;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Vec<u8> {
-        let meta =
-            Meta { created_at: 1, fresh_until: 2, stale_until: 3, fallback_until: 4, load_micros: 5, negative: true };
-        let key = KeyBytes::of(&7u64).unwrap();
-        encode(&meta, &["a", "b:c"], &key, &Some("value".to_owned())).unwrap()
-    }
-
-    #[test]
-    fn round_trips() {
-        let bytes = sample();
-        let decoded = decode(&bytes, &Limits::default()).unwrap();
-        assert!(decoded.meta.negative);
-        assert_eq!(decoded.meta.load_micros, 5);
-        assert_eq!(decoded.tags, ["a", "b:c"]);
-        assert_eq!(
-            decoded.value_for::<Option<String>>(&KeyBytes::of(&7u64).unwrap()).unwrap().as_deref(),
-            Some("value")
-        );
-        assert!(matches!(
-            decoded.value_for::<Option<String>>(&KeyBytes::of(&8u64).unwrap()),
-            Err(DecodeError::OtherKey)
-        ));
-    }
-
-    #[test]
-    fn every_truncation_is_an_error() {
-        let bytes = sample();
-        for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len], &Limits::default()).is_err(), "prefix of {len} bytes");
-        }
-    }
-
-    #[test]
-    fn wrong_version_trailing_bytes_and_limits_are_errors() {
-        let mut bytes = sample();
-        bytes[2] = 9;
-        assert!(matches!(decode(&bytes, &Limits::default()), Err(DecodeError::UnsupportedVersion(9))));
-        let mut bytes = sample();
-        bytes.push(0);
-        assert!(matches!(decode(&bytes, &Limits::default()), Err(DecodeError::Malformed(_))));
-        let bytes = sample();
-        let tight = Limits { max_bytes: bytes.len() - 1, ..Limits::default() };
-        assert!(matches!(decode(&bytes, &tight), Err(DecodeError::TooLarge(_))));
-        let one_tag = Limits { max_tags: 1, ..Limits::default() };
-        assert!(matches!(decode(&bytes, &one_tag), Err(DecodeError::TooLarge(_))));
-    }
-
-    #[test]
-    fn signatures_are_checked_when_a_key_is_set() {
-        let signer = SigningKey::new(*b"0123456789abcdef0123456789abcdef");
-        let key = KeyBytes::of(&7u64).unwrap();
-        let signed = encode_with(&Meta::default(), &["t"], &key, &9u32, Some(&signer)).unwrap();
-        assert_eq!(decode_verified(&signed, &Limits::default(), &signer).unwrap().value::<u32>().unwrap(), 9);
-        assert_eq!(
-            decode(&signed, &Limits::default()).unwrap().value::<u32>().unwrap(),
-            9,
-            "an unkeyed reader skips the MAC"
-        );
-        let unsigned = encode(&Meta::default(), &["t"], &key, &9u32).unwrap();
-        assert!(matches!(decode_verified(&unsigned, &Limits::default(), &signer), Err(DecodeError::BadSignature)));
-        let mut tampered = signed.clone();
-        tampered[20] ^= 1;
-        assert!(matches!(decode_verified(&tampered, &Limits::default(), &signer), Err(DecodeError::BadSignature)));
-        for len in 0..signed.len() {
-            assert!(decode_verified(&signed[..len], &Limits::default(), &signer).is_err());
-        }
-    }
-
-    #[test]
-    fn a_huge_declared_length_allocates_nothing() {
-        let mut bytes = sample();
-        let tags_at = HEADER - 2;
-        bytes[tags_at..tags_at + 2].copy_from_slice(&u16::MAX.to_le_bytes());
-        let no_limit = Limits { max_tags: usize::MAX, ..Limits::default() };
-        assert!(matches!(decode(&bytes, &no_limit), Err(DecodeError::Truncated)));
-    }
-}
+mod tests;

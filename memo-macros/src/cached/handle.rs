@@ -1,0 +1,132 @@
+//! The handle of a cached function: its cache accessor, `invalidate`, `invalidate_all`, `put`
+//! and `stats`.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::parts::{arg_tags, builder, derive_tags};
+use super::plan::Plan;
+use crate::codegen::{self, KeySource};
+
+/// Names of the generated handle functions: `invalidate` inside the handle type for a free
+/// function, `{method}_invalidate` beside a method.
+pub(super) struct Names {
+    pub(super) accessor: TokenStream,
+    accessor_def: Ident,
+    invalidate: Ident,
+    invalidate_all: Ident,
+    put: Ident,
+    stats: Ident,
+}
+
+impl Names {
+    pub(super) fn new(plan: &Plan<'_>) -> Self {
+        let ident = &plan.subject.func.sig.ident;
+        if plan.subject.associated {
+            let accessor_def = format_ident!("__memo_cache_{}", ident);
+            Self {
+                accessor: quote!(Self::#accessor_def),
+                accessor_def,
+                invalidate: format_ident!("{}_invalidate", ident),
+                invalidate_all: format_ident!("{}_invalidate_all", ident),
+                put: format_ident!("{}_put", ident),
+                stats: format_ident!("{}_stats", ident),
+            }
+        } else {
+            Self {
+                accessor: quote!(#ident::__memo_cache),
+                accessor_def: format_ident!("__memo_cache"),
+                invalidate: format_ident!("invalidate"),
+                invalidate_all: format_ident!("invalidate_all"),
+                put: format_ident!("put"),
+                stats: format_ident!("stats"),
+            }
+        }
+    }
+}
+
+/// The handle's functions (and the cache accessor they and the function share).
+pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let ret = &subject.ret;
+    let vis = &subject.func.vis;
+    let fn_name = subject.func.sig.ident.to_string();
+    let builder = builder(plan, p);
+    let Names { accessor, accessor_def, invalidate, invalidate_all, put, stats } = names;
+    let prelude = codegen::prelude(subject);
+    let key_fn = codegen::key_fn(subject);
+    let call_args = codegen::call_args(subject, KeySource::Handle);
+    let (indices, uses_self) = subject.key_inputs();
+    let self_param = uses_self.then(|| quote!(&self,));
+    let typed = |&i: &usize| {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref();
+        let ty = param.borrowed_type();
+        quote!(#ident: #ty)
+    };
+    let params: Vec<TokenStream> = indices.iter().map(typed).collect();
+    // `put` also takes what the tag expressions name, and `&self` if they read it.
+    let mut put_indices: Vec<usize> = indices.iter().chain(&plan.tagging.params).copied().collect();
+    put_indices.sort_unstable();
+    put_indices.dedup();
+    let put_params: Vec<TokenStream> = put_indices.iter().map(typed).collect();
+    let put_self = (uses_self || plan.tagging.uses_self).then(|| quote!(&self,));
+    let tag_rebinds = plan.tagging.params.iter().filter_map(|&i| {
+        let param = &subject.params[i];
+        let ident = param.ident.as_ref()?;
+        param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
+    });
+    let tags = arg_tags(plan);
+    let derive = derive_tags(plan);
+    let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
+    let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
+    let doc_invalidate_all = format!("Removes every value {target} cached.");
+    let doc_put = format!(
+        "Stores `value` as what {target} returns for these arguments (write-through after an update). \
+         Errors are not stored; negative values only with `negative_ttl`."
+    );
+    let doc_stats = format!("Statistics of {target}'s cache.");
+    quote! {
+        #[doc(hidden)]
+        #[inline(always)]
+        #[allow(clippy::type_complexity)]
+        #vis fn #accessor_def<__MemoArgs, __MemoKey: #p::CacheKey, __MemoShape: #p::Shape>(
+            _key_fn: &impl ::core::ops::Fn(__MemoArgs) -> __MemoKey,
+            _shape: __MemoShape,
+        ) -> &'static #p::Cache<__MemoKey, __MemoShape::Stored> {
+            static CELL: #p::CacheCell = #p::CacheCell::new();
+            CELL.get_or_init(|| #builder)
+        }
+
+        #[doc = #doc_invalidate]
+        #vis fn #invalidate(#self_param #(#params),*) -> bool {
+            #prelude
+            let __memo_key_fn = #key_fn;
+            let __memo_key = __memo_key_fn(#call_args);
+            #accessor(&__memo_key_fn, __memo_shape).invalidate(&__memo_key)
+        }
+
+        #[doc = #doc_invalidate_all]
+        #vis fn #invalidate_all() {
+            #prelude
+            let __memo_key_fn = #key_fn;
+            #accessor(&__memo_key_fn, __memo_shape).invalidate_all();
+        }
+
+        #[doc = #doc_put]
+        #vis fn #put(#put_self #(#put_params,)* value: #ret) {
+            #prelude
+            let __memo_key_fn = #key_fn;
+            let __memo_key = __memo_key_fn(#call_args);
+            let __memo_tags = { #(#tag_rebinds)* #tags };
+            #p::put(#accessor(&__memo_key_fn, __memo_shape), __memo_key, __memo_shape, value, __memo_tags, #derive);
+        }
+
+        #[doc = #doc_stats]
+        #vis fn #stats() -> #p::CacheStats {
+            #prelude
+            let __memo_key_fn = #key_fn;
+            #accessor(&__memo_key_fn, __memo_shape).stats()
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Items used by the code the macros generate. Not a public API: it changes without notice.
+
+pub use crate::cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
+pub use crate::cell::CacheCell;
+pub use crate::outcome::select;
+pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};
+pub use crate::scope::in_scope;
+pub use crate::scope::memo::{MemoSite, request_memo, request_memo_async};
+pub use crate::stats::CacheStats;
+
+/// Stores a function's return value for `key` (the typed handle's `put`): positive values
+/// with the time to live, negative ones with the negative time to live, errors not at all.
+pub fn put<K: CacheKey, S: Shape>(
+    cache: &Cache<K, S::Stored>,
+    key: K,
+    shape: S,
+    output: S::Output,
+    tags: Vec<Tag>,
+    derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+) {
+    crate::cache::put_output(cache, key, shape, output, tags, derive);
+}
+
+pub use crate::tags::{Tag, invalidate_tags};
+
+/// A tag from a `tags = [...]` expression: anything that is a string.
+#[inline]
+pub fn tag(tag: impl IntoTag) -> Tag {
+    tag.into_tag()
+}
+
+/// What a tag expression may give: a string.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tag: a tag is a string",
+    label = "this tag expression gives `{Self}`",
+    note = "build the tag's text, as in `format!(\"product:{{id}}\")`"
+)]
+pub trait IntoTag {
+    /// The tag.
+    fn into_tag(self) -> Tag;
+}
+
+impl<T: AsRef<str>> IntoTag for T {
+    fn into_tag(self) -> Tag {
+        Tag::from(self.as_ref())
+    }
+}
+
+/// Tags from a `tags_from = ...` closure's items.
+pub fn collect_tags<I>(items: I) -> Vec<Tag>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    crate::tags::collect(items)
+}
+
+/// The `tags_from` of a function that has none.
+pub fn no_tags<V>(_: &V) -> Vec<Tag> {
+    Vec::new()
+}
+
+/// The owned key part for an argument: `T` for a `T` taken by value (cloned), `String`
+/// for a `&str`, `Vec<T>` for a `&[T]`. Generated code calls it as
+/// `<ArgType as KeyPart>::key_part(arg)` spanned at the argument's type, so a type that
+/// cannot be a key is reported there, once: the failed projection silences follow-on errors.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
+    label = "this argument is part of the cache key",
+    note = "leave it out of the key with `skip(..)`, or give the key yourself with `key = ...`"
+)]
+pub trait KeyPart {
+    /// The owned form stored in the key.
+    type Owned: CacheKey;
+    /// Converts a borrowed argument into its owned key form.
+    fn key_part(&self) -> Self::Owned;
+}
+
+impl<B: ?Sized + ToOwned> KeyPart for B
+where
+    B::Owned: CacheKey,
+{
+    type Owned = B::Owned;
+    #[inline(always)]
+    fn key_part(&self) -> B::Owned {
+        self.to_owned()
+    }
+}
+
+/// The value of a `key = ...` expression, checked to be usable as a key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
+    label = "the `key = ...` expression has this type",
+    note = "build an owned key, such as a tuple of owned values or a `String`"
+)]
+pub trait KeyExpr {
+    /// The key type.
+    type Key: CacheKey;
+    /// Passes the key through.
+    fn into_key(self) -> Self::Key;
+}
+
+impl<T: CacheKey> KeyExpr for T {
+    type Key = T;
+    #[inline(always)]
+    fn into_key(self) -> T {
+        self
+    }
+}
+
+/// A key that can name a distributed entry.
+#[cfg(feature = "distributed")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
+    label = "the key is serialized to name the entry in the L2",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for the argument types, or give the key with `key = ...`"
+)]
+pub trait DistributedKey: serde::Serialize + serde::de::DeserializeOwned {}
+#[cfg(feature = "distributed")]
+impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedKey for T {}
+
+/// A value that can be kept in the L2.
+#[cfg(feature = "distributed")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be kept in the L2 of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
+    label = "this value is serialized into the L2",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it"
+)]
+pub trait DistributedValue: serde::Serialize + serde::de::DeserializeOwned {}
+#[cfg(feature = "distributed")]
+impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedValue for T {}
+
+/// Checks a distributed cache's key and value types.
+#[cfg(feature = "distributed")]
+#[inline(always)]
+pub fn assert_distributed_key<K: DistributedKey>(_key: &K) {}
+
+/// Checks a distributed cache's value type.
+#[cfg(feature = "distributed")]
+#[inline(always)]
+pub fn assert_distributed_value<S: Shape>(_shape: &S)
+where
+    S::Stored: DistributedValue,
+{
+}
+
+/// Checks that the selected shape's stored value can be cached; the call is spanned at
+/// the return type.
+#[inline(always)]
+pub fn assert_cacheable<S: Shape>(_shape: &S) {}
