@@ -70,7 +70,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.invalidate_flight(key);
         let removed = self.remove(&mut w, key);
         self.invalidated_keys.add(1);
-        self.floors.key(key);
+        self.floors.key(key, self.tier.get().is_some());
         removed
     }
 

@@ -145,15 +145,18 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         M: FnOnce() -> F + Send + 'static,
         F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
-        if crate::enabled() {
-            match self.probe(&key) {
-                Probe::Fresh(value) => return shape.rebuild(value),
-                Probe::Refresh(value, why) => {
-                    self.reload::<R, S, D, M, F>(&key, shape, derive, make, why);
-                    return shape.rebuild(value);
-                }
-                Probe::Miss => {}
+        let inline = |make: M, derive: D| Inline { load: async move { make().await }, derive };
+        if !crate::enabled() {
+            let body = inline(make, derive);
+            return self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await;
+        }
+        match self.probe(&key) {
+            Probe::Fresh(value) => return shape.rebuild(value),
+            Probe::Refresh(value, why) => {
+                self.reload::<R, S, D, M, F>(&key, shape, derive, make, why);
+                return shape.rebuild(value);
             }
+            Probe::Miss => {}
         }
         let mut timeout = self.policy.timeout.zip(on_timeout).map(|(after, answer)| Timeout { after, answer });
         if timeout.is_some() && !R::can_time() {
@@ -171,7 +174,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 self.miss::<R, S, _>(key, shape, move |start| body.start::<R, S, F>(start, shape, after), timeout).await
             }
             None => {
-                let body = Inline { load: async move { make().await }, derive };
+                let body = inline(make, derive);
                 self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await
             }
         }

@@ -38,8 +38,15 @@ impl<K> Default for Floors<K> {
 const MAX_KEY_FLOORS: usize = 10_000;
 
 impl<K: CacheKey> Floors<K> {
-    pub(crate) fn key(&self, key: &K) {
-        self.key_at(key, clock::now_millis());
+    /// `key` was invalidated here now. Without a tier attached (none may ever read these
+    /// floors), no per-key record is kept: the cache-wide floor rises instead, which is
+    /// stricter and costs one atomic.
+    pub(crate) fn key(&self, key: &K, tier_attached: bool) {
+        if tier_attached {
+            self.key_at(key, clock::now_millis());
+        } else {
+            self.all.fetch_max(clock::now_millis(), Ordering::AcqRel);
+        }
     }
 
     /// Copies of `key` made at or before `at` are stale.

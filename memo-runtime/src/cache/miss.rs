@@ -213,8 +213,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                         body(Start::Lead(lead)).await
                     }
                     // The body went to a load this call stopped waiting for, which ended
-                    // without a value: give up as at the timeout.
-                    None => Waited::TimedOut,
+                    // without a value: give up as at the timeout. Only a body that runs apart
+                    // (with a timeout) is ever given up on.
+                    None => {
+                        debug_assert!(timeout.is_some(), "a body run in the caller returns its output");
+                        Waited::TimedOut
+                    }
                 },
                 Join::Wait(flight) => {
                     if flight.runs_here()
