@@ -58,10 +58,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     #[inline]
     pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.load_blocking(key, shape, no_tags, || (Vec::new(), load()))
+        self.get_or_load_tagged(key, shape, no_tags, || (Vec::new(), load()))
     }
 
     /// [`get_or_load`](Self::get_or_load) for tagged entries: `load` returns the tags computed
