@@ -83,22 +83,20 @@ fn simulate(name: &'static str, builder: CacheBuilder, seconds: u64, outage: Opt
     let cache: &'static Cache<u32, u64> = Box::leak(Box::new(builder.build()));
     let shape = ResultShape::<u64, String>::default();
     let call = |key: u32| {
-        cache.get_or_load_detached(
+        cache.get_or_load(
             key,
-            shape,
-            |_| Vec::new(),
-            None,
-            move || {
+            memo_runtime::Load::new(shape, move || {
                 LOADS.fetch_add(1, Ordering::Relaxed);
                 if SLOW_LOADER.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_micros(300));
                 }
                 if ORIGIN_DOWN.load(Ordering::Relaxed) {
                     DOWN_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
-                    return (Vec::new(), Err("origin down".to_owned()));
+                    return Err("origin down".to_owned());
                 }
-                (Vec::new(), Ok(u64::from(key)))
-            },
+                Ok(u64::from(key))
+            })
+            .background(),
         )
     };
     // Every key written at once.

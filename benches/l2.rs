@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use memo_runtime::l2::envelope::{self, Limits, Meta};
 use memo_runtime::l2::keys::KeyBytes;
 use memo_runtime::outcome::ResultShape;
-use memo_runtime::{Cache, Memo};
+use memo_runtime::{Cache, Load, Memo};
 use redis_server::RedisServer;
 use serde::{Deserialize, Serialize};
 
@@ -85,11 +85,8 @@ fn bench(c: &mut Criterion) {
             .expect("cached's AsyncRedisCache")
     });
     rt.block_on(async { peer.async_cache_set(1, value.clone()).await.unwrap() });
-    let load = || async { (Vec::new(), Err::<Product, String>("not in the L2".into())) };
-    assert_eq!(
-        rt.block_on(memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), load())),
-        Ok(value.clone())
-    );
+    let load = || Load::new(Shape::default(), async { Err::<Product, String>("not in the L2".into()) });
+    assert_eq!(rt.block_on(memo.through_l2().get_or_load_async(1, load())), Ok(value.clone()));
 
     // The three read the same bytes from the same server: they are measured in rounds, each
     // round running every contender in turn (loopback latency drifts on a shared machine), and
@@ -110,9 +107,7 @@ fn bench(c: &mut Criterion) {
                                 redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap();
                             black_box(bytes);
                         }
-                        1 => drop(black_box(
-                            memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), load()).await,
-                        )),
+                        1 => drop(black_box(memo.through_l2().get_or_load_async(1, load()).await)),
                         _ => drop(black_box(peer.async_cache_get(&1).await.unwrap())),
                     }
                 }
@@ -136,16 +131,16 @@ fn bench(c: &mut Criterion) {
     server.kill();
     let plain: &'static Cache<u64, Product> =
         Box::leak(Box::new(Cache::builder().time_to_live(Duration::from_secs(3_600)).max_capacity(0).build()));
-    let ok = || async { (Vec::new(), Ok::<Product, String>(product(1, 20))) };
+    let ok = || Load::new(Shape::default(), async { Ok::<Product, String>(product(1, 20)) });
     let p99 = |with_l2: bool| {
         let mut samples: Vec<Duration> = (0..20_000)
             .map(|_| {
                 let start = Instant::now();
                 let _ = rt.block_on(async {
                     if with_l2 {
-                        black_box(memo.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), ok()).await)
+                        black_box(memo.through_l2().get_or_load_async(1, ok()).await)
                     } else {
-                        black_box(plain.get_or_load_distributed(1, Shape::default(), |_| Vec::new(), ok()).await)
+                        black_box(plain.through_l2().get_or_load_async(1, ok()).await)
                     }
                 });
                 start.elapsed()

@@ -9,12 +9,12 @@ from xml.sax.saxutils import escape
 
 # (title, the module that owns the step, what the step answers with or does)
 STEPS = [
-    ("call", "macro-generated code", "key from the arguments; the function's cache"),
+    ("call", "cache/call.rs", "get_or_load(_async): key and Load (body, tags, background?)"),
     ("request scope", "scope/memo.rs", "#[request_memo], request_consistent: the request's first answer"),
     ("L1", "cache.rs, cache/store.rs", "fresh: answer (no lock, no allocation)"),
     ("verdict", "cache/policy.rs", "fresh | refresh due | stale | expired; fail-safe age"),
     ("single-flight", "cache/flight.rs, cache/miss.rs", "join the key's load, or lead it; wait at most the timeout"),
-    ("L2 tier", "cache/distributed.rs, l2/", "distributed: Redis through one gate; faults are misses"),
+    ("L2 tier", "cache/miss.rs, cache/distributed.rs, l2/", "through_l2, async: Redis through one gate; faults are misses"),
     ("body", "cache/load.rs, cache/runner.rs", "in the caller, or apart (thread pool / tokio task)"),
 ]
 

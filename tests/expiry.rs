@@ -138,19 +138,22 @@ fn without_negative_ttl_negative_results_are_not_kept() {
 
 #[test]
 fn entries_carry_their_metadata() {
-    use memo_runtime::Cache;
     use memo_runtime::outcome::OptionShape;
+    use memo_runtime::{Cache, Load};
 
     let clock = MockClock::install();
     let cache: Cache<u32, Option<u32>> =
         Cache::builder().time_to_live(Duration::from_secs(10)).negative_time_to_live(Duration::from_secs(2)).build();
     let now = clock.now_millis();
     let shape = OptionShape::default();
-    cache.get_or_load(1, shape, || {
-        std::thread::sleep(Duration::from_millis(5));
-        Some(1)
-    });
-    cache.get_or_load(2, shape, || None);
+    cache.get_or_load(
+        1,
+        Load::new(shape, || {
+            std::thread::sleep(Duration::from_millis(5));
+            Some(1)
+        }),
+    );
+    cache.get_or_load(2, Load::new(shape, || None));
 
     let positive = cache.entry_info(&1).expect("stored");
     assert_eq!(positive.created_at_millis, now);

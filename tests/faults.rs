@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use memo_runtime::l2::keys::{self, KeyBytes};
 use memo_runtime::outcome::PlainShape;
-use memo_runtime::{Cache, Memo, RedisL2};
+use memo_runtime::{Cache, Load, Memo, RedisL2};
 use support::proxy::Proxy;
 use support::redis_server::{RedisCluster, RedisServer};
 
@@ -213,9 +213,8 @@ fn value_of(id: u64, tag: &str) -> String {
 
 async fn get(cache: &'static Item, id: u64, tag: &'static str) -> String {
     cache
-        .get_or_load_distributed(id, PlainShape::<String>::default(), |_| Vec::new(), async move {
-            (Vec::new(), value_of(id, tag))
-        })
+        .through_l2()
+        .get_or_load_async(id, Load::new(PlainShape::<String>::default(), async move { value_of(id, tag) }))
         .await
 }
 

@@ -41,12 +41,9 @@ static OVERLAP: AtomicBool = AtomicBool::new(false);
 
 fn call(key: u8) -> Result<Value, String> {
     let shape = ResultShape::<Value, String>::default();
-    CACHE.get_or_load_detached(
+    CACHE.get_or_load(
         key,
-        shape,
-        |_| Vec::new(),
-        None,
-        move || {
+        memo_runtime::Load::new(shape, move || {
             let running = &RUNNING[usize::from(key)];
             if running.fetch_add(1, Ordering::SeqCst) > 0 {
                 OVERLAP.store(true, Ordering::SeqCst);
@@ -57,8 +54,9 @@ fn call(key: u8) -> Result<Value, String> {
                 Ok((VERSION.fetch_add(1, Ordering::SeqCst), memo_runtime::clock::now_millis()))
             };
             running.fetch_sub(1, Ordering::SeqCst);
-            (Vec::new(), output)
-        },
+            output
+        })
+        .background(),
     )
 }
 

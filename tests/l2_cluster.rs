@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use memo_runtime::l2::keys::{self, KeyBytes};
 use memo_runtime::outcome::ResultShape;
-use memo_runtime::{Cache, Memo, RedisL2};
+use memo_runtime::{Cache, Load, Memo, RedisL2};
 use support::redis_server::RedisCluster;
 
 fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
@@ -21,10 +21,15 @@ fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
 async fn item(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) -> String {
     let shape = ResultShape::<String, String>::default();
     cache
-        .get_or_load_distributed(id, shape, |_| Vec::new(), async {
-            loads.fetch_add(1, Ordering::SeqCst);
-            (vec![format!("cluster:item:{id}").into()], Ok(format!("item {id}")))
-        })
+        .through_l2()
+        .get_or_load_async(
+            id,
+            Load::new(shape, async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok(format!("item {id}"))
+            })
+            .tags([format!("cluster:item:{id}")]),
+        )
         .await
         .unwrap()
 }

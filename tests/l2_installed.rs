@@ -6,7 +6,7 @@ mod support;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use memo_runtime::{Memo, cached};
+use memo_runtime::{Load, Memo, cached};
 use serde::{Deserialize, Serialize};
 use support::redis_server::RedisServer;
 
@@ -51,9 +51,11 @@ async fn distributed_functions_write_through_to_the_installed_l2() {
     ));
     let shape = memo_runtime::outcome::ResultShape::<Option<Product>, String>::default();
     let loaded = other
-        .get_or_load_distributed(8, shape, |_| Vec::new(), async {
-            (Vec::new(), Ok(Some(Product { id: 8, name: "from the other instance".into() })))
-        })
+        .through_l2()
+        .get_or_load_async(
+            8,
+            Load::new(shape, async { Ok(Some(Product { id: 8, name: "from the other instance".into() })) }),
+        )
         .await;
     assert!(loaded.is_ok());
     let key =

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use memo_runtime::l2::keys::{self, KeyBytes};
 use memo_runtime::outcome::ResultShape;
-use memo_runtime::{Cache, Memo, RedisL2};
+use memo_runtime::{Cache, Load, Memo, RedisL2};
 use support::redis_server::RedisServer;
 
 /// One "instance": its own L1 and its own connection to the shared Redis (leaked: a cache on
@@ -33,10 +33,14 @@ fn l2_with_timeout(server: &RedisServer, namespace: &str, timeout: Duration) -> 
 async fn product(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) -> Result<String, String> {
     let shape = ResultShape::<String, String>::default();
     cache
-        .get_or_load_distributed(id, shape, |_| Vec::new(), async {
-            loads.fetch_add(1, Ordering::SeqCst);
-            (Vec::new(), Ok(format!("product {id}")))
-        })
+        .through_l2()
+        .get_or_load_async(
+            id,
+            Load::new(shape, async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok(format!("product {id}"))
+            }),
+        )
         .await
 }
 
@@ -189,10 +193,14 @@ async fn local_invalidations_are_not_undone_by_older_l2_copies() {
 
     let shape = ResultShape::<String, String>::default();
     let tagged = |loads: &'static AtomicU32| {
-        cache.get_or_load_distributed(3, shape, |_| Vec::new(), async move {
-            loads.fetch_add(1, Ordering::SeqCst);
-            (vec!["undo:tag:3".into()], Ok("tagged".to_owned()))
-        })
+        cache.through_l2().get_or_load_async(
+            3,
+            Load::new(shape, async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok("tagged".to_owned())
+            })
+            .tags(["undo:tag:3"]),
+        )
     };
     static TAGGED: AtomicU32 = AtomicU32::new(0);
     tagged(&TAGGED).await.unwrap();
@@ -250,9 +258,7 @@ async fn an_invalidation_reaches_the_other_instance_within_100_ms() {
     static SOURCE: std::sync::Mutex<&str> = std::sync::Mutex::new("original");
     let from_source = |cache: &'static Cache<u64, String>| {
         let shape = ResultShape::<String, String>::default();
-        cache.get_or_load_distributed(2, shape, |_| Vec::new(), async {
-            (Vec::new(), Ok(SOURCE.lock().unwrap().to_string()))
-        })
+        cache.through_l2().get_or_load_async(2, Load::new(shape, async { Ok(SOURCE.lock().unwrap().to_string()) }))
     };
     assert_eq!(from_source(b).await.unwrap(), "original");
     *SOURCE.lock().unwrap() = "renamed";
@@ -273,10 +279,14 @@ async fn a_tag_invalidated_by_another_process_makes_l2_copies_misses() {
     static LOADS: AtomicU32 = AtomicU32::new(0);
     let shape = ResultShape::<String, String>::default();
     let load = || {
-        cache.get_or_load_distributed(5, shape, |_| Vec::new(), async {
-            LOADS.fetch_add(1, Ordering::SeqCst);
-            (vec!["tagtime:product:5".into()], Ok("five".to_owned()))
-        })
+        cache.through_l2().get_or_load_async(
+            5,
+            Load::new(shape, async {
+                LOADS.fetch_add(1, Ordering::SeqCst);
+                Ok("five".to_owned())
+            })
+            .tags(["tagtime:product:5"]),
+        )
     };
     load().await.unwrap();
     written(&server, &keys::entry_key("tagtime", "catalog::product", 1, &KeyBytes::of(&5u64).unwrap())).await;
@@ -285,10 +295,13 @@ async fn a_tag_invalidated_by_another_process_makes_l2_copies_misses() {
     server.cli(&["SET", &keys::tag_key("tagtime", "tagtime:product:5"), &later.to_string()]);
     let fresh_instance = instance(Arc::clone(&l2));
     let other = || {
-        fresh_instance.get_or_load_distributed(5, shape, |_| Vec::new(), async {
-            LOADS.fetch_add(1, Ordering::SeqCst);
-            (Vec::new(), Ok("reloaded".to_owned()))
-        })
+        fresh_instance.through_l2().get_or_load_async(
+            5,
+            Load::new(shape, async {
+                LOADS.fetch_add(1, Ordering::SeqCst);
+                Ok("reloaded".to_owned())
+            }),
+        )
     };
     assert_eq!(other().await.unwrap(), "reloaded", "the L2 copy predates the tag's invalidation");
     assert_eq!(LOADS.load(Ordering::SeqCst), 2);
@@ -396,15 +409,13 @@ async fn stale_l2_copies_answer_at_once_while_one_reload_refreshes_them() {
     static VERSION: AtomicU32 = AtomicU32::new(0);
     let call = |cache: &'static Cache<u64, String>| {
         let shape = ResultShape::<String, String>::default();
-        cache.get_or_load_distributed_detached(
+        cache.through_l2().get_or_load_async(
             1,
-            shape,
-            |_| Vec::new(),
-            None,
-            || async {
+            Load::new(shape, async {
                 let v = VERSION.fetch_add(1, Ordering::SeqCst) + 1;
-                (Vec::new(), Ok(format!("v{v}")))
-            },
+                Ok(format!("v{v}"))
+            })
+            .background(),
         )
     };
     assert_eq!(call(a).await.unwrap(), "v1");

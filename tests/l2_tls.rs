@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use memo_runtime::l2::keys::{self, KeyBytes};
 use memo_runtime::outcome::ResultShape;
-use memo_runtime::{Cache, Memo};
+use memo_runtime::{Cache, Load, Memo};
 use support::redis_server::RedisServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,10 +28,14 @@ async fn entries_travel_over_tls_to_a_server_a_private_ca_vouches_for() {
     let loads = AtomicU32::new(0);
     let shape = ResultShape::<String, String>::default();
     let value = cache
-        .get_or_load_distributed(1, shape, |_| Vec::new(), async {
-            loads.fetch_add(1, Ordering::SeqCst);
-            (Vec::new(), Ok("over tls".to_owned()))
-        })
+        .through_l2()
+        .get_or_load_async(
+            1,
+            Load::new(shape, async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok("over tls".to_owned())
+            }),
+        )
         .await;
     assert_eq!(value.as_deref(), Ok("over tls"));
     let key = keys::entry_key("tls", "tls::item", 0, &KeyBytes::of(&1u64).unwrap());
@@ -52,8 +56,7 @@ async fn a_server_no_trusted_ca_vouches_for_is_never_used() {
         Cache::builder().name("tls::untrusted").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
     ));
     let shape = ResultShape::<String, String>::default();
-    let value =
-        cache.get_or_load_distributed(1, shape, |_| Vec::new(), async { (Vec::new(), Ok("loaded".to_owned())) }).await;
+    let value = cache.through_l2().get_or_load_async(1, Load::new(shape, async { Ok("loaded".to_owned()) })).await;
     assert_eq!(value.as_deref(), Ok("loaded"), "the call is answered by the loader");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.cli(&["DBSIZE"]), "0", "nothing reached a server with an unverified certificate");
@@ -80,8 +83,7 @@ async fn connections_do_not_depend_on_the_process_wide_crypto_provider() {
         Cache::builder().name("tls::provider").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
     ));
     let shape = ResultShape::<String, String>::default();
-    let value =
-        cache.get_or_load_distributed(1, shape, |_| Vec::new(), async { (Vec::new(), Ok("ring".to_owned())) }).await;
+    let value = cache.through_l2().get_or_load_async(1, Load::new(shape, async { Ok("ring".to_owned()) })).await;
     assert_eq!(value.as_deref(), Ok("ring"));
     let key = keys::entry_key("tls", "tls::provider", 0, &KeyBytes::of(&1u64).unwrap());
     let deadline = Instant::now() + Duration::from_secs(5);

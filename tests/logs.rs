@@ -44,8 +44,9 @@ async fn the_breaker_logs_each_transition_once_at_the_same_level() {
     let cache: &'static memo_runtime::Cache<u64, String> =
         Box::leak(Box::new(memo_runtime::Cache::builder().name("logs.breaker").l2(Arc::clone(&l2)).build()));
     let shape = memo_runtime::outcome::PlainShape::<String>::default();
-    let call =
-        |id: u64| cache.get_or_load_distributed(id, shape, |_| Vec::new(), async move { (Vec::new(), id.to_string()) });
+    let call = |id: u64| {
+        cache.through_l2().get_or_load_async(id, memo_runtime::Load::new(shape, async move { id.to_string() }))
+    };
     let mut id = 0;
     let bound = l2.breaker_cooldown() * 4 + l2.timeout() * 10;
     let started = Instant::now();

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use memo_runtime::Cache;
+//! use memo_runtime::{Cache, Load};
 //!
 //! let cache: Cache<u64, String> = Cache::builder()
 //!     .name("users")
@@ -13,7 +13,7 @@
 //!     .max_capacity(10_000)
 //!     .build();
 //!
-//! let name = cache.get_with(7, || "seven".to_string());
+//! let name = cache.get_or_load(7, Load::value(|| "seven".to_string()));
 //! assert_eq!(name, "seven");
 //! assert_eq!(cache.get(&7).as_deref(), Some("seven"));
 //! assert_eq!(cache.stats().loads, 1);
@@ -23,6 +23,9 @@
 //!
 //! One module a concern:
 //!
+//! - `call`: what a loading call hands the cache, one [`Load`] (body, tags, timeout answer), and
+//!   whether it may outlive the call ([`InCall`], [`Background`]); the mode picks the read path
+//!   at compile time.
 //! - `policy`: the settings, the one constructor of an entry's times and the one verdict every
 //!   path asks of an entry (fresh, due for an early refresh, stale, expired; fail-safe).
 //! - `store`: the map and its eviction.
@@ -33,6 +36,8 @@
 //! - `runner`: the only place where sync and async functions differ (blocking waits and the
 //!   load pool, or awaited waits and tokio tasks).
 //! - `fresh` and `detached`: stale-while-revalidate, early refresh and the load timeout.
+//! - the tier beneath (the Redis L2, `distributed`), known through one trait: read by async
+//!   misses as the key's leader, told of every change.
 //!
 //! # Engine
 //!
@@ -43,6 +48,7 @@
 //! this choice.
 
 pub(crate) mod builder;
+mod call;
 mod changes;
 mod detached;
 #[cfg(feature = "redis")]
@@ -64,12 +70,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use scc::HashIndex;
 
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_RETRY_AFTER};
+pub use call::{AsyncMode, Background, InCall, Load, Step, SyncMode};
 pub use detached::{FromTimeout, LoadTimeout};
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
 use crate::notice::Notice;
-use crate::outcome::{CacheKey, CacheValue, PlainShape};
+use crate::outcome::{CacheKey, CacheValue};
 use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
 use policy::{Policy, Verdict};
@@ -90,7 +97,14 @@ pub(crate) trait Tier<K, V>: Send + Sync + fmt::Debug {
     fn changed(&self, cache: &Cache<K, V>, key: &K, put: bool);
     /// Every entry was invalidated here.
     fn cleared(&self, cache: &Cache<K, V>);
+    /// Waits until the tier can be read consistently (once, at the start).
+    fn settle(&self) -> Pending<'_, ()>;
+    /// The tier's entry for `key`, fresh or not, if it holds a usable one.
+    fn read<'a>(&'a self, cache: &'a Cache<K, V>, key: &'a K) -> Pending<'a, Option<Entry<V>>>;
 }
+
+/// A tier's answer, to await.
+pub(crate) type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
 ///
@@ -284,30 +298,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// Returns the value for `key`, running `load` on a miss; concurrent misses on the same key
-    /// run `load` once and share its value.
-    ///
-    /// ```
-    /// let cache: memo_runtime::Cache<u32, u32> = memo_runtime::Cache::builder().build();
-    /// assert_eq!(cache.get_with(2, || 4), 4);
-    /// assert_eq!(cache.get_with(2, || unreachable!()), 4);
-    /// ```
-    pub fn get_with(&self, key: K, load: impl FnOnce() -> V) -> V {
-        self.get_or_load(key, PlainShape::<V>::default(), load)
-    }
-
-    /// The async form of [`get_with`](Self::get_with).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let cache: memo_runtime::Cache<u32, u32> = memo_runtime::Cache::builder().build();
-    /// assert_eq!(cache.get_with_async(2, async { 4 }).await, 4);
-    /// # }
-    /// ```
-    pub async fn get_with_async(&self, key: K, load: impl Future<Output = V>) -> V {
-        self.get_or_load_async(key, PlainShape::<V>::default(), load).await
-    }
-
     /// Waits until no load of this cache runs (background reloads included), for at most
     /// `limit`; true if none runs. For tests (feature `test-util`).
     ///
@@ -333,8 +323,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     ///
     /// ```
     /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder().build();
-    /// cache.get_with(1, || 1);
-    /// cache.get_with(1, || 1);
+    /// cache.get_or_load(1, memo_runtime::Load::value(|| 1));
+    /// cache.get_or_load(1, memo_runtime::Load::value(|| 1));
     /// let stats = cache.stats();
     /// assert_eq!((stats.hits, stats.misses, stats.loads, stats.entries), (1, 1, 1, 1));
     /// ```

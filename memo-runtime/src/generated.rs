@@ -1,6 +1,6 @@
 //! Items used by the code the macros generate. Not a public API: it changes without notice.
 
-pub use crate::cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
+pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
 pub use crate::cell::CacheCell;
 pub use crate::outcome::select;
 pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};

@@ -69,7 +69,7 @@ pub mod tags;
 pub mod testing;
 mod warm;
 
-pub use cache::{Cache, CacheBuilder, FromTimeout, LoadTimeout};
+pub use cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
 pub use entry::EntryInfo;
 #[cfg(feature = "tower")]
 pub use layer::{RequestMemo, RequestMemoLayer};

@@ -46,25 +46,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
-    let load = if plan.settings.distributed {
-        distributed_load(plan, &loader)
-    } else if plan.settings.detached {
-        detached_load(plan, &loader)
-    } else if plan.tagging.is_empty() {
-        if subject.is_async {
-            quote! {
-                // A hit returns without building the loader's future.
-                if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
-                    return __memo_hit;
-                }
-                __memo_cache.load_async(__memo_key, __memo_shape, #loader).await
-            }
-        } else {
-            quote!(__memo_cache.get_or_load(__memo_key, __memo_shape, #loader))
-        }
-    } else {
-        tagged_load(plan, &loader)
-    };
+    let load = if plan.settings.distributed { distributed_load(plan, &loader) } else { load(plan, &loader) };
     let load = if plan.settings.request_consistent { request_consistent(plan, &load) } else { load };
     let attrs = &func.attrs;
     let vis = &func.vis;
@@ -98,122 +80,62 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     }
 }
 
-/// The load path of a tagged function: the tags from the arguments are computed when a load
-/// starts (on a miss only), before the body takes the arguments.
+/// The one load call: a [`Load`] of the body, with the tags from the arguments computed in it
+/// (on a miss only, before the body takes the arguments), the tags from the value, and, when
+/// loads may outlive the call (`stale`, `early_refresh`, `timeout`), `background()` and the
+/// timeout's answer.
 ///
 /// Input: the loader `move || -> R { body }` (or `async move { body }`).
-/// Output: `get_or_load_tagged(key, shape, derive, move || (vec![tag(..)], (move || -> R { body })()))`.
-fn tagged_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
+/// Output: `cache.get_or_load(key, Load::new(shape, move || -> R { body }))`, or for example
+/// `cache.get_or_load_async(key, Load::tagged_body(shape, async move { (tags, body.await) })
+/// .tags_from(derive).background()).await`.
+fn load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
-    let tags = arg_tags(plan);
-    let derive = derive_tags(plan);
-    if subject.is_async {
-        quote! {
-            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
-                return __memo_hit;
-            }
-            __memo_cache
-                .load_async_tagged(__memo_key, __memo_shape, #derive, async move {
-                    let __memo_tags = #tags;
-                    (__memo_tags, #loader.await)
-                })
-                .await
-        }
+    let p = codegen::private(subject);
+    let body = if plan.tagging.exprs.is_empty() {
+        quote!(#p::Load::new(__memo_shape, #loader))
     } else {
-        quote! {
-            __memo_cache.get_or_load_tagged(__memo_key, __memo_shape, #derive, move || {
-                let __memo_tags = #tags;
-                (__memo_tags, (#loader)())
-            })
-        }
+        let tags = arg_tags(plan);
+        let tagged = if subject.is_async {
+            quote!(async move { let __memo_tags = #tags; (__memo_tags, #loader.await) })
+        } else {
+            quote!(move || { let __memo_tags = #tags; (__memo_tags, (#loader)()) })
+        };
+        quote!(#p::Load::tagged_body(__memo_shape, #tagged))
+    };
+    let derive = plan.tagging.from_value.is_some().then(|| {
+        let derive = derive_tags(plan);
+        quote!(.tags_from(#derive))
+    });
+    let background = plan.settings.detached.then(|| quote!(.background()));
+    let on_timeout = plan.settings.timeout_ms.is_some().then(|| {
+        let ret = &subject.ret;
+        let answer = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);
+        quote!(.on_timeout(#answer))
+    });
+    let load = quote!(#body #derive #background #on_timeout);
+    if subject.is_async {
+        quote!(__memo_cache.get_or_load_async(__memo_key, #load).await)
+    } else {
+        quote!(__memo_cache.get_or_load(__memo_key, #load))
     }
 }
 
-/// The load path when loads may outlive the call (`stale`, `early_refresh`, `timeout`): the
-/// loader owns the arguments and may run on another thread or task.
+/// The load of a `distributed` (async) function: the cache reads through the L2 beneath it.
 ///
-/// Input: the loader `move || -> R { body }` (or `async move { body }`).
-/// Output: `get_or_load_detached(key, shape, derive, on_timeout, move || (tags, loader()))`, or
-/// for an async function `get_or_load_detached_async(.., move || async move { (tags, body.await) })`.
-fn detached_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
-    let subject = &plan.subject;
-    let tags = arg_tags(plan);
-    let derive = derive_tags(plan);
-    let on_timeout = on_timeout(plan);
-    if subject.is_async {
-        quote! {
-            if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
-                return __memo_hit;
-            }
-            __memo_cache
-                .get_or_load_detached_async(__memo_key, __memo_shape, #derive, #on_timeout, move || async move {
-                    let __memo_tags = #tags;
-                    (__memo_tags, #loader.await)
-                })
-                .await
-        }
-    } else {
-        quote! {
-            __memo_cache.get_or_load_detached(__memo_key, __memo_shape, #derive, #on_timeout, move || {
-                let __memo_tags = #tags;
-                (__memo_tags, (#loader)())
-            })
-        }
-    }
-}
-
-/// The load path of a `distributed` (async) function: L1, then the L2, then the body.
-///
-/// Input: the loader `async move { body }`.
-/// Output: `get_or_load_distributed(key, shape, derive, async move { (tags, body.await) })`,
-/// after checks that the key and value types serialize, spanned at the name and return type.
+/// Output: checks that the key and value types serialize, spanned at the name and return
+/// type, then `cache.through_l2()` and the one load call.
 fn distributed_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
-    let tags = arg_tags(plan);
-    let derive = derive_tags(plan);
     let key_check = quote_spanned!(subject.func.sig.ident.span()=> #p::assert_distributed_key(&__memo_key));
     let value_check = quote_spanned!(subject.ret.span()=> #p::assert_distributed_value(&__memo_shape));
-    let load = if plan.settings.detached {
-        let on_timeout = on_timeout(plan);
-        quote! {
-            __memo_cache
-                .get_or_load_distributed_detached(__memo_key, __memo_shape, #derive, #on_timeout, move || async move {
-                    let __memo_tags = #tags;
-                    (__memo_tags, #loader.await)
-                })
-                .await
-        }
-    } else {
-        quote! {
-            __memo_cache
-                .get_or_load_distributed(__memo_key, __memo_shape, #derive, async move {
-                    let __memo_tags = #tags;
-                    (__memo_tags, #loader.await)
-                })
-                .await
-        }
-    };
+    let load = load(plan, loader);
     quote! {
         #key_check;
         #value_check;
-        if let ::core::option::Option::Some(__memo_hit) = __memo_cache.hit(&__memo_key, __memo_shape) {
-            return __memo_hit;
-        }
+        let __memo_cache = __memo_cache.through_l2();
         #load
-    }
-}
-
-/// `Some(<R as FromTimeout>::from_timeout)` with a `timeout`, spanned at the return type, else
-/// `None`.
-fn on_timeout(plan: &Plan<'_>) -> TokenStream {
-    let p = codegen::private(&plan.subject);
-    let ret = &plan.subject.ret;
-    if plan.settings.timeout_ms.is_some() {
-        let from_timeout = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);
-        quote!(::core::option::Option::Some(#from_timeout as fn(#p::LoadTimeout) -> #ret))
-    } else {
-        quote!(::core::option::Option::None)
     }
 }
 

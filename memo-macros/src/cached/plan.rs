@@ -40,12 +40,6 @@ pub(crate) struct Tagging {
     pub(crate) from_value: Option<syn::Expr>,
 }
 
-impl Tagging {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.exprs.is_empty() && self.from_value.is_none()
-    }
-}
-
 pub(crate) struct Plan<'f> {
     pub(crate) subject: Subject<'f>,
     pub(crate) settings: Settings,

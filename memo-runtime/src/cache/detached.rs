@@ -10,7 +10,8 @@ use super::Cache;
 use super::fresh::{Probe, Reload};
 use super::load::{Apart, Inline};
 use super::miss::Timeout;
-use super::runner::{self, Blocking, Runner, Tokio};
+use super::miss::{Accept, Beneath};
+use super::runner::{Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
 
@@ -42,73 +43,41 @@ impl<T, E: From<LoadTimeout>> FromTimeout for Result<T, E> {
 }
 
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
-    /// The value for `key` with stale-while-revalidate, early refresh and the load timeout:
-    /// [`get_or_load_tagged`](Self::get_or_load_tagged) for a `'static` cache and loader.
-    ///
-    /// `on_timeout` builds the output of a call that timed out with nothing to fall back on;
-    /// without it, calls wait for the load however long it takes.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use std::sync::LazyLock;
-    /// use memo_runtime::{Cache, outcome::PlainShape};
-    ///
-    /// static CACHE: LazyLock<Cache<u8, u32>> = LazyLock::new(|| {
-    ///     Cache::builder()
-    ///         .time_to_live(Duration::from_secs(60))
-    ///         .stale_while_revalidate(Duration::from_secs(30))
-    ///         .build()
-    /// });
-    /// let shape = PlainShape::<u32>::default();
-    /// let value = CACHE.get_or_load_detached(1, shape, |_| Vec::new(), None, || (Vec::new(), 5));
-    /// assert_eq!(value, 5);
-    /// ```
-    pub fn get_or_load_detached<S, D, L>(
+    /// A background-mode call's look at L1: the answer when a servable entry holds one (a
+    /// stale entry, or one due for an early refresh, starts a background reload), else the
+    /// body back for the miss.
+    #[allow(clippy::type_complexity, reason = "the body, handed back")]
+    pub(super) fn serve<R, S, D, M, F>(
         &'static self,
-        key: K,
+        key: &K,
         shape: S,
         derive: D,
-        on_timeout: Option<fn(LoadTimeout) -> S::Output>,
-        load: L,
-    ) -> S::Output
+        make: M,
+    ) -> Result<S::Output, (D, M)>
     where
+        R: Runner,
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
         D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        L: FnOnce() -> (Vec<Tag>, S::Output) + Send + 'static,
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
-        runner::drive(self.detached::<Blocking, S, D, _, _>(
-            key,
-            shape,
-            derive,
-            on_timeout,
-            move || async move { load() },
-        ))
+        if !crate::enabled() {
+            return Err((derive, make));
+        }
+        match self.probe(key) {
+            Probe::Fresh(value) => Ok(shape.rebuild(value)),
+            Probe::Refresh(value, why) => {
+                self.reload::<R, S, D, M, F>(key, shape, derive, make, why);
+                Ok(shape.rebuild(value))
+            }
+            Probe::Miss => Err((derive, make)),
+        }
     }
 
-    /// The async form of [`get_or_load_detached`](Self::get_or_load_detached): `make` builds
-    /// the loader's future, which runs as a tokio task when it must outlive the caller.
-    /// Without a tokio runtime, background reloads are skipped (the next miss loads).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::Duration;
-    /// use std::sync::LazyLock;
-    /// use memo_runtime::{Cache, outcome::ResultShape};
-    ///
-    /// static CACHE: LazyLock<Cache<u8, u32>> = LazyLock::new(|| {
-    ///     Cache::builder().time_to_live(Duration::from_secs(60)).load_timeout(Duration::from_millis(50)).build()
-    /// });
-    /// let shape = ResultShape::<u32, memo_runtime::LoadTimeout>::default();
-    /// let slow = || async {
-    ///     tokio::time::sleep(Duration::from_secs(5)).await;
-    ///     (Vec::new(), Ok(1))
-    /// };
-    /// let answer = CACHE.get_or_load_detached_async(1, shape, |_| Vec::new(), Some(Err), slow).await;
-    /// assert!(answer.is_err(), "timed out after 50 ms");
-    /// # }
-    /// ```
-    pub async fn get_or_load_detached_async<S, D, M, F>(
+    /// An async background-mode miss in L1: the tier beneath (whose stale entry answers while a
+    /// reload runs), then the body.
+    pub(super) async fn tiered_miss<S, D, M, F>(
         &'static self,
         key: K,
         shape: S,
@@ -123,13 +92,20 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         M: FnOnce() -> F + Send + 'static,
         F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
     {
-        self.detached::<Tokio, S, D, M, F>(key, shape, derive, on_timeout, make).await
+        let (derive, make) = match self.read_beneath(&key, Accept::Servable).await {
+            Beneath::Fresh(value) => return shape.rebuild(value),
+            Beneath::Stored => match self.serve::<Tokio, S, D, M, F>(&key, shape, derive, make) {
+                Ok(output) => return output,
+                Err(body) => body,
+            },
+            Beneath::Nothing => (derive, make),
+        };
+        self.detached_miss::<Tokio, S, D, M, F>(key, shape, derive, on_timeout, make).await
     }
 
-    /// Both forms above: a servable entry answers (a stale one, or one due for an early
-    /// refresh, starts a background reload); a miss loads apart from the caller when a
-    /// timeout can end its wait, in the caller otherwise.
-    async fn detached<R, S, D, M, F>(
+    /// A background-mode miss: loads apart from the caller when a timeout can end its wait,
+    /// in the caller otherwise.
+    pub(super) async fn detached_miss<R, S, D, M, F>(
         &'static self,
         key: K,
         shape: S,
@@ -149,14 +125,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if !crate::enabled() {
             let body = inline(make, derive);
             return self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await;
-        }
-        match self.probe(&key) {
-            Probe::Fresh(value) => return shape.rebuild(value),
-            Probe::Refresh(value, why) => {
-                self.reload::<R, S, D, M, F>(&key, shape, derive, make, why);
-                return shape.rebuild(value);
-            }
-            Probe::Miss => {}
         }
         let mut timeout = self.policy.timeout.zip(on_timeout).map(|(after, answer)| Timeout { after, answer });
         if timeout.is_some() && !R::can_time() {

@@ -9,15 +9,14 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::load::Join;
-use super::{Cache, Tier};
+use super::{Cache, Pending, Tier};
 use crate::clock;
 use crate::entry::{Entry, Meta, Times};
 use crate::l2::envelope::{self, Decoded};
 use crate::l2::keys::{self, KeyBytes};
 use crate::l2::outbox::Change;
 use crate::l2::redis::RedisL2;
-use crate::outcome::{CacheKey, CacheValue, Shape};
+use crate::outcome::{CacheKey, CacheValue};
 use crate::tags::Tag;
 
 /// How long the time of a cache's last clear, read from Redis, is trusted: the bound on how
@@ -48,6 +47,18 @@ where
     fn cleared(&self, cache: &Cache<K, V>) {
         let (name, version, at) = (cache.name().to_owned(), cache.version(), clock::now_millis());
         self.l2.invalidate(Change::All { cache: name, version, at });
+    }
+
+    fn settle(&self) -> Pending<'_, ()> {
+        Box::pin(self.l2.settle_in())
+    }
+
+    fn read<'a>(&'a self, cache: &'a Cache<K, V>, key: &'a K) -> Pending<'a, Option<Entry<V>>> {
+        Box::pin(async move {
+            let key_bytes = KeyBytes::of(key).ok()?;
+            let redis_key = keys::entry_key(self.l2.namespace(), cache.name(), cache.version(), &key_bytes);
+            cache.read_l2(&self.l2, key, &key_bytes, &redis_key).await
+        })
     }
 }
 
@@ -92,13 +103,31 @@ where
     K: CacheKey + Serialize + DeserializeOwned,
     V: CacheValue + Serialize + DeserializeOwned,
 {
-    fn l2(&'static self) -> Option<Arc<RedisL2>> {
-        let l2 = self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())?;
-        self.tier.get_or_init(|| {
-            l2.attach(self);
-            Box::new(RedisTier { l2: Arc::clone(&l2) })
-        });
-        Some(l2)
+    /// Attaches the L2 beneath this cache, the one given to the builder or else the one
+    /// installed ([`Memo::install`](crate::Memo)), if any, and returns the cache: from then on,
+    /// an async miss reads the L2 before it loads, loaded values are written to it, and
+    /// invalidations reach the other instances. Calls before an L2 exists attach nothing; a
+    /// later call attaches it. `#[cached(distributed)]` calls it on every call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use memo_runtime::{Cache, Load};
+    /// let cache: &'static Cache<u32, String> = Box::leak(Box::new(Cache::builder().build()));
+    /// // No L2 configured or installed: the L1 alone.
+    /// let value = cache.through_l2().get_or_load_async(7, Load::value(async { "seven".to_owned() })).await;
+    /// assert_eq!(value, "seven");
+    /// # }
+    /// ```
+    pub fn through_l2(&'static self) -> &'static Self {
+        if self.tier.get().is_none()
+            && let Some(l2) = self.policy.l2.clone().or_else(|| crate::memo::installed_l2().cloned())
+        {
+            self.tier.get_or_init(|| {
+                l2.attach(self);
+                Box::new(RedisTier { l2 })
+            });
+        }
+        self
     }
 
     /// After a load stored a value: write it to the L2 behind the call, then tell the other
@@ -136,58 +165,6 @@ where
             at,
             put: written,
         });
-    }
-
-    /// The value for `key` from L1, the L2 or `load`, with one load per key at a time in this
-    /// process. Without an L2 (none installed or attached) this is
-    /// [`get_or_load_async`](Self::get_or_load_async).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: &'static memo_runtime::Cache<u32, String> = Box::leak(Box::new(memo_runtime::Cache::builder().build()));
-    /// let shape = PlainShape::<String>::default();
-    /// let value = cache.get_or_load_distributed(7, shape, |_| Vec::new(), async { (Vec::new(), "seven".to_owned()) }).await;
-    /// assert_eq!(value, "seven");
-    /// # }
-    /// ```
-    pub async fn get_or_load_distributed<S: Shape<Stored = V>>(
-        &'static self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl Future<Output = (Vec<Tag>, S::Output)>,
-    ) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        let l2 = match self.l2() {
-            Some(l2) if crate::enabled() => l2,
-            _ => return self.load_async_tagged(key, shape, derive, load).await,
-        };
-        l2.settle_in().await;
-        let lead = match self.join(&key) {
-            Join::Hit(value) => return shape.rebuild(value),
-            // Someone in this process is already reading the L2 or loading: wait with them.
-            Join::Wait(_) => return self.load_async_tagged(key, shape, derive, load).await,
-            Join::Lead(lead) => lead,
-        };
-        let Ok(key_bytes) = KeyBytes::of(&key) else {
-            drop(lead);
-            return self.load_async_tagged(key, shape, derive, load).await;
-        };
-        let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
-        if let Some(entry) = self.read_l2(&l2, &key, &key_bytes, &redis_key).await
-            && self.policy.verdict(&entry.meta, clock::now_millis_fast()).is_fresh()
-        {
-            self.l2_hits.add(1);
-            let value = entry.value.clone();
-            lead.finish_with(&value, entry);
-            return shape.rebuild(value);
-        }
-        drop(lead);
-        // The load's value reaches the L2 when it is stored (`RedisTier::stored`).
-        self.load_async_tagged(key, shape, derive, load).await
     }
 
     /// The entry Redis holds for `key`, as an L1 entry with its remaining times, if it is
@@ -230,68 +207,6 @@ where
             self.floors.cleared_checked.store(now.max(1), Ordering::Release);
         }
         Some(self.floors.cleared.load(Ordering::Acquire))
-    }
-
-    /// [`get_or_load_distributed`](Self::get_or_load_distributed) with stale-while-revalidate,
-    /// early refresh and the load timeout: stale values (from L1 or the L2) answer at once
-    /// while one background reload runs; a reload fetches from the source and writes the L2.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::Duration;
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: &'static memo_runtime::Cache<u32, String> = Box::leak(Box::new(
-    ///     memo_runtime::Cache::builder().time_to_live(Duration::from_secs(60)).stale_while_revalidate(Duration::from_secs(30)).build(),
-    /// ));
-    /// let shape = PlainShape::<String>::default();
-    /// let value = cache
-    ///     .get_or_load_distributed_detached(7, shape, |_| Vec::new(), None, || async { (Vec::new(), "seven".to_owned()) })
-    ///     .await;
-    /// assert_eq!(value, "seven");
-    /// # }
-    /// ```
-    pub async fn get_or_load_distributed_detached<S, D, M, F>(
-        &'static self,
-        key: K,
-        shape: S,
-        derive: D,
-        on_timeout: Option<fn(crate::cache::LoadTimeout) -> S::Output>,
-        make: M,
-    ) -> S::Output
-    where
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
-    {
-        let l2 = match self.l2() {
-            Some(l2) if crate::enabled() && !self.holds_servable(&key) => l2,
-            // L1 has it (fresh, stale or due for early refresh), or there is no L2.
-            _ => return self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await,
-        };
-        l2.settle_in().await;
-        if let Join::Lead(lead) = self.join(&key)
-            && let Ok(key_bytes) = KeyBytes::of(&key)
-        {
-            let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
-            let read = self.read_l2(&l2, &key, &key_bytes, &redis_key).await;
-            let verdict = read.as_ref().map(|entry| self.policy.verdict(&entry.meta, clock::now_millis_fast()));
-            if let (Some(entry), Some(verdict)) = (read, verdict)
-                && verdict.is_servable()
-            {
-                let fresh = verdict.is_fresh();
-                let value = entry.value.clone();
-                lead.finish_with(&value, entry);
-                if fresh {
-                    self.l2_hits.add(1);
-                    return shape.rebuild(value);
-                }
-                // Stale but servable: the probe below serves it from L1 and starts a reload.
-            }
-        }
-        // The detached path on L1; loads, here or in the background, reach the L2 when stored.
-        self.get_or_load_detached_async(key, shape, derive, on_timeout, make).await
     }
 
     /// An L1 entry for a value read from the L2, with its remaining freshness.

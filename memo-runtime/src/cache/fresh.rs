@@ -76,13 +76,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         probe
     }
 
-    /// Whether L1 holds a servable entry for `key` (fresh or stale), without counting a hit.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "used by the L2 read path only"))]
-    pub(super) fn holds_servable(&self, key: &K) -> bool {
-        let now = clock::now_millis_fast();
-        self.map.peek_with(key, |_, e| self.judge(&e.meta, now).is_servable()).unwrap_or(false)
-    }
-
     /// The fail-safe answer for a load of `key` that failed, panicked or timed out: the stored
     /// value if it is young enough and not invalidated. Re-stored as fresh for the retry
     /// period (see [`Policy::fail_safe_meta`](super::policy::Policy::fail_safe_meta)); counted

@@ -89,7 +89,6 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
 
     /// Stores a prepared entry (unless invalidated meanwhile) and hands its value to the
     /// waiters: an entry read from the tier beneath.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code, reason = "the Redis L2 is the one tier"))]
     pub(super) fn finish_with(mut self, value: &V, entry: crate::entry::Entry<V>) {
         let cache = self.cache;
         let Some(key) = self.key.take() else { return };
@@ -126,11 +125,6 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 
 /// A finished load, or its panic.
 pub(super) type Caught<T> = std::thread::Result<T>;
-
-/// The `derive` of untagged loads.
-pub(super) fn no_tags<V>(_: &V) -> Vec<Tag> {
-    Vec::new()
-}
 
 /// Polls a future, catching its panics (fail-safe answers them like errors).
 pub(super) struct CatchUnwind<F> {

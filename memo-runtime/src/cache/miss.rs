@@ -4,9 +4,10 @@
 use tracing::Instrument;
 
 use super::Cache;
+use super::call::{AsyncMode, Load, Step, SyncMode};
 use super::flight::Waited;
 use super::fresh::Failure;
-use super::load::{Inline, Join, Start, no_tags};
+use super::load::{Inline, Join, Start};
 use super::runner::{self, Blocking, Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
@@ -26,148 +27,107 @@ impl<O> Clone for Timeout<O> {
 
 impl<O> Copy for Timeout<O> {}
 
-impl<K: CacheKey, V: CacheValue> Cache<K, V> {
-    /// A fresh hit rebuilt through `shape`, counting it; `None` on a miss (not counted).
-    ///
-    /// ```
-    /// use memo_runtime::outcome::ResultShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = ResultShape::<u32, String>::default();
-    /// assert_eq!(cache.hit(&1, shape), None);
-    /// cache.insert(1, 10);
-    /// assert_eq!(cache.hit(&1, shape), Some(Ok(10)));
-    /// ```
-    #[inline]
-    pub fn hit<S: Shape<Stored = V>>(&self, key: &K, shape: S) -> Option<S::Output> {
-        self.lookup(key).map(|(value, _)| shape.rebuild(value))
-    }
+/// Which entries of the tier beneath a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Accept {
+    /// Fresh ones only (a call whose load runs in the call).
+    Fresh,
+    /// Stale ones too, answered while a reload runs (a call whose load may outlive it).
+    Servable,
+}
 
-    /// The value for `key` through `shape`: a fresh hit, or the loader's output, with
-    /// concurrent misses on one key running `load` once.
+/// What the tier beneath had for a miss.
+pub(super) enum Beneath<V> {
+    /// A fresh value, now in L1.
+    Fresh(V),
+    /// A stale but servable entry, now in L1.
+    Stored,
+    /// Nothing usable (or no tier): load.
+    Nothing,
+}
+
+impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    /// The value for `key`: a fresh hit, or the output of `load`'s body run on this thread,
+    /// with concurrent misses on one key running one body.
     ///
     /// Errors are returned to this caller only and not stored; callers that waited on a load
-    /// that failed, panicked or was cancelled retry, one of them loading again.
+    /// that failed, panicked or was cancelled retry, one of them loading again. With
+    /// [`Load::background`], stale values answer while a reload runs, and a call stops
+    /// waiting at the [load timeout](super::CacheBuilder::load_timeout).
     ///
     /// ```
-    /// use memo_runtime::outcome::ResultShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
+    /// use memo_runtime::{Cache, Load, outcome::ResultShape};
+    /// let cache: Cache<u8, u32> = Cache::builder().build();
     /// let shape = ResultShape::<u32, String>::default();
-    /// assert_eq!(cache.get_or_load(1, shape, || Err("down".to_string())), Err("down".to_string()));
-    /// assert_eq!(cache.get_or_load(1, shape, || Ok(10)), Ok(10));
-    /// assert_eq!(cache.get_or_load(1, shape, || Ok(99)), Ok(10), "stored");
+    /// assert_eq!(cache.get_or_load(1, Load::new(shape, || Err("down".to_owned()))), Err("down".to_owned()));
+    /// assert_eq!(cache.get_or_load(1, Load::new(shape, || Ok(10))), Ok(10));
+    /// assert_eq!(cache.get_or_load(1, Load::new(shape, || Ok(99))), Ok(10), "stored");
     /// ```
     #[inline]
-    pub fn get_or_load<S: Shape<Stored = V>>(&self, key: K, shape: S, load: impl FnOnce() -> S::Output) -> S::Output {
-        self.get_or_load_tagged(key, shape, no_tags, || (Vec::new(), load()))
+    pub fn get_or_load<'c, S, B, X, D, M>(&'c self, key: K, load: Load<S, B, X, D, M>) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        M: SyncMode<'c, K, V, S, B, X, D>,
+    {
+        M::run(self, key, load)
     }
 
-    /// [`get_or_load`](Self::get_or_load) for tagged entries: `load` returns the tags computed
-    /// from the arguments with the output, and `derive` adds tags computed from the value.
-    ///
-    /// ```
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, Vec<u32>> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<Vec<u32>>::default();
-    /// let ids = cache.get_or_load_tagged(
-    ///     1,
-    ///     shape,
-    ///     |ids| ids.iter().map(|id| format!("doc:item:{id}").into()).collect(),
-    ///     || (vec!["doc:search".into()], vec![7, 8]),
-    /// );
-    /// assert_eq!(ids, vec![7, 8]);
-    /// memo_runtime::invalidate_tag("doc:item:8");
-    /// assert_eq!(cache.get(&1), None, "the search result carried the tag of item 8");
-    /// ```
-    #[inline]
-    pub fn get_or_load_tagged<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl FnOnce() -> (Vec<Tag>, S::Output),
-    ) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.load_blocking(key, shape, derive, load)
-    }
-
-    /// A sync function's miss, loading in the caller.
+    /// A sync miss, loading in the caller.
     #[inline(never)]
-    pub(super) fn load_blocking<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl FnOnce() -> (Vec<Tag>, S::Output),
-    ) -> S::Output {
-        let body = Inline { load: async move { load() }, derive };
+    pub(super) fn load_blocking<S, B, X, D, M>(&self, key: K, load: Load<S, B, X, D, M>) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        S::Output: 'static,
+        B: FnOnce() -> X,
+        X: 'static,
+        D: FnOnce(&V) -> Vec<Tag>,
+    {
+        let (shape, body, finish, derive, _) = load.into_parts();
+        let body = Inline { load: async move { finish(body()) }, derive };
         runner::drive(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None))
     }
 
-    /// The async form of [`get_or_load`](Self::get_or_load). Dropping the returned future
-    /// while it leads a load abandons that load; a waiting caller takes over.
+    /// The async form of [`get_or_load`](Self::get_or_load): `load`'s body is a future.
+    /// Dropping the returned future while it leads a load abandons that load (a waiting
+    /// caller takes over), unless the load runs in the background.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::OptionShape;
-    /// let cache: memo_runtime::Cache<u8, Option<u32>> = memo_runtime::Cache::builder().build();
+    /// use memo_runtime::{Cache, Load, outcome::OptionShape};
+    /// let cache: Cache<u8, Option<u32>> = Cache::builder().build();
     /// let shape = OptionShape::<u32>::default();
-    /// assert_eq!(cache.get_or_load_async(1, shape, async { Some(5) }).await, Some(5));
-    /// assert_eq!(cache.get_or_load_async(1, shape, async { None }).await, Some(5));
+    /// assert_eq!(cache.get_or_load_async(1, Load::new(shape, async { Some(5) })).await, Some(5));
+    /// assert_eq!(cache.get_or_load_async(1, Load::new(shape, async { None })).await, Some(5));
     /// # }
     /// ```
-    #[inline]
-    pub async fn get_or_load_async<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        load: impl Future<Output = S::Output>,
-    ) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
+    pub async fn get_or_load_async<'c, S, F, X, D, M>(&'c self, key: K, load: Load<S, F, X, D, M>) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        S::Output: 'static,
+        F: Future<Output = X>,
+        X: 'static,
+        D: FnOnce(&V) -> Vec<Tag>,
+        M: AsyncMode<'c, K, V, S, F, X, D>,
+    {
+        match M::step(self, key, load) {
+            Step::InCall(key, load) => {
+                if let Some((value, _)) = self.lookup(&key) {
+                    return load.shape.rebuild(value);
+                }
+                if let Beneath::Fresh(value) = self.read_beneath(&key, Accept::Fresh).await {
+                    return load.shape.rebuild(value);
+                }
+                let (shape, body, finish, derive, _) = load.into_parts();
+                self.load_in_call(key, shape, derive, async move { finish(body.await) }).await
+            }
+            Step::Ready(output) => output,
+            Step::Await(job) => job.await,
         }
-        self.load_async(key, shape, load).await
     }
 
-    /// The miss path of [`get_or_load_async`](Self::get_or_load_async), for callers that
-    /// checked [`hit`](Self::hit) first: joins or leads a load of `key`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<u32>::default();
-    /// let value = match cache.hit(&1, shape) {
-    ///     Some(value) => value,
-    ///     None => cache.load_async(1, shape, async { 7 }).await,
-    /// };
-    /// assert_eq!(value, 7);
-    /// # }
-    /// ```
-    pub async fn load_async<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        load: impl Future<Output = S::Output>,
-    ) -> S::Output {
-        self.load_async_tagged(key, shape, no_tags, async { (Vec::new(), load.await) }).await
-    }
-
-    /// The async miss path for tagged entries; see [`get_or_load_tagged`](Self::get_or_load_tagged).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use memo_runtime::outcome::PlainShape;
-    /// let cache: memo_runtime::Cache<u8, u32> = memo_runtime::Cache::builder().build();
-    /// let shape = PlainShape::<u32>::default();
-    /// let value = cache.load_async_tagged(1, shape, |_| Vec::new(), async { (vec!["doc:async".into()], 3) }).await;
-    /// assert_eq!(value, 3);
-    /// memo_runtime::invalidate_tag("doc:async");
-    /// assert_eq!(cache.get(&1), None);
-    /// # }
-    /// ```
-    pub async fn load_async_tagged<S: Shape<Stored = V>>(
+    /// An async miss, loading in the caller; `load` returns the tags computed from the
+    /// arguments with the output, `derive` adds those computed from the value.
+    pub(super) async fn load_in_call<S: Shape<Stored = V>>(
         &self,
         key: K,
         shape: S,
@@ -176,6 +136,34 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     ) -> S::Output {
         let body = Inline { load, derive };
         self.miss::<Tokio, S, _>(key, shape, move |start| body.start(start, shape), None).await
+    }
+
+    /// An async miss's look at the tier beneath, if one is attached: as the key's leader, its
+    /// entry, if usable and `accept`ed, is stored here and handed to the callers waiting.
+    pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<V> {
+        let Some(tier) = self.tier.get().filter(|_| crate::enabled()) else { return Beneath::Nothing };
+        tier.settle().await;
+        let lead = match self.join(key) {
+            Join::Hit(value) => return Beneath::Fresh(value),
+            // Someone in this process is already reading the tier or loading: wait with them.
+            Join::Wait(_) => return Beneath::Nothing,
+            Join::Lead(lead) => lead,
+        };
+        let Some(entry) = tier.read(self, key).await else { return Beneath::Nothing };
+        let verdict = self.policy.verdict(&entry.meta, crate::clock::now_millis_fast());
+        let fresh = verdict.is_fresh();
+        let servable = accept == Accept::Servable && verdict.is_servable();
+        if !fresh && !servable {
+            return Beneath::Nothing;
+        }
+        let value = entry.value.clone();
+        lead.finish_with(&value, entry);
+        if fresh {
+            self.l2_hits.add(1);
+            Beneath::Fresh(value)
+        } else {
+            Beneath::Stored
+        }
     }
 
     /// The one miss loop. A call joins the key's flight or leads it; a leader starts `body`
