@@ -41,10 +41,12 @@ impl CacheCell {
     ///
     /// If asked for different key or value types than it was built with. Generated code always
     /// asks with the same types, so this is a bug in memo, not in the caller.
+    /// `config` is a function pointer, not a closure type: every function with the same key
+    /// and value types shares one compiled copy of this.
     #[inline]
     pub fn get_or_init<K: CacheKey, V: CacheValue>(
         &'static self,
-        config: impl FnOnce() -> CacheBuilder,
+        config: fn() -> CacheBuilder,
     ) -> &'static Cache<K, V> {
         let (type_id, erased) = *self.cache.get_or_init(|| {
             let cache: &'static Cache<K, V> = Box::leak(Box::new(config().build()));

@@ -55,6 +55,17 @@ where
     crate::tags::collect(items)
 }
 
+/// The key type of a key closure: the cache accessor is generic over the key type only, so
+/// that the function and its handle share one instance of it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyOf<K>(std::marker::PhantomData<fn() -> K>);
+
+/// The [`KeyOf`] a key closure returns.
+#[inline(always)]
+pub fn key_of<A, K>(_key_fn: &impl Fn(A) -> K) -> KeyOf<K> {
+    KeyOf(std::marker::PhantomData)
+}
+
 /// The `tags_from` of a function that has none.
 pub fn no_tags<V>(_: &V) -> Vec<Tag> {
     Vec::new()

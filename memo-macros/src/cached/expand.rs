@@ -23,7 +23,7 @@ use crate::codegen::{self, KeySource};
 ///     let __memo_shape = (&&&Select::<Result<u32, DbError>>::new()).shape();
 ///     let __memo_key_fn = |(id,): (&u64,)| <u64 as KeyPart>::key_part(id);
 ///     let __memo_key = __memo_key_fn((&id,));
-///     price::__memo_cache(&__memo_key_fn, __memo_shape)
+///     price::__memo_cache(key_of(&__memo_key_fn), __memo_shape)
 ///         .get_or_load(__memo_key, __memo_shape, move || -> Result<u32, DbError> { body })
 /// }
 /// pub struct price { .. }
@@ -57,7 +57,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
             #prelude
             let __memo_key_fn = #key_fn;
             let __memo_key = __memo_key_fn(#call_args);
-            let __memo_cache = #accessor(&__memo_key_fn, __memo_shape);
+            let __memo_cache = #accessor(#p::key_of(&__memo_key_fn), __memo_shape);
             #load
         }
     };

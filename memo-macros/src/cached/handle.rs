@@ -90,8 +90,8 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         #[doc(hidden)]
         #[inline(always)]
         #[allow(clippy::type_complexity)]
-        #vis fn #accessor_def<__MemoArgs, __MemoKey: #p::CacheKey, __MemoShape: #p::Shape>(
-            _key_fn: &impl ::core::ops::Fn(__MemoArgs) -> __MemoKey,
+        #vis fn #accessor_def<__MemoKey: #p::CacheKey, __MemoShape: #p::Shape>(
+            _key: #p::KeyOf<__MemoKey>,
             _shape: __MemoShape,
         ) -> &'static #p::Cache<__MemoKey, __MemoShape::Stored> {
             static CELL: #p::CacheCell = #p::CacheCell::new();
@@ -103,14 +103,14 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
             #prelude
             let __memo_key_fn = #key_fn;
             let __memo_key = __memo_key_fn(#call_args);
-            #accessor(&__memo_key_fn, __memo_shape).invalidate(&__memo_key)
+            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).invalidate(&__memo_key)
         }
 
         #[doc = #doc_invalidate_all]
         #vis fn #invalidate_all() {
             #prelude
             let __memo_key_fn = #key_fn;
-            #accessor(&__memo_key_fn, __memo_shape).invalidate_all();
+            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).invalidate_all();
         }
 
         #[doc = #doc_put]
@@ -119,14 +119,14 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
             let __memo_key_fn = #key_fn;
             let __memo_key = __memo_key_fn(#call_args);
             let __memo_tags = { #(#tag_rebinds)* #tags };
-            #p::put(#accessor(&__memo_key_fn, __memo_shape), __memo_key, __memo_shape, value, __memo_tags, #derive);
+            #p::put(#accessor(#p::key_of(&__memo_key_fn), __memo_shape), __memo_key, __memo_shape, value, __memo_tags, #derive);
         }
 
         #[doc = #doc_stats]
         #vis fn #stats() -> #p::CacheStats {
             #prelude
             let __memo_key_fn = #key_fn;
-            #accessor(&__memo_key_fn, __memo_shape).stats()
+            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).stats()
         }
     }
 }

@@ -36,6 +36,19 @@ pub(super) enum Accept {
     Servable,
 }
 
+/// What the flight loop found for a miss.
+pub(super) enum Turn<'c, K: CacheKey, V: CacheValue, O> {
+    /// The value: a fresh entry, or the load this call waited for.
+    Done(O),
+    /// Nobody loads the key: this call leads.
+    Lead(super::load::Lead<'c, K, V>),
+    /// This thread or task is running the key's load already (a recursive call): run the body
+    /// in the call, storing nothing.
+    Run,
+    /// The wait ended at the timeout.
+    TimedOut,
+}
+
 /// What the tier beneath had for a miss.
 pub(super) enum Beneath<V> {
     /// A fresh value, now in L1.
@@ -83,7 +96,24 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag>,
     {
         let (shape, body, finish, derive, _) = load.into_parts();
-        let body = Inline { load: async move { finish(body()) }, derive };
+        let mut derive = Some(derive);
+        let mut derive = move |value: &V| derive.take().map_or_else(Vec::new, |derive| derive(value));
+        let load = std::pin::pin!(async move { finish(body()) });
+        self.load_blocking_erased(key, shape, &mut derive, load)
+    }
+
+    /// The miss path of every sync function with this cache and shape: the body and the tags
+    /// from the value behind references to trait objects, so that it is compiled once per
+    /// cache type rather than once per function.
+    #[inline(never)]
+    fn load_blocking_erased<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        derive: &mut dyn FnMut(&V) -> Vec<Tag>,
+        load: std::pin::Pin<&mut dyn Future<Output = (Vec<Tag>, S::Output)>>,
+    ) -> S::Output {
+        let body = Inline { load, derive };
         runner::drive(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None))
     }
 
@@ -125,19 +155,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// An async miss, loading in the caller; `load` returns the tags computed from the
-    /// arguments with the output, `derive` adds those computed from the value.
-    pub(super) async fn load_in_call<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl Future<Output = (Vec<Tag>, S::Output)>,
-    ) -> S::Output {
-        let body = Inline { load, derive };
-        self.miss::<Tokio, S, _>(key, shape, move |start| body.start(start, shape), None).await
-    }
-
     /// An async miss's look at the tier beneath, if one is attached: as the key's leader, its
     /// entry, if usable and `accept`ed, is stored here and handed to the callers waiting.
     pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<V> {
@@ -166,10 +183,67 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// The one miss loop. A call joins the key's flight or leads it; a leader starts `body`
-    /// (see [`Start`]); a waiter takes the flight's value, or retries when the load failed,
-    /// was abandoned or invalidated. With a `timeout`, waits end there and the call answers
-    /// from the fail-safe value or with the timeout's answer, while the load goes on.
+    /// The one flight loop, which knows nothing of the body: join the key's flight or lead it;
+    /// as a waiter take the flight's value, or join again when the load failed, was abandoned
+    /// or invalidated, or stop at `after`. Compiled once per cache and shape, not per function.
+    pub(super) async fn turn<R: Runner, S: Shape<Stored = V>>(
+        &self,
+        key: &K,
+        shape: S,
+        after: Option<std::time::Duration>,
+        coalesced: &mut bool,
+    ) -> Turn<'_, K, V, S::Output> {
+        loop {
+            let flight = match self.join(key) {
+                Join::Hit(value) => return Turn::Done(shape.rebuild(value)),
+                Join::Lead(lead) => return Turn::Lead(lead),
+                // A recursive call on the key being loaded: waiting would never end.
+                Join::Wait(flight) if flight.runs_here() => return Turn::Run,
+                Join::Wait(flight) => flight,
+            };
+            if !std::mem::replace(coalesced, true) {
+                self.coalesced.add(1);
+            }
+            match R::wait(&flight, after).await {
+                Waited::Value(value) if !flight.is_invalidated() => return Turn::Done(shape.rebuild(value)),
+                Waited::Value(_) | Waited::Retry => {}
+                Waited::TimedOut => return Turn::TimedOut,
+            }
+        }
+    }
+
+    /// An async miss whose body runs in the call: the flight loop, then the body as leader.
+    pub(super) async fn load_in_call<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        load: impl Future<Output = (Vec<Tag>, S::Output)>,
+    ) -> S::Output {
+        self.misses.add(1);
+        if !crate::enabled() {
+            return self.load_uncached(async { Waited::Value(load.await.1) }).await;
+        }
+        match self.turn::<Tokio, S>(&key, shape, None, &mut false).await {
+            Turn::Done(output) => output,
+            Turn::Lead(lead) => {
+                self.loads.add(1);
+                match self.run_lead(lead, shape, derive, load).await {
+                    Ok(output) => output,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            // `TimedOut` only ends a wait with a timeout, and this one has none.
+            Turn::Run | Turn::TimedOut => {
+                self.loads.add(1);
+                load.await.1
+            }
+        }
+    }
+
+    /// A miss with a body that may run apart from the caller: the flight loop; a leader starts
+    /// `body` (see [`Start`]). With a `timeout`, waits end there and the call answers from the
+    /// fail-safe value or with the timeout's answer, while the load goes on.
     pub(super) async fn miss<'c, R, S, Fut>(
         &'c self,
         key: K,
@@ -188,11 +262,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let after = timeout.map(|t| t.after);
         let mut body = Some(body);
-        let mut waited = false;
+        let mut coalesced = false;
         loop {
-            let turn = match self.join(&key) {
-                Join::Hit(value) => return shape.rebuild(value),
-                Join::Lead(lead) => match body.take() {
+            let turn = match self.turn::<R, S>(&key, shape, after, &mut coalesced).await {
+                Turn::Done(output) => return output,
+                Turn::TimedOut => Waited::TimedOut,
+                Turn::Lead(lead) => match body.take() {
                     Some(body) => {
                         self.loads.add(1);
                         body(Start::Lead(lead)).await
@@ -205,24 +280,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                         Waited::TimedOut
                     }
                 },
-                Join::Wait(flight) => {
-                    if flight.runs_here()
-                        && let Some(body) = body.take()
-                    {
-                        // A recursive call on the key being loaded: waiting would never end.
+                Turn::Run => match body.take() {
+                    Some(body) => {
                         self.loads.add(1);
                         body(Start::Run).await
-                    } else {
-                        if !std::mem::replace(&mut waited, true) {
-                            self.coalesced.add(1);
-                        }
-                        match R::wait(&flight, after).await {
-                            Waited::Value(value) if !flight.is_invalidated() => Waited::Value(shape.rebuild(value)),
-                            Waited::Value(_) | Waited::Retry => Waited::Retry,
-                            Waited::TimedOut => Waited::TimedOut,
-                        }
                     }
-                }
+                    None => Waited::TimedOut,
+                },
             };
             match (turn, timeout) {
                 (Waited::Value(output), _) => return output,
