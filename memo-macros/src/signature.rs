@@ -52,6 +52,30 @@ impl Param {
     }
 }
 
+impl Param {
+    /// [`borrowed_type`](Self::borrowed_type) with every elided or anonymous lifetime named
+    /// `lifetime`, for a signature that must spell it.
+    pub(crate) fn borrowed_type_with(&self, lifetime: &syn::Lifetime) -> TokenStream {
+        struct Name<'l>(&'l syn::Lifetime);
+        impl VisitMut for Name<'_> {
+            fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+                if lifetime.ident == "_" {
+                    *lifetime = self.0.clone();
+                }
+            }
+            fn visit_type_reference_mut(&mut self, node: &mut syn::TypeReference) {
+                if node.lifetime.is_none() {
+                    node.lifetime = Some(self.0.clone());
+                }
+                syn::visit_mut::visit_type_reference_mut(self, node);
+            }
+        }
+        let mut ty = elide_lifetimes(self.referent.clone().unwrap_or_else(|| self.ty.clone()));
+        Name(lifetime).visit_type_mut(&mut ty);
+        quote::quote!(&#lifetime #ty)
+    }
+}
+
 pub(crate) struct Signature {
     pub(crate) receiver: Option<(Receiver, syn::Token![self])>,
     pub(crate) params: Vec<Param>,

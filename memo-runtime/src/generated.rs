@@ -21,6 +21,97 @@ pub fn put<K: CacheKey, S: Shape>(
     crate::cache::put_output(cache, key, shape, output, tags, derive);
 }
 
+/// What a handle function asks of its function's cache. The handle calls the function's one
+/// site accessor with a visitor; the accessor, which knows the cache, the shape, the key closure
+/// and the tags from the value, hands them to it.
+pub trait Visit<A, R> {
+    /// The handle function's result.
+    type Out;
+    /// Does the handle's work on the function's cache.
+    fn visit<K: CacheKey, S: Shape<Output = R>>(
+        self,
+        cache: &'static Cache<K, S::Stored>,
+        shape: S,
+        key: impl FnOnce(A) -> K,
+        derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) -> Self::Out;
+}
+
+/// `invalidate(args)`: removes the value cached for these arguments.
+#[derive(Debug)]
+pub struct Invalidate<A>(pub A);
+
+impl<A, R> Visit<A, R> for Invalidate<A> {
+    type Out = bool;
+    fn visit<K: CacheKey, S: Shape<Output = R>>(
+        self,
+        cache: &'static Cache<K, S::Stored>,
+        _: S,
+        key: impl FnOnce(A) -> K,
+        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) -> bool {
+        cache.invalidate(&key(self.0))
+    }
+}
+
+/// `invalidate_all()`: removes every value cached.
+#[derive(Debug)]
+pub struct InvalidateAll;
+
+impl<A, R> Visit<A, R> for InvalidateAll {
+    type Out = ();
+    fn visit<K: CacheKey, S: Shape<Output = R>>(
+        self,
+        cache: &'static Cache<K, S::Stored>,
+        _: S,
+        _: impl FnOnce(A) -> K,
+        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) {
+        cache.invalidate_all();
+    }
+}
+
+/// `stats()`: the cache's statistics.
+#[derive(Debug)]
+pub struct Stats;
+
+impl<A, R> Visit<A, R> for Stats {
+    type Out = CacheStats;
+    fn visit<K: CacheKey, S: Shape<Output = R>>(
+        self,
+        cache: &'static Cache<K, S::Stored>,
+        _: S,
+        _: impl FnOnce(A) -> K,
+        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) -> CacheStats {
+        cache.stats()
+    }
+}
+
+/// `put(args, value)`: stores a return value with the tags its arguments give.
+#[derive(Debug)]
+pub struct Put<A, R> {
+    /// The arguments the key is made of.
+    pub args: A,
+    /// What the function would return.
+    pub value: R,
+    /// The tags from the arguments.
+    pub tags: Vec<Tag>,
+}
+
+impl<A, R> Visit<A, R> for Put<A, R> {
+    type Out = ();
+    fn visit<K: CacheKey, S: Shape<Output = R>>(
+        self,
+        cache: &'static Cache<K, S::Stored>,
+        shape: S,
+        key: impl FnOnce(A) -> K,
+        derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+    ) {
+        put(cache, key(self.args), shape, self.value, self.tags, derive);
+    }
+}
+
 pub use crate::tags::{Tag, invalidate_tags};
 
 /// A tag from a `tags = [...]` expression: anything that is a string.

@@ -24,15 +24,16 @@ use crate::codegen::{self, KeySource};
 ///     let __memo_key_fn = |(id,): (&u64,)| <u64 as KeyPart>::key_part(id);
 ///     let __memo_key = __memo_key_fn((&id,));
 ///     price::__memo_cache(key_of(&__memo_key_fn), __memo_shape)
-///         .get_or_load(__memo_key, __memo_shape, move || -> Result<u32, DbError> { body })
+///         .get_or_load(__memo_key, Load::new(__memo_shape, move || -> Result<u32, DbError> { body }))
 /// }
 /// pub struct price { .. }
 /// impl price {
-///     fn __memo_cache(..) -> &'static Cache<K, S::Stored> { static CELL: CacheCell = ..; .. }
-///     pub fn invalidate(id: &u64) -> bool { .. }
-///     pub fn invalidate_all() { .. }
-///     pub fn put(id: &u64, value: Result<u32, DbError>) { .. }
-///     pub fn stats() -> CacheStats { .. }
+///     fn __memo_cache(KeyOf<K>, S) -> &'static Cache<K, S::Stored> { static CELL: CacheCell = ..; .. }
+///     fn __memo_site<V: Visit<(&u64,), R>>(visit: V) -> V::Out { /* shape, key closure */ visit.visit(..) }
+///     pub fn invalidate(id: &u64) -> bool { price::__memo_site(Invalidate((id,))) }
+///     pub fn invalidate_all() { price::__memo_site(InvalidateAll) }
+///     pub fn put(id: &u64, value: Result<u32, DbError>) { price::__memo_site(Put { .. }) }
+///     pub fn stats() -> CacheStats { price::__memo_site(Stats) }
 /// }
 /// ```
 pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {

@@ -13,6 +13,8 @@ use crate::codegen::{self, KeySource};
 pub(super) struct Names {
     pub(super) accessor: TokenStream,
     accessor_def: Ident,
+    site: TokenStream,
+    site_def: Ident,
     invalidate: Ident,
     invalidate_all: Ident,
     put: Ident,
@@ -24,9 +26,12 @@ impl Names {
         let ident = &plan.subject.func.sig.ident;
         if plan.subject.associated {
             let accessor_def = format_ident!("__memo_cache_{}", ident);
+            let site_def = format_ident!("__memo_site_{}", ident);
             Self {
                 accessor: quote!(Self::#accessor_def),
                 accessor_def,
+                site: quote!(Self::#site_def),
+                site_def,
                 invalidate: format_ident!("{}_invalidate", ident),
                 invalidate_all: format_ident!("{}_invalidate_all", ident),
                 put: format_ident!("{}_put", ident),
@@ -36,6 +41,8 @@ impl Names {
             Self {
                 accessor: quote!(#ident::__memo_cache),
                 accessor_def: format_ident!("__memo_cache"),
+                site: quote!(#ident::__memo_site),
+                site_def: format_ident!("__memo_site"),
                 invalidate: format_ident!("invalidate"),
                 invalidate_all: format_ident!("invalidate_all"),
                 put: format_ident!("put"),
@@ -45,14 +52,16 @@ impl Names {
     }
 }
 
-/// The handle's functions (and the cache accessor they and the function share).
+/// The handle's functions, the cache accessor they and the function share, and the one site
+/// accessor through which each handle function reaches the cache (with a visitor, see
+/// `__private::Visit`): the shape and key closure are written once for all of them.
 pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let ret = &subject.ret;
     let vis = &subject.func.vis;
     let fn_name = subject.func.sig.ident.to_string();
     let builder = builder(plan, p);
-    let Names { accessor, accessor_def, invalidate, invalidate_all, put, stats } = names;
+    let Names { accessor, accessor_def, site, site_def, invalidate, invalidate_all, put, stats } = names;
     let prelude = codegen::prelude(subject);
     let key_fn = codegen::key_fn(subject);
     let call_args = codegen::call_args(subject, KeySource::Handle);
@@ -65,6 +74,9 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         quote!(#ident: #ty)
     };
     let params: Vec<TokenStream> = indices.iter().map(typed).collect();
+    let lifetime = syn::Lifetime::new("'__memo", proc_macro2::Span::call_site());
+    let self_arg = uses_self.then(|| quote!(&#lifetime Self,));
+    let arg_types = indices.iter().map(|&i| subject.params[i].borrowed_type_with(&lifetime));
     // `put` also takes what the tag expressions name, and `&self` if they read it.
     let mut put_indices: Vec<usize> = indices.iter().chain(&plan.tagging.params).copied().collect();
     put_indices.sort_unstable();
@@ -76,7 +88,12 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         let ident = param.ident.as_ref()?;
         param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
     });
-    let tags = arg_tags(plan);
+    let tags = if plan.tagging.exprs.is_empty() {
+        quote!(::std::vec::Vec::new())
+    } else {
+        let tags = arg_tags(plan);
+        quote!({ #(#tag_rebinds)* #tags })
+    };
     let derive = derive_tags(plan);
     let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
     let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
@@ -89,7 +106,6 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     quote! {
         #[doc(hidden)]
         #[inline(always)]
-        #[allow(clippy::type_complexity)]
         #vis fn #accessor_def<__MemoKey: #p::CacheKey, __MemoShape: #p::Shape>(
             _key: #p::KeyOf<__MemoKey>,
             _shape: __MemoShape,
@@ -98,35 +114,33 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
             CELL.get_or_init(|| #builder)
         }
 
-        #[doc = #doc_invalidate]
-        #vis fn #invalidate(#self_param #(#params),*) -> bool {
+        #[doc(hidden)]
+        #vis fn #site_def<#lifetime, __MemoVisit: #p::Visit<(#self_arg #(#arg_types,)*), #ret>>(
+            visit: __MemoVisit,
+        ) -> __MemoVisit::Out {
             #prelude
             let __memo_key_fn = #key_fn;
-            let __memo_key = __memo_key_fn(#call_args);
-            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).invalidate(&__memo_key)
+            visit.visit(#accessor(#p::key_of(&__memo_key_fn), __memo_shape), __memo_shape, __memo_key_fn, #derive)
+        }
+
+        #[doc = #doc_invalidate]
+        #vis fn #invalidate(#self_param #(#params),*) -> bool {
+            #site(#p::Invalidate(#call_args))
         }
 
         #[doc = #doc_invalidate_all]
         #vis fn #invalidate_all() {
-            #prelude
-            let __memo_key_fn = #key_fn;
-            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).invalidate_all();
+            #site(#p::InvalidateAll)
         }
 
         #[doc = #doc_put]
         #vis fn #put(#put_self #(#put_params,)* value: #ret) {
-            #prelude
-            let __memo_key_fn = #key_fn;
-            let __memo_key = __memo_key_fn(#call_args);
-            let __memo_tags = { #(#tag_rebinds)* #tags };
-            #p::put(#accessor(#p::key_of(&__memo_key_fn), __memo_shape), __memo_key, __memo_shape, value, __memo_tags, #derive);
+            #site(#p::Put { args: #call_args, value, tags: #tags })
         }
 
         #[doc = #doc_stats]
         #vis fn #stats() -> #p::CacheStats {
-            #prelude
-            let __memo_key_fn = #key_fn;
-            #accessor(#p::key_of(&__memo_key_fn), __memo_shape).stats()
+            #site(#p::Stats)
         }
     }
 }
