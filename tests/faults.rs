@@ -467,6 +467,12 @@ fn frozen_redis(r: &mut Report) {
 /// cluster, before and after, the breaker never opens under the load.
 fn cluster_failover(r: &mut Report) {
     let mut cluster = RedisCluster::start_with_replicas(Duration::from_millis(2_000));
+    let warnings = support::log_lines::warnings();
+    // The breaker's log lines from the `since`th on: what made it open.
+    let opened = |since: usize| {
+        let lines = warnings.matching("circuit breaker open").into_iter().skip(since);
+        lines.map(|l| l.text).collect::<Vec<_>>()
+    };
     let peak = Peak::start();
     runtime().block_on(async {
         let l2 = Memo::builder()
@@ -486,7 +492,10 @@ fn cluster_failover(r: &mut Report) {
         r.figure("slowest call on the healthy cluster", ms(healthy_slowest));
         r.figure("L2 writes on the healthy cluster", healthy.writes);
         r.figure("L2 operations that timed out on the healthy cluster (a busy process)", healthy.errors);
-        r.check(healthy.breaker_opened == 0, "the breaker never opened on the healthy cluster");
+        r.check(
+            healthy.breaker_opened == 0,
+            format!("the breaker never opened on the healthy cluster {:?}", opened(0)),
+        );
         let base = rss();
         peak.reset();
 
@@ -506,6 +515,7 @@ fn cluster_failover(r: &mut Report) {
         r.figure("normal L2 use again after the failover", since_failover.map_or("not within 30 s".to_owned(), ms));
         r.figure("slowest call from the kill to then", ms(failover_slowest));
         let after_failover = l2.stats();
+        let opened_before = opened(0).len();
         load.calls(50_000).await;
         let after = l2.stats();
         drop(caller);
@@ -523,7 +533,10 @@ fn cluster_failover(r: &mut Report) {
         );
         r.check(
             after.breaker_opened == after_failover.breaker_opened,
-            "the breaker did not open again on the healed cluster under the same load",
+            format!(
+                "the breaker did not open again on the healed cluster under the same load {:?}",
+                opened(opened_before)
+            ),
         );
         r.check(growth <= 64 << 20, "memory grows by at most 64 MiB");
     });

@@ -33,6 +33,21 @@ pub fn installed() -> &'static Lines {
     &LINES
 }
 
+static WARNINGS: LazyLock<Lines> = LazyLock::new(|| {
+    use tracing_subscriber::Layer as _;
+    let lines = Lines::default();
+    let subscriber =
+        tracing_subscriber::registry().with(lines.clone().with_filter(tracing::level_filters::LevelFilter::WARN));
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this process");
+    lines
+});
+
+/// Like [`installed`], but keeps only warnings and errors, for a process under load that
+/// must not hold every debug line. A process uses one of the two.
+pub fn warnings() -> &'static Lines {
+    &WARNINGS
+}
+
 /// The text of an event or span: its fields, `name=value` separated by spaces.
 #[derive(Default)]
 struct Text(String);

@@ -62,6 +62,8 @@ pub(crate) struct Breaker {
     /// How long without any success timeouts must go on before they open the breaker.
     patience_ms: u64,
     failures: AtomicU32,
+    /// The time of the last success, or of the breaker's creation: a new client's first
+    /// timeouts get the same patience as later ones.
     last_success: AtomicU64,
     /// While `now < open_until` the breaker is open; 0: closed.
     open_until: AtomicU64,
@@ -85,7 +87,7 @@ impl Breaker {
             cooldown_ms: millis(cooldown).max(1),
             patience_ms: millis(patience),
             failures: AtomicU32::new(0),
-            last_success: AtomicU64::new(0),
+            last_success: AtomicU64::new(clock::now_millis()),
             open_until: AtomicU64::new(0),
             next_probe: AtomicU64::new(0),
             opened_at: AtomicU64::new(0),
@@ -220,6 +222,18 @@ mod tests {
         }
         clock.advance(Duration::from_millis(100));
         assert!(breaker.failure(Pass::Closed, true, "timed out"), "100 ms without a success: Redis is silent");
+    }
+
+    #[test]
+    fn a_new_clients_first_timeouts_get_the_same_patience() {
+        let clock = MockClock::install();
+        clock.advance(Duration::from_secs(60));
+        let breaker = Breaker::new("unit", 3, Duration::from_secs(1), Duration::from_millis(100));
+        for _ in 0..10 {
+            assert!(!breaker.failure(Pass::Closed, true, "timed out"), "a busy process connecting");
+        }
+        clock.advance(Duration::from_millis(100));
+        assert!(breaker.failure(Pass::Closed, true, "timed out"), "100 ms since it was made, no success");
     }
 
     #[test]
