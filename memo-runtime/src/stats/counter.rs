@@ -85,49 +85,72 @@ struct Lease {
     exclusive: bool,
 }
 
+impl Lease {
+    /// Packed for [`LEASE`]: 0 is no lease yet, else `index + 1`, with the exclusive bit.
+    const EXCLUSIVE: usize = 1 << (usize::BITS - 1);
+
+    fn pack(self) -> usize {
+        (self.index + 1) | if self.exclusive { Self::EXCLUSIVE } else { 0 }
+    }
+
+    fn unpack(packed: usize) -> Self {
+        Self { index: (packed & !Self::EXCLUSIVE) - 1, exclusive: packed & Self::EXCLUSIVE != 0 }
+    }
+}
+
 /// Which stripes are leased exclusively; a thread gives its stripe back when it exits.
 static LEASED: Mutex<[bool; STRIPES]> = Mutex::new([false; STRIPES]);
 static SHARED_NEXT: AtomicU64 = AtomicU64::new(0);
 
-struct LeaseHolder(Cell<Option<Lease>>);
+thread_local! {
+    /// This thread's lease, packed. It has no destructor, so a hit reads it with one load and
+    /// no check of whether the thread is exiting; [`RELEASE`] gives an exclusive stripe back.
+    static LEASE: Cell<usize> = const { Cell::new(0) };
+    /// Set when a thread leases a stripe exclusively: returns it when the thread exits.
+    static RELEASE: Release = const { Release };
+}
 
-impl Drop for LeaseHolder {
+struct Release;
+
+impl Drop for Release {
     fn drop(&mut self) {
-        if let Some(Lease { index, exclusive: true }) = self.0.get() {
-            LEASED.lock().unwrap_or_else(PoisonError::into_inner)[index] = false;
+        let packed = LEASE.with(Cell::get);
+        // From now on this thread counts through shared stripes.
+        LEASE.with(|lease| lease.set(shared_lease().pack()));
+        if packed != 0 {
+            let lease = Lease::unpack(packed);
+            if lease.exclusive {
+                LEASED.lock().unwrap_or_else(PoisonError::into_inner)[lease.index] = false;
+            }
         }
     }
 }
 
-thread_local! {
-    static LEASE: LeaseHolder = const { LeaseHolder(Cell::new(None)) };
-}
-
 #[inline(always)]
 fn lease() -> Lease {
-    LEASE
-        .try_with(|holder| match holder.0.get() {
-            Some(lease) => lease,
-            None => {
-                let lease = acquire();
-                holder.0.set(Some(lease));
-                lease
-            }
-        })
-        // During thread teardown: count through a shared stripe.
-        .unwrap_or_else(|_| shared_lease())
+    match LEASE.with(Cell::get) {
+        0 => acquire(),
+        packed => Lease::unpack(packed),
+    }
 }
 
 #[cold]
 fn acquire() -> Lease {
+    // Registers the release first: a thread whose destructors already ran cannot register
+    // one, and shares stripes instead.
+    if RELEASE.try_with(|_| ()).is_err() {
+        return shared_lease();
+    }
     let mut leased = LEASED.lock().unwrap_or_else(PoisonError::into_inner);
-    match leased.iter().position(|taken| !taken) {
+    let lease = match leased.iter().position(|taken| !taken) {
         Some(index) => {
             leased[index] = true;
             Lease { index, exclusive: true }
         }
         None => shared_lease(),
-    }
+    };
+    LEASE.with(|packed| packed.set(lease.pack()));
+    lease
 }
 
 fn shared_lease() -> Lease {
@@ -139,8 +162,27 @@ fn shared_lease() -> Lease {
 mod tests {
     use super::*;
 
+    /// Serializes the tests that take many stripes at once.
+    static MANY: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn a_thread_gives_its_stripe_back_when_it_exits() {
+        let _many = MANY.lock().unwrap_or_else(PoisonError::into_inner);
+        let counter = std::sync::Arc::new(HitCounter::default());
+        for _ in 0..(STRIPES * 3) {
+            let counter = std::sync::Arc::clone(&counter);
+            let exclusive = std::thread::spawn(move || {
+                counter.record(false);
+                lease().exclusive
+            });
+            assert!(exclusive.join().unwrap(), "a thread finds a stripe of its own: exiting threads give theirs back");
+        }
+        assert_eq!(counter.get(), ((STRIPES * 3) as u64, 0));
+    }
+
     #[test]
     fn counts_exactly_across_more_threads_than_stripes() {
+        let _many = MANY.lock().unwrap_or_else(PoisonError::into_inner);
         let counter = HitCounter::default();
         std::thread::scope(|s| {
             for t in 0..(STRIPES * 2) {
