@@ -124,21 +124,25 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         }
 
         #[doc = #doc_invalidate]
+        #[inline]
         #vis fn #invalidate(#self_param #(#params),*) -> bool {
             #site(#p::Invalidate(#call_args))
         }
 
         #[doc = #doc_invalidate_all]
+        #[inline]
         #vis fn #invalidate_all() {
             #site(#p::InvalidateAll)
         }
 
         #[doc = #doc_put]
+        #[inline]
         #vis fn #put(#put_self #(#put_params,)* value: #ret) {
             #site(#p::Put { args: #call_args, value, tags: #tags })
         }
 
         #[doc = #doc_stats]
+        #[inline]
         #vis fn #stats() -> #p::CacheStats {
             #site(#p::Stats)
         }
