@@ -35,10 +35,11 @@ thread_local! {
 }
 
 /// Marks a flight's load as running on this thread until dropped (also when the load panics).
-struct Running(usize);
+pub(super) struct Running(usize);
 
 impl Running {
-    fn enter(id: usize) -> Self {
+    /// Marks the flight with this [`id`](Flight::id).
+    pub(super) fn enter(id: usize) -> Self {
         RUNNING.with_borrow_mut(|running| running.push(id));
         Self(id)
     }
@@ -125,7 +126,8 @@ impl<V: Clone> Flight<V> {
         self.invalidated.load(Ordering::Acquire)
     }
 
-    fn id(&self) -> usize {
+    /// What tells this flight from the others running (its address).
+    pub(super) fn id(&self) -> usize {
         std::ptr::from_ref(self).addr()
     }
 

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tracing::Instrument;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use super::Cache;
-use super::flight::{Flight, RunsHere, Waited};
+use super::flight::{Flight, Running, Waited};
 use super::fresh::Failure;
 use super::runner::{Job, Runner};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
@@ -126,20 +127,34 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 /// A finished load, or its panic.
 pub(super) type Caught<T> = std::thread::Result<T>;
 
-/// Polls a future, catching its panics (fail-safe answers them like errors).
-pub(super) struct CatchUnwind<F> {
-    pub(super) inner: F,
+/// A load's future as its flight's load: each poll runs in the `memo.load` span, marked as
+/// the flight's load (see [`Flight::runs_here`]), its panics caught (fail-safe answers them
+/// like errors). One wrapper, so that each function's body is wrapped in one generic type.
+pub(super) struct Loading<'f, F> {
+    span: tracing::Span,
+    /// The [flight's id](Flight::id), or none for a body that runs outside any flight.
+    flight: Option<usize>,
+    inner: Pin<&'f mut F>,
 }
 
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
+impl<'f, F: Future> Loading<'f, F> {
+    pub(super) fn new(span: tracing::Span, flight: Option<usize>, inner: Pin<&'f mut F>) -> Self {
+        Self { span, flight, inner }
+    }
+}
+
+impl<F: Future> Future for Loading<'_, F> {
     type Output = Caught<F::Output>;
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        let inner = &mut self.inner;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| std::pin::Pin::new(inner).poll(cx))) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
-            Err(panic) => std::task::Poll::Ready(Err(panic)),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let _span = this.span.enter();
+        let _running = this.flight.map(Running::enter);
+        let inner = &mut this.inner;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
 }
@@ -237,16 +252,15 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         load: impl Future<Output = (Vec<Tag>, S::Output)>,
     ) -> Caught<S::Output> {
         let started = Instant::now();
-        let flight = Arc::clone(lead.flight());
-        let load = std::pin::pin!(load.instrument(self.load_span()));
-        let output = CatchUnwind { inner: RunsHere::new(&flight, load) }.await;
+        let flight = Some(lead.flight().id());
+        let output = Loading::new(self.load_span(), flight, std::pin::pin!(load)).await;
         self.settle(lead, shape, output, derive, started)
     }
 
     /// Classifies a finished load, stores and publishes it, and returns the caller's output.
     /// An error or a panic is answered from the fail-safe value when there is one; otherwise
     /// the error is returned and the panic goes on.
-    fn settle<S: Shape<Stored = V>>(
+    pub(super) fn settle<S: Shape<Stored = V>>(
         &self,
         lead: Lead<'_, K, V>,
         shape: S,

@@ -7,7 +7,7 @@ use super::Cache;
 use super::call::{AsyncMode, Load, Step, SyncMode};
 use super::flight::Waited;
 use super::fresh::Failure;
-use super::load::{Inline, Join, Start};
+use super::load::{Inline, Join, Loading, Start};
 use super::runner::{self, Blocking, Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
@@ -47,6 +47,17 @@ pub(super) enum Turn<'c, K: CacheKey, V: CacheValue, O> {
     Run,
     /// The wait ended at the timeout.
     TimedOut,
+}
+
+/// What an async miss whose body runs in the call does with the body.
+enum Begin<'c, K: CacheKey, V: CacheValue, O> {
+    /// Nothing: here is the answer.
+    Done(O),
+    /// Runs it as the key's load.
+    Lead(super::load::Lead<'c, K, V>),
+    /// Runs it storing nothing: a load calling itself, or caching off (`timed`: counted in
+    /// the load times).
+    Run { timed: bool },
 }
 
 /// What the tier beneath had for a miss.
@@ -144,11 +155,26 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 if let Some((value, _)) = self.lookup(&key) {
                     return load.shape.rebuild(value);
                 }
-                if let Beneath::Fresh(value) = self.read_beneath(&key, Accept::Fresh).await {
-                    return load.shape.rebuild(value);
-                }
                 let (shape, body, finish, derive, _) = load.into_parts();
-                self.load_in_call(key, shape, derive, async move { finish(body.await) }).await
+                // Only what touches the body is compiled per function; the rest once per cache.
+                let (lead, timed) = match self.begin_in_call(key, shape).await {
+                    Begin::Done(output) => return output,
+                    Begin::Lead(lead) => (Some(lead), false),
+                    Begin::Run { timed } => (None, timed),
+                };
+                let started = std::time::Instant::now();
+                let flight = lead.as_ref().map(|lead| lead.flight().id());
+                let output = Loading::new(self.load_span(), flight, std::pin::pin!(body)).await.map(finish);
+                let output = match lead {
+                    Some(lead) => self.settle(lead, shape, output, derive, started),
+                    None => {
+                        if timed {
+                            self.record_load_time(started.elapsed());
+                        }
+                        output.map(|(_, output)| output)
+                    }
+                };
+                output.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
             Step::Ready(output) => output,
             Step::Await(job) => job.await,
@@ -212,31 +238,27 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// An async miss whose body runs in the call: the flight loop, then the body as leader.
-    pub(super) async fn load_in_call<S: Shape<Stored = V>>(
-        &self,
-        key: K,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        load: impl Future<Output = (Vec<Tag>, S::Output)>,
-    ) -> S::Output {
+    /// An async miss whose body runs in the call, up to the body: the tier beneath, then the
+    /// flight loop. Compiled once per cache and shape.
+    async fn begin_in_call<S: Shape<Stored = V>>(&self, key: K, shape: S) -> Begin<'_, K, V, S::Output> {
+        if let Beneath::Fresh(value) = self.read_beneath(&key, Accept::Fresh).await {
+            return Begin::Done(shape.rebuild(value));
+        }
         self.misses.add(1);
         if !crate::enabled() {
-            return self.load_uncached(async { Waited::Value(load.await.1) }).await;
+            self.loads.add(1);
+            return Begin::Run { timed: true };
         }
         match self.turn::<Tokio, S>(&key, shape, None, &mut false).await {
-            Turn::Done(output) => output,
+            Turn::Done(output) => Begin::Done(output),
             Turn::Lead(lead) => {
                 self.loads.add(1);
-                match self.run_lead(lead, shape, derive, load).await {
-                    Ok(output) => output,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
+                Begin::Lead(lead)
             }
             // `TimedOut` only ends a wait with a timeout, and this one has none.
             Turn::Run | Turn::TimedOut => {
                 self.loads.add(1);
-                load.await.1
+                Begin::Run { timed: false }
             }
         }
     }
