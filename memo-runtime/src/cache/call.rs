@@ -202,20 +202,26 @@ impl<S: Shape, B, X, D> Load<S, B, X, D, Background> {
 impl<S: Shape, B, X, D, M> Load<S, B, X, D, M> {
     /// The body, and what turns its output into the tags and the call's output.
     #[allow(clippy::type_complexity, reason = "the parts of a load, taken apart once")]
-    pub(super) fn into_parts(
-        self,
-    ) -> (S, B, impl FnOnce(X) -> (Vec<Tag>, S::Output) + Send + 'static, D, Option<fn(LoadTimeout) -> S::Output>)
-    where
-        X: 'static,
-        S::Output: 'static,
-    {
-        let Load { shape, body, split, tags: mut given, derive, on_timeout, .. } = self;
-        let finish = move |output: X| {
-            let (tags, output) = split(output);
-            given.extend(tags);
-            (given, output)
-        };
-        (shape, body, finish, derive, on_timeout)
+    pub(super) fn into_parts(self) -> (S, B, Finish<X, S::Output>, D, Option<fn(LoadTimeout) -> S::Output>) {
+        let Load { shape, body, split, tags, derive, on_timeout, .. } = self;
+        (shape, body, Finish { split, tags }, derive, on_timeout)
+    }
+}
+
+/// Turns a body's output into the entry's tags and the call's output: the tags given at the
+/// call, then those the body computed. Generic over the output only, so that functions with
+/// the same output share it.
+pub(super) struct Finish<X, O> {
+    split: fn(X) -> (Vec<Tag>, O),
+    tags: Vec<Tag>,
+}
+
+impl<X, O> Finish<X, O> {
+    pub(super) fn apply(self, output: X) -> (Vec<Tag>, O) {
+        let Finish { split, tags: mut given } = self;
+        let (tags, output) = split(output);
+        given.extend(tags);
+        (given, output)
     }
 }
 
@@ -257,7 +263,7 @@ where
 {
     fn run(cache: &'static Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
-        let make = move || async move { finish(body()) };
+        let make = move || async move { finish.apply(body()) };
         match cache.serve::<Blocking, S, _, _, _>(&key, shape, derive, make) {
             Ok(output) => output,
             Err((derive, make)) => {
@@ -314,7 +320,7 @@ where
 {
     fn step(cache: &'static Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
-        let make = move || async move { finish(body.await) };
+        let make = move || async move { finish.apply(body.await) };
         match cache.serve::<Tokio, S, _, _, _>(&key, shape, derive, make) {
             Ok(output) => Step::Ready(output),
             Err((derive, make)) => Step::Await(Box::pin(cache.tiered_miss(key, shape, derive, on_timeout, make))),

@@ -148,14 +148,26 @@ impl<F: Future> Future for Loading<'_, F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let _span = this.span.enter();
-        let _running = this.flight.map(Running::enter);
         let inner = &mut this.inner;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
+        guarded_poll(&this.span, this.flight, &mut |cx| inner.as_mut().poll(cx), cx)
+    }
+}
+
+/// A poll of [`Loading`], compiled once per output type rather than once per body: the body's
+/// poll is behind a reference to a trait object made for this poll only (so that the future
+/// stays `Send` when the body is).
+fn guarded_poll<X>(
+    span: &tracing::Span,
+    flight: Option<usize>,
+    poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<X>,
+    cx: &mut Context<'_>,
+) -> Poll<Caught<X>> {
+    let _span = span.enter();
+    let _running = flight.map(Running::enter);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Err(panic) => Poll::Ready(Err(panic)),
     }
 }
 

@@ -4,7 +4,7 @@
 use tracing::Instrument;
 
 use super::Cache;
-use super::call::{AsyncMode, Load, Step, SyncMode};
+use super::call::{AsyncMode, Finish, Load, Step, SyncMode};
 use super::flight::Waited;
 use super::fresh::Failure;
 use super::load::{Inline, Join, Loading, Start};
@@ -107,9 +107,27 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag>,
     {
         let (shape, body, finish, derive, _) = load.into_parts();
+        // Boxed (on a miss only), so that what follows is compiled per output, not per body.
+        self.load_blocking_boxed(key, shape, Box::new(body), finish, derive)
+    }
+
+    /// A sync miss with its body boxed.
+    #[inline(never)]
+    fn load_blocking_boxed<S, X, D>(
+        &self,
+        key: K,
+        shape: S,
+        body: Box<dyn FnOnce() -> X + '_>,
+        finish: Finish<X, S::Output>,
+        derive: D,
+    ) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        D: FnOnce(&V) -> Vec<Tag>,
+    {
         let mut derive = Some(derive);
         let mut derive = move |value: &V| derive.take().map_or_else(Vec::new, |derive| derive(value));
-        let load = std::pin::pin!(async move { finish(body()) });
+        let load = std::pin::pin!(async move { finish.apply(body()) });
         self.load_blocking_erased(key, shape, &mut derive, load)
     }
 
@@ -164,17 +182,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 };
                 let started = std::time::Instant::now();
                 let flight = lead.as_ref().map(|lead| lead.flight().id());
-                let output = Loading::new(self.load_span(), flight, std::pin::pin!(body)).await.map(finish);
-                let output = match lead {
-                    Some(lead) => self.settle(lead, shape, output, derive, started),
-                    None => {
-                        if timed {
-                            self.record_load_time(started.elapsed());
-                        }
-                        output.map(|(_, output)| output)
-                    }
-                };
-                output.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                let output = Loading::new(self.load_span(), flight, std::pin::pin!(body)).await;
+                self.end_in_call(lead, timed, started, shape, derive, finish, output)
             }
             Step::Ready(output) => output,
             Step::Await(job) => job.await,
@@ -261,6 +270,33 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Begin::Run { timed: false }
             }
         }
+    }
+
+    /// The end of an async miss whose body ran in the call: settles the load it led (or counts
+    /// the time of a body run with caching off) and answers. Compiled once per cache and
+    /// output, not per function.
+    #[allow(clippy::too_many_arguments, reason = "the state of a miss, handed over once")]
+    fn end_in_call<S: Shape<Stored = V>, X>(
+        &self,
+        lead: Option<super::load::Lead<'_, K, V>>,
+        timed: bool,
+        started: std::time::Instant,
+        shape: S,
+        derive: impl FnOnce(&V) -> Vec<Tag>,
+        finish: Finish<X, S::Output>,
+        output: std::thread::Result<X>,
+    ) -> S::Output {
+        let output = output.map(|output| finish.apply(output));
+        let output = match lead {
+            Some(lead) => self.settle(lead, shape, output, derive, started),
+            None => {
+                if timed {
+                    self.record_load_time(started.elapsed());
+                }
+                output.map(|(_, output)| output)
+            }
+        };
+        output.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     /// A miss with a body that may run apart from the caller: the flight loop; a leader starts
