@@ -83,7 +83,7 @@ use policy::{Policy, Verdict};
 use store::Writer;
 
 pub(crate) use changes::put_output;
-pub(crate) use flight::{Flight, RunsHere, Waited};
+pub(crate) use flight::{Flight, Joined, RunsHere, Turn};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
 

@@ -7,11 +7,14 @@
 //! its guard marks the flight abandoned and every waiter retries, one of them becoming the next
 //! leader. No waiter is left hanging and nothing stays locked.
 //!
+//! Caches and request scopes keep their own tables of flights and share the loop that joins,
+//! waits and retries ([`runner::turn`](super::runner::turn)), through [`Joined`] and [`Turn`].
+//!
 //! A load that calls its own function with the same key (directly, or through other cached
 //! functions) would wait for itself. Each thread therefore knows which flights' loads it is
-//! running at this moment ([`RunsHere`] wraps a load's future and marks every poll; a sync
-//! load is polled once); a call that finds such a flight runs the body again instead of waiting,
-//! for sync and async functions alike.
+//! running at this moment (a load's future is wrapped so that every poll marks it: [`RunsHere`],
+//! or the cache's load wrapper; a sync load is polled once); a call that finds such a flight
+//! runs the body again instead of waiting, for sync and async functions alike.
 
 use std::cell::RefCell;
 use std::pin::Pin;
@@ -76,6 +79,29 @@ impl<F: Future> Future for RunsHere<'_, F> {
         let _running = Running::enter(self.id);
         self.inner.as_mut().poll(cx)
     }
+}
+
+/// What a call found when it looked for its key's flight (in a cache or a request scope).
+pub(crate) enum Joined<L, V> {
+    /// A value is there: no flight needed.
+    Hit(V),
+    /// Nobody loads the key: this call leads, holding `L`.
+    Lead(L),
+    /// Another call is loading it.
+    Wait(Arc<Flight<V>>),
+}
+
+/// Where a call's turn at its key's flight ended (see [`runner::turn`](super::runner::turn)).
+pub(crate) enum Turn<L, V> {
+    /// The value: found, or the load this call waited for.
+    Value(V),
+    /// Nobody loads the key: this call leads.
+    Lead(L),
+    /// This thread or task is running the key's load already (a load calling itself): run
+    /// the body in the call, storing nothing.
+    Run,
+    /// The wait ended at its deadline.
+    TimedOut,
 }
 
 /// What a waiter got.

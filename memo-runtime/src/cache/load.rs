@@ -10,21 +10,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::Cache;
-use super::flight::{Flight, Running, Waited};
+use super::flight::{Flight, Joined, Running, Waited};
 use super::fresh::Failure;
 use super::runner::{Job, Runner};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::tags::Tag;
 
-/// What a miss found when it looked for a flight.
-pub(super) enum Join<'c, K: CacheKey, V: CacheValue> {
-    /// A fresh entry appeared meanwhile.
-    Hit(V),
-    /// Nobody is loading the key: this call leads.
-    Lead(Lead<'c, K, V>),
-    /// Another call is loading it.
-    Wait(Arc<Flight<V>>),
-}
+/// What a miss found when it looked for a flight: a fresh entry that appeared meanwhile, the
+/// lead, or another call's load.
+pub(super) type Join<'c, K, V> = Joined<Lead<'c, K, V>, V>;
 
 /// The leader's hold on a flight. Dropped without [`Lead::finish`] (error, panic,
 /// cancellation), it abandons the flight so that a waiter takes over.

@@ -5,7 +5,7 @@ use tracing::Instrument;
 
 use super::Cache;
 use super::call::{AsyncMode, Finish, Load, Step, SyncMode};
-use super::flight::Waited;
+use super::flight::{Turn, Waited};
 use super::fresh::Failure;
 use super::load::{Inline, Join, Loading, Start};
 use super::runner::{self, Blocking, Runner, Tokio};
@@ -34,19 +34,6 @@ pub(super) enum Accept {
     Fresh,
     /// Stale ones too, answered while a reload runs (a call whose load may outlive it).
     Servable,
-}
-
-/// What the flight loop found for a miss.
-pub(super) enum Turn<'c, K: CacheKey, V: CacheValue, O> {
-    /// The value: a fresh entry, or the load this call waited for.
-    Done(O),
-    /// Nobody loads the key: this call leads.
-    Lead(super::load::Lead<'c, K, V>),
-    /// This thread or task is running the key's load already (a recursive call): run the body
-    /// in the call, storing nothing.
-    Run,
-    /// The wait ended at the timeout.
-    TimedOut,
 }
 
 /// What an async miss whose body runs in the call does with the body.
@@ -218,33 +205,20 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// The one flight loop, which knows nothing of the body: join the key's flight or lead it;
-    /// as a waiter take the flight's value, or join again when the load failed, was abandoned
-    /// or invalidated, or stop at `after`. Compiled once per cache and shape, not per function.
-    pub(super) async fn turn<R: Runner, S: Shape<Stored = V>>(
+    /// A call's turn at its key's flight in this cache (see [`runner::turn`]): counts the
+    /// call as coalesced the first time it waits (`coalesced` remembers it across turns).
+    pub(super) async fn turn<R: Runner>(
         &self,
         key: &K,
-        shape: S,
         after: Option<std::time::Duration>,
         coalesced: &mut bool,
-    ) -> Turn<'_, K, V, S::Output> {
-        loop {
-            let flight = match self.join(key) {
-                Join::Hit(value) => return Turn::Done(shape.rebuild(value)),
-                Join::Lead(lead) => return Turn::Lead(lead),
-                // A recursive call on the key being loaded: waiting would never end.
-                Join::Wait(flight) if flight.runs_here() => return Turn::Run,
-                Join::Wait(flight) => flight,
-            };
-            if !std::mem::replace(coalesced, true) {
-                self.coalesced.add(1);
-            }
-            match R::wait(&flight, after).await {
-                Waited::Value(value) if !flight.is_invalidated() => return Turn::Done(shape.rebuild(value)),
-                Waited::Value(_) | Waited::Retry => {}
-                Waited::TimedOut => return Turn::TimedOut,
-            }
-        }
+    ) -> Turn<super::load::Lead<'_, K, V>, V> {
+        let counted = *coalesced;
+        let first_wait = (!counted).then_some(|| {
+            *coalesced = true;
+            self.coalesced.add(1);
+        });
+        runner::turn::<R, _, _>(|| self.join(key), after, first_wait).await
     }
 
     /// An async miss whose body runs in the call, up to the body: the tier beneath, then the
@@ -258,8 +232,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             self.loads.add(1);
             return Begin::Run { timed: true };
         }
-        match self.turn::<Tokio, S>(&key, shape, None, &mut false).await {
-            Turn::Done(output) => Begin::Done(output),
+        match self.turn::<Tokio>(&key, None, &mut false).await {
+            Turn::Value(value) => Begin::Done(shape.rebuild(value)),
             Turn::Lead(lead) => {
                 self.loads.add(1);
                 Begin::Lead(lead)
@@ -322,8 +296,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let mut body = Some(body);
         let mut coalesced = false;
         loop {
-            let turn = match self.turn::<R, S>(&key, shape, after, &mut coalesced).await {
-                Turn::Done(output) => return output,
+            let turn = match self.turn::<R>(&key, after, &mut coalesced).await {
+                Turn::Value(value) => return shape.rebuild(value),
                 Turn::TimedOut => Waited::TimedOut,
                 Turn::Lead(lead) => match body.take() {
                     Some(body) => {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::flight::{Flight, Waited};
+use super::flight::{Flight, Joined, Turn, Waited};
 use crate::background;
 
 /// A load that runs apart from its caller. Boxed: it is one allocation beside a thread hand-off
@@ -112,6 +112,33 @@ fn spawned(started: bool) -> bool {
         tracing::debug!("background reload skipped: every load thread is busy");
     }
     started
+}
+
+/// The one flight loop, of caches and request scopes alike: `join` the key's flight or lead
+/// it; as a waiter take the flight's value, or join again when its load failed, was abandoned
+/// or invalidated; stop waiting at `after`. `first_wait` runs when the call first waits.
+pub(crate) async fn turn<R: Runner, L, V: Clone>(
+    mut join: impl FnMut() -> Joined<L, V>,
+    after: Option<Duration>,
+    mut first_wait: Option<impl FnOnce()>,
+) -> Turn<L, V> {
+    loop {
+        let flight = match join() {
+            Joined::Hit(value) => return Turn::Value(value),
+            Joined::Lead(lead) => return Turn::Lead(lead),
+            // A load calling itself with the same key: waiting would never end.
+            Joined::Wait(flight) if flight.runs_here() => return Turn::Run,
+            Joined::Wait(flight) => flight,
+        };
+        if let Some(first_wait) = first_wait.take() {
+            first_wait();
+        }
+        match R::wait(&flight, after).await {
+            Waited::Value(value) if !flight.is_invalidated() => return Turn::Value(value),
+            Waited::Value(_) | Waited::Retry => {}
+            Waited::TimedOut => return Turn::TimedOut,
+        }
+    }
 }
 
 /// Runs a sync function's miss path on this thread (see the module docs).

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::{CURRENT, Scope};
 use crate::cache::runner::{self, Blocking, Runner, Tokio};
-use crate::cache::{Flight, Hasher, RunsHere, Waited};
+use crate::cache::{Flight, Hasher, Joined, RunsHere, Turn};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
 
@@ -107,25 +107,21 @@ impl Tables {
     }
 }
 
-enum Join<V> {
-    Hit(V),
-    Lead(Arc<Flight<V>>),
-    Wait(Arc<Flight<V>>),
-    /// The site's table holds other types (cannot happen with generated code): run uncached.
-    Bypass,
-}
+/// What a call found in its scope's table: the lead holds the new flight, or none when the
+/// site's table holds other types (cannot happen with generated code: the call runs uncached).
+type Join<V> = Joined<Option<Arc<Flight<V>>>, V>;
 
 impl Scope {
     fn join<K: CacheKey, V: CacheValue>(&self, site: usize, key: &K) -> Join<V> {
         let mut tables = self.lock();
-        let Some(table) = tables.table::<K, V>(site) else { return Join::Bypass };
+        let Some(table) = tables.table::<K, V>(site) else { return Join::Lead(None) };
         match table.get(key) {
             Some(Slot::Ready(value)) => Join::Hit(value.clone()),
             Some(Slot::Loading(flight)) => Join::Wait(Arc::clone(flight)),
             None => {
                 let flight = Arc::new(Flight::new());
                 table.insert(key.clone(), Slot::Loading(Arc::clone(&flight)));
-                Join::Lead(flight)
+                Join::Lead(Some(flight))
             }
         }
     }
@@ -258,41 +254,32 @@ pub async fn request_memo_async<K: CacheKey, S: Shape>(
 /// on other tasks of the request) wait for it and share its answer.
 async fn memo_miss<R: Runner, K: CacheKey, S: Shape>(
     site: &'static MemoSite,
-    (scope, key, mut join): (Scope, K, Join<S::Stored>),
+    (scope, key, join): (Scope, K, Join<S::Stored>),
     shape: S,
     load: impl Future<Output = S::Output>,
 ) -> S::Output {
-    loop {
-        match join {
-            Join::Hit(value) => {
-                site.hit();
-                return shape.rebuild(value);
-            }
-            Join::Bypass => {
-                site.load();
-                return load.await;
-            }
-            Join::Lead(flight) => {
-                site.miss();
-                site.load();
-                let running = Arc::clone(&flight);
-                // Built first: a load that panics abandons the flight, and a waiter takes over.
-                let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
-                let output = RunsHere::new(&running, std::pin::pin!(load)).await;
-                return lead.finish(shape, output);
-            }
-            Join::Wait(flight) => {
-                if flight.runs_here() {
-                    // The body calls itself with the same arguments: waiting would never end.
-                    site.load();
-                    return load.await;
-                }
-                if let Waited::Value(value) = R::wait(&flight, None).await {
-                    site.hit();
-                    return shape.rebuild(value);
-                }
-            }
+    // The first look was made already; the next ones, after a failed load, join again.
+    let mut first = Some(join);
+    let join = || first.take().unwrap_or_else(|| scope.join::<K, S::Stored>(site.id(), &key));
+    match runner::turn::<R, _, _>(join, None, None::<fn()>).await {
+        Turn::Value(value) => {
+            site.hit();
+            shape.rebuild(value)
         }
-        join = scope.join::<K, S::Stored>(site.id(), &key);
+        Turn::Lead(Some(flight)) => {
+            site.miss();
+            site.load();
+            let running = Arc::clone(&flight);
+            // Built first: a load that panics abandons the flight, and a waiter takes over.
+            let lead = Lead { scope: &scope, site: site.id(), key: &key, flight: Some(flight) };
+            let output = RunsHere::new(&running, std::pin::pin!(load)).await;
+            lead.finish(shape, output)
+        }
+        // The body calls itself with the same arguments (waiting would never end), or the
+        // table cannot hold this site (`TimedOut` ends waits with a deadline only: none here).
+        Turn::Run | Turn::Lead(None) | Turn::TimedOut => {
+            site.load();
+            load.await
+        }
     }
 }
