@@ -28,9 +28,14 @@ pub(crate) fn prelude(subject: &Subject<'_>) -> TokenStream {
 }
 
 /// The closure that builds a key from borrowed arguments:
-/// `|(a, b): (&A, &str)| (<A as KeyPart>::key_part(a), <str as KeyPart>::key_part(b))`.
-pub(crate) fn key_fn(subject: &Subject<'_>) -> TokenStream {
+/// `|(a, b): (&A, &str)| (KeyArgument::<A>(a).cache_key_part(), KeyArgument::<str>(b).cache_key_part())`.
+pub(crate) fn key_fn(subject: &Subject<'_>, key_use: KeyUse) -> TokenStream {
     let p = private(subject);
+    // Method names made at the span they are reported at, with the rest of the call.
+    let (part, whole) = match key_use {
+        KeyUse::Cache => ("cache_key_part", "cache_key"),
+        KeyUse::Distributed => ("distributed_key_part", "distributed_cache_key"),
+    };
     let (indices, uses_self) = subject.key_inputs();
     let mut pats = Vec::new();
     let mut tys = Vec::new();
@@ -52,7 +57,10 @@ pub(crate) fn key_fn(subject: &Subject<'_>) -> TokenStream {
                     let param = &subject.params[i];
                     let ident = param.ident.as_ref();
                     let ty = param.key_source_type();
-                    quote_spanned!(param.ty.span()=> <#ty as #p::KeyPart>::key_part(#ident))
+                    {
+                        let part = proc_macro2::Ident::new(part, param.ty.span());
+                        quote_spanned!(param.ty.span()=> #p::KeyArgument::<#ty>(#ident).#part())
+                    }
                 })
                 .collect();
             if parts.len() == 1 { quote!(#(#parts)*) } else { quote!((#(#parts,)*)) }
@@ -63,11 +71,22 @@ pub(crate) fn key_fn(subject: &Subject<'_>) -> TokenStream {
                 let ident = param.ident.as_ref()?;
                 param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
             });
-            let key = quote_spanned!(expr.span()=> #p::KeyExpr::into_key(#expr));
+            let whole = proc_macro2::Ident::new(whole, expr.span());
+            let key = quote_spanned!(expr.span()=> #p::KeyValue(#expr).#whole());
             quote!({ #(#rebinds)* #key })
         }
     };
     quote!(|(#(#pats,)*): (#(#tys,)*)| #body)
+}
+
+/// What a key is checked to be, at the argument's type (or the `key = ...` expression): a
+/// type that is not is reported there once, and the key's type is an error from then on.
+#[derive(Clone, Copy)]
+pub(crate) enum KeyUse {
+    /// A key of an in-process cache or request memo.
+    Cache,
+    /// A key that also names an entry in the L2: it serializes.
+    Distributed,
 }
 
 /// Where the arguments passed to the key closure come from.

@@ -43,9 +43,28 @@ pub(crate) fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
 
 /// The function an attribute was put on, or the item unchanged with an error saying where the
 /// attribute goes (`placement`).
+/// A function whose body does not parse comes back unchanged, with no error of ours: rustc
+/// reports the body's own.
 pub(crate) fn parse_function(item: &TokenStream, placement: &str) -> Result<syn::ItemFn, TokenStream> {
     syn::parse2(item.clone()).map_err(|_| {
+        if is_function_with_bad_body(item) {
+            return item.clone();
+        }
         let error = syn::Error::new(proc_macro2::Span::call_site(), placement);
         with_item(item.clone(), &error)
     })
+}
+
+/// Whether `item` is a function (attributes, visibility, signature, braces) whose body is what
+/// does not parse.
+fn is_function_with_bad_body(item: &TokenStream) -> bool {
+    let function = |input: syn::parse::ParseStream<'_>| {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        input.parse::<syn::Signature>()?;
+        let body;
+        syn::braced!(body in input);
+        body.parse::<TokenStream>()
+    };
+    syn::parse::Parser::parse2(function, item.clone()).is_ok()
 }

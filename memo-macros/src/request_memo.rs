@@ -100,7 +100,7 @@ fn expand(subject: &Subject<'_>) -> TokenStream {
     let p = codegen::private(subject);
     let fn_name = func.sig.ident.to_string();
     let prelude = codegen::prelude(subject);
-    let key_fn = codegen::key_fn(subject);
+    let key_fn = codegen::key_fn(subject, codegen::KeyUse::Cache);
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
     let call = if subject.is_async {

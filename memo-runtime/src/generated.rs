@@ -162,51 +162,36 @@ pub fn no_tags<V>(_: &V) -> Vec<Tag> {
     Vec::new()
 }
 
-/// The owned key part for an argument: `T` for a `T` taken by value (cloned), `String`
-/// for a `&str`, `Vec<T>` for a `&[T]`. Generated code calls it as
-/// `<ArgType as KeyPart>::key_part(arg)` spanned at the argument's type, so a type that
-/// cannot be a key is reported there, once: the failed projection silences follow-on errors.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
-    label = "this argument is part of the cache key",
-    note = "leave it out of the key with `skip(..)`, or give the key yourself with `key = ...`"
-)]
-pub trait KeyPart {
-    /// The owned form stored in the key.
-    type Owned: CacheKey;
-    /// Converts a borrowed argument into its owned key form.
-    fn key_part(&self) -> Self::Owned;
-}
+/// An argument that is part of the cache key. Generated code calls
+/// `KeyArgument::<ArgType>(arg).cache_key_part()` spanned at the argument's type: the owned
+/// key part, `T` for a `T` taken by value (cloned), `String` for a `&str`, `Vec<T>` for a
+/// `&[T]`. When the type cannot be part of a key, the one error (the method's bounds are not
+/// met, with the derive that fixes it) is reported at the type, and the key's type is an error
+/// from then on, so nothing else is reported.
+#[derive(Debug)]
+pub struct KeyArgument<'a, T: ?Sized>(pub &'a T);
 
-impl<B: ?Sized + ToOwned> KeyPart for B
+impl<T: ?Sized + ToOwned> KeyArgument<'_, T>
 where
-    B::Owned: CacheKey,
+    T::Owned: CacheKey,
 {
-    type Owned = B::Owned;
+    /// The owned form stored in the key: `Clone + Eq + Hash + Send + Sync + 'static`.
     #[inline(always)]
-    fn key_part(&self) -> B::Owned {
-        self.to_owned()
+    pub fn cache_key_part(self) -> T::Owned {
+        self.0.to_owned()
     }
 }
 
-/// The value of a `key = ...` expression, checked to be usable as a key.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a cache key: it must be `Clone + Eq + Hash + Send + Sync + 'static`",
-    label = "the `key = ...` expression has this type",
-    note = "build an owned key, such as a tuple of owned values or a `String`"
-)]
-pub trait KeyExpr {
-    /// The key type.
-    type Key: CacheKey;
-    /// Passes the key through.
-    fn into_key(self) -> Self::Key;
-}
+/// The value of a `key = ...` expression. Generated code calls `KeyValue(expr).cache_key()`
+/// spanned at the expression: a value that cannot be a key is reported once, there.
+#[derive(Debug)]
+pub struct KeyValue<T>(pub T);
 
-impl<T: CacheKey> KeyExpr for T {
-    type Key = T;
+impl<T: CacheKey> KeyValue<T> {
+    /// The key: `Clone + Eq + Hash + Send + Sync + 'static`.
     #[inline(always)]
-    fn into_key(self) -> T {
-        self
+    pub fn cache_key(self) -> T {
+        self.0
     }
 }
 
@@ -232,18 +217,47 @@ pub trait DistributedValue: serde::Serialize + serde::de::DeserializeOwned {}
 #[cfg(feature = "distributed")]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedValue for T {}
 
-/// Checks a distributed cache's key and value types.
+/// The key part of a `distributed` function's argument: as [`KeyArgument::cache_key_part`],
+/// and the type must serialize (it names the entry in the L2).
 #[cfg(feature = "distributed")]
-#[inline(always)]
-pub fn assert_distributed_key<K: DistributedKey>(_key: &K) {}
+impl<T: ?Sized + ToOwned> KeyArgument<'_, T>
+where
+    T::Owned: CacheKey + DistributedKey,
+{
+    /// The owned form stored in the key, which names the entry in the L2.
+    #[inline(always)]
+    pub fn distributed_key_part(self) -> T::Owned {
+        self.0.to_owned()
+    }
+}
 
-/// Checks a distributed cache's value type.
+/// The key of a `distributed` function's `key = ...`: it must serialize too.
 #[cfg(feature = "distributed")]
-#[inline(always)]
-pub fn assert_distributed_value<S: Shape>(_shape: &S)
+impl<T: CacheKey + DistributedKey> KeyValue<T> {
+    /// The key, which names the entry in the L2.
+    #[inline(always)]
+    pub fn distributed_cache_key(self) -> T {
+        self.0
+    }
+}
+
+/// The shape of a `distributed` function's return value. Generated code calls
+/// `L2Shape(shape).serializable()` spanned at the return type: a value that cannot be kept in
+/// the L2 is reported once, there.
+#[cfg(feature = "distributed")]
+#[derive(Debug)]
+pub struct L2Shape<S>(pub S);
+
+#[cfg(feature = "distributed")]
+impl<S: Shape> L2Shape<S>
 where
     S::Stored: DistributedValue,
 {
+    /// The shape, its stored value checked to serialize.
+    #[inline(always)]
+    pub fn serializable(self) -> S {
+        self.0
+    }
 }
 
 /// Checks that the selected shape's stored value can be cached; the call is spanned at

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use super::handle::{Names, handle};
 use super::parts::{arg_tags, derive_tags};
 use super::plan::Plan;
-use crate::codegen::{self, KeySource};
+use crate::codegen::{self, KeySource, KeyUse};
 
 /// Input:
 ///
@@ -21,7 +21,7 @@ use crate::codegen::{self, KeySource};
 /// ```text
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
 ///     let __memo_shape = (&&&Select::<Result<u32, DbError>>::new()).shape();
-///     let __memo_key_fn = |(id,): (&u64,)| <u64 as KeyPart>::key_part(id);
+///     let __memo_key_fn = |(id,): (&u64,)| KeyArgument::<u64>(id).cache_key_part();
 ///     let __memo_key = __memo_key_fn((&id,));
 ///     price::__memo_cache(key_of(&__memo_key_fn), __memo_shape)
 ///         .get_or_load(__memo_key, Load::new(__memo_shape, move || -> Result<u32, DbError> { body }))
@@ -44,7 +44,13 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let names = Names::new(plan);
     let accessor = &names.accessor;
     let prelude = codegen::prelude(subject);
-    let key_fn = codegen::key_fn(subject);
+    let key_use = if plan.settings.distributed { KeyUse::Distributed } else { KeyUse::Cache };
+    let key_fn = codegen::key_fn(subject, key_use);
+    // A value that cannot be kept in the L2 is reported once, at the return type.
+    let l2_shape = plan.settings.distributed.then(|| {
+        let check = quote_spanned!(subject.ret.span()=> #p::L2Shape(__memo_shape).serializable());
+        quote!(let __memo_shape = #check;)
+    });
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
     let load = if plan.settings.distributed { distributed_load(plan, &loader) } else { load(plan, &loader) };
@@ -56,6 +62,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #prelude
+            #l2_shape
             let __memo_key_fn = #key_fn;
             let __memo_key = __memo_key_fn(#call_args);
             let __memo_cache = #accessor(#p::key_of(&__memo_key_fn), __memo_shape);
@@ -123,18 +130,12 @@ fn load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
 }
 
 /// The load of a `distributed` (async) function: the cache reads through the L2 beneath it.
+/// (The key and the value were checked to serialize where they were made, at their types.)
 ///
-/// Output: checks that the key and value types serialize, spanned at the name and return
-/// type, then `cache.through_l2()` and the one load call.
+/// Output: `cache.through_l2()`, then the one load call.
 fn distributed_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
-    let subject = &plan.subject;
-    let p = codegen::private(subject);
-    let key_check = quote_spanned!(subject.func.sig.ident.span()=> #p::assert_distributed_key(&__memo_key));
-    let value_check = quote_spanned!(subject.ret.span()=> #p::assert_distributed_value(&__memo_shape));
     let load = load(plan, loader);
     quote! {
-        #key_check;
-        #value_check;
         let __memo_cache = __memo_cache.through_l2();
         #load
     }

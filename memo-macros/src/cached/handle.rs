@@ -63,7 +63,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     let builder = builder(plan, p);
     let Names { accessor, accessor_def, site, site_def, invalidate, invalidate_all, put, stats } = names;
     let prelude = codegen::prelude(subject);
-    let key_fn = codegen::key_fn(subject);
+    let key_fn = codegen::key_fn(subject, codegen::KeyUse::Cache);
     let call_args = codegen::call_args(subject, KeySource::Handle);
     let (indices, uses_self) = subject.key_inputs();
     let self_param = uses_self.then(|| quote!(&self,));
