@@ -18,12 +18,13 @@ pub(crate) fn private(subject: &Subject<'_>) -> TokenStream {
 pub(crate) fn prelude(subject: &Subject<'_>) -> TokenStream {
     let p = private(subject);
     let ret = &subject.ret;
-    let check = quote_spanned!(ret.span()=> #p::assert_cacheable(&__memo_shape));
+    let checked = proc_macro2::Ident::new("checked", ret.span());
+    let check = quote_spanned!(ret.span()=> #p::Cacheable(__memo_shape).#checked());
     quote! {
         #[allow(unused_imports)]
         use #p::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
         let __memo_shape = (&&&#p::Select::<#ret>::new()).shape();
-        #check;
+        let __memo_shape = #check;
     }
 }
 

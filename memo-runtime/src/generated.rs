@@ -260,7 +260,16 @@ where
     }
 }
 
-/// Checks that the selected shape's stored value can be cached; the call is spanned at
-/// the return type.
-#[inline(always)]
-pub fn assert_cacheable<S: Shape>(_shape: &S) {}
+/// The shape selected for a function's return type. Generated code calls
+/// `Cacheable(shape).checked()` spanned at the return type: a value that cannot be cached is
+/// reported once, there, and the shape is an error from then on, silencing the rest.
+#[derive(Debug)]
+pub struct Cacheable<S>(pub S);
+
+impl<S: Shape> Cacheable<S> {
+    /// The shape, its stored value checked to be `Clone + Send + Sync + 'static`.
+    #[inline(always)]
+    pub fn checked(self) -> S {
+        self.0
+    }
+}
