@@ -195,24 +195,15 @@ impl<T: CacheKey> KeyValue<T> {
     }
 }
 
-/// A key that can name a distributed entry.
+/// A key that can name a distributed entry, and a value that can be kept in the L2: both
+/// serialize. (Named, so that an error lists which of the two failed.)
 #[cfg(feature = "distributed")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the key of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
-    label = "the key is serialized to name the entry in the L2",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for the argument types, or give the key with `key = ...`"
-)]
 pub trait DistributedKey: serde::Serialize + serde::de::DeserializeOwned {}
 #[cfg(feature = "distributed")]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedKey for T {}
 
-/// A value that can be kept in the L2.
+/// A value that can be kept in the L2 (see [`DistributedKey`]).
 #[cfg(feature = "distributed")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be kept in the L2 of a `distributed` cache: it must implement `serde::Serialize` and `serde::Deserialize`",
-    label = "this value is serialized into the L2",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it"
-)]
 pub trait DistributedValue: serde::Serialize + serde::de::DeserializeOwned {}
 #[cfg(feature = "distributed")]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedValue for T {}
