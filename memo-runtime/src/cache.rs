@@ -35,7 +35,7 @@
 //!   its value or answer from the fail-safe value, in one place).
 //! - `runner`: the only place where sync and async functions differ (blocking waits and the
 //!   load pool, or awaited waits and tokio tasks).
-//! - `fresh` and `detached`: stale-while-revalidate, early refresh and the load timeout.
+//! - `fresh` and `background_mode`: stale-while-revalidate, early refresh and the load timeout.
 //! - the tier beneath (the Redis L2, `distributed`), known through one trait: read by async
 //!   misses as the key's leader, told of every change.
 //!
@@ -47,10 +47,10 @@
 //! eviction (see the `store` module); the README's design notes give the measurements behind
 //! this choice.
 
+mod background_mode;
 pub(crate) mod builder;
 mod call;
 mod changes;
-mod detached;
 #[cfg(feature = "redis")]
 mod distributed;
 mod flight;
@@ -69,9 +69,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use scc::HashIndex;
 
+pub use background_mode::{FromTimeout, LoadTimeout};
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_RETRY_AFTER};
 pub use call::{AsyncMode, Background, InCall, Load, Step, SyncMode};
-pub use detached::{FromTimeout, LoadTimeout};
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};

@@ -161,7 +161,7 @@ impl Config {
 impl Config {
     /// The argument that makes loads run apart from their caller, if any: such loads need a
     /// `'static` body.
-    pub(crate) fn detaching(&self) -> Option<&Ident> {
+    pub(crate) fn background_argument(&self) -> Option<&Ident> {
         self.stale
             .as_ref()
             .map(|a| &a.name)

@@ -115,7 +115,7 @@ fn load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
         let derive = derive_tags(plan);
         quote!(.tags_from(#derive))
     });
-    let background = plan.settings.detached.then(|| quote!(.background()));
+    let background = plan.settings.background.then(|| quote!(.background()));
     let on_timeout = plan.settings.timeout_ms.is_some().then(|| {
         let ret = &subject.ret;
         let answer = quote_spanned!(ret.span()=> <#ret as #p::FromTimeout>::from_timeout);

@@ -23,7 +23,7 @@ pub(crate) struct Settings {
     pub(crate) early_refresh: Option<f64>,
     pub(crate) timeout_ms: Option<u64>,
     /// Loads may outlive the call (`stale`, `early_refresh`, `timeout`): the body is `'static`.
-    pub(crate) detached: bool,
+    pub(crate) background: bool,
     /// Entries are also kept in the shared L2.
     pub(crate) distributed: bool,
 }
@@ -69,7 +69,7 @@ impl<'f> Plan<'f> {
             retry_after_ms: config.retry_after.as_ref().map(|a| a.value),
             early_refresh: config.early_refresh.as_ref().map(|a| a.value),
             timeout_ms: config.timeout.as_ref().map(|a| a.value),
-            detached: config.detaching().is_some(),
+            background: config.background_argument().is_some(),
             distributed: config.distributed.is_some(),
         };
         if let Some(arg) = &config.distributed
@@ -77,7 +77,7 @@ impl<'f> Plan<'f> {
         {
             errors.at(arg.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
         }
-        if let Some(arg) = config.detaching() {
+        if let Some(arg) = config.background_argument() {
             crate::signature::require_owned(&func.sig, arg, &mut errors);
         }
         let subject = errors.finish(subject)?;

@@ -267,7 +267,7 @@ where
         match cache.serve::<Blocking, S, _, _, _>(&key, shape, derive, make) {
             Ok(output) => output,
             Err((derive, make)) => {
-                runner::drive(cache.detached_miss::<Blocking, S, _, _, _>(key, shape, derive, on_timeout, make))
+                runner::drive(cache.background_miss::<Blocking, S, _, _, _>(key, shape, derive, on_timeout, make))
             }
         }
     }

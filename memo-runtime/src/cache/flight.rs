@@ -1,7 +1,7 @@
 //! Single-flight: one load per key at a time, the other callers wait for its result.
 //!
 //! A flight is registered for a key when a miss finds none running. Its leader runs the load
-//! (in the caller, or in a background task for detached loads); callers that miss meanwhile
+//! (in the caller, or in a background task for loads in background mode); callers that miss meanwhile
 //! wait on the flight, blocking (sync functions) or awaiting (async functions). When the load
 //! finishes the flight publishes the value. When it fails, panics or is dropped (cancelled),
 //! its guard marks the flight abandoned and every waiter retries, one of them becoming the next

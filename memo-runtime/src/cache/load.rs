@@ -1,4 +1,4 @@
-//! The miss path, written once for sync and async functions, inline and detached loads: join
+//! The miss path, written once for sync and async functions, loads in the call and in background mode: join
 //! or lead a flight, run the body (here or apart from the caller, see [`Body`]), store its
 //! result or answer from the fail-safe value, and give up waiting at the timeout.
 

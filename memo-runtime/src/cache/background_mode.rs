@@ -100,12 +100,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             },
             Beneath::Nothing => (derive, make),
         };
-        self.detached_miss::<Tokio, S, D, M, F>(key, shape, derive, on_timeout, make).await
+        self.background_miss::<Tokio, S, D, M, F>(key, shape, derive, on_timeout, make).await
     }
 
     /// A background-mode miss: loads apart from the caller when a timeout can end its wait,
     /// in the caller otherwise.
-    pub(super) async fn detached_miss<R, S, D, M, F>(
+    pub(super) async fn background_miss<R, S, D, M, F>(
         &'static self,
         key: K,
         shape: S,
