@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use super::Cache;
 use super::fresh::{Probe, Reload};
-use super::load::{Apart, Inline};
+use super::load::{Apart, Inline, MakeLoad, SendDerive};
 use super::miss::Timeout;
 use super::miss::{Accept, Beneath};
 use super::runner::{Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue, Shape};
-use crate::tags::Tag;
 
 /// The error a timed-out call returns when there is no stale or fail-safe value to answer
 /// with. A function with `#[cached(timeout = ...)]` returns `Result<T, E>` with
@@ -47,20 +46,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// stale entry, or one due for an early refresh, starts a background reload), else the
     /// body back for the miss.
     #[allow(clippy::type_complexity, reason = "the body, handed back")]
-    pub(super) fn serve<R, S, D, M, F>(
-        &'static self,
-        key: &K,
-        shape: S,
-        derive: D,
-        make: M,
-    ) -> Result<S::Output, (D, M)>
+    pub(super) fn serve<R, S, D, M>(&'static self, key: &K, shape: S, derive: D, make: M) -> Result<S::Output, (D, M)>
     where
         R: Runner,
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+        D: SendDerive<V>,
+        M: MakeLoad<S::Output>,
     {
         if !crate::enabled() {
             return Err((derive, make));
@@ -68,7 +60,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         match self.probe(key) {
             Probe::Fresh(value) => Ok(shape.rebuild(value)),
             Probe::Refresh(value, why) => {
-                self.reload::<R, S, D, M, F>(key, shape, derive, make, why);
+                self.reload::<R, S, D, M>(key, shape, derive, make, why);
                 Ok(shape.rebuild(value))
             }
             Probe::Miss => Err((derive, make)),
@@ -77,7 +69,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// An async background-mode miss in L1: the tier beneath (whose stale entry answers while a
     /// reload runs), then the body.
-    pub(super) async fn tiered_miss<S, D, M, F>(
+    pub(super) async fn tiered_miss<S, D, M>(
         &'static self,
         key: K,
         shape: S,
@@ -88,24 +80,23 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     where
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+        D: SendDerive<V>,
+        M: MakeLoad<S::Output>,
     {
         let (derive, make) = match self.read_beneath(&key, Accept::Servable).await {
             Beneath::Fresh(value) => return shape.rebuild(value),
-            Beneath::Stored => match self.serve::<Tokio, S, D, M, F>(&key, shape, derive, make) {
+            Beneath::Stored => match self.serve::<Tokio, S, D, M>(&key, shape, derive, make) {
                 Ok(output) => return output,
                 Err(body) => body,
             },
             Beneath::Nothing => (derive, make),
         };
-        self.background_miss::<Tokio, S, D, M, F>(key, shape, derive, on_timeout, make).await
+        self.background_miss::<Tokio, S, D, M>(key, shape, derive, on_timeout, make).await
     }
 
     /// A background-mode miss: loads apart from the caller when a timeout can end its wait,
     /// in the caller otherwise.
-    pub(super) async fn background_miss<R, S, D, M, F>(
+    pub(super) async fn background_miss<R, S, D, M>(
         &'static self,
         key: K,
         shape: S,
@@ -117,11 +108,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         R: Runner,
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+        D: SendDerive<V>,
+        M: MakeLoad<S::Output>,
     {
-        let inline = |make: M, derive: D| Inline { load: async move { make().await }, derive };
+        let inline = |make: M, derive: D| Inline { load: make.make(), derive };
         if !crate::enabled() {
             let body = inline(make, derive);
             return self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await;
@@ -139,7 +129,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         match timeout {
             Some(Timeout { after, .. }) => {
                 let body = Apart { cache: self, make, derive };
-                self.miss::<R, S, _>(key, shape, move |start| body.start::<R, S, F>(start, shape, after), timeout).await
+                self.miss::<R, S, _>(key, shape, move |start| body.start::<R, S>(start, shape, after), timeout).await
             }
             None => {
                 let body = inline(make, derive);
@@ -150,17 +140,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Starts a background reload of `key` unless one runs; counted when it starts. When
     /// nothing can take it now, the servable value answers and a later call reloads.
-    fn reload<R, S, D, M, F>(&'static self, key: &K, shape: S, derive: D, make: M, why: Reload)
+    fn reload<R, S, D, M>(&'static self, key: &K, shape: S, derive: D, make: M, why: Reload)
     where
         R: Runner,
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
+        D: SendDerive<V>,
+        M: MakeLoad<S::Output>,
     {
         let Some(lead) = self.lead_reload(key) else { return };
-        if R::spawn(Box::pin(async move { drop(self.run_lead(lead, shape, derive, make()).await) })) {
+        if R::spawn(Box::pin(async move { drop(self.run_lead(lead, shape, derive, make.make()).await) })) {
             self.loads.add(1);
             if why == Reload::Early {
                 self.early_refreshes.add(1);

@@ -264,10 +264,10 @@ where
     fn run(cache: &'static Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
         let make = move || async move { finish.apply(body()) };
-        match cache.serve::<Blocking, S, _, _, _>(&key, shape, derive, make) {
+        match cache.serve::<Blocking, S, _, _>(&key, shape, derive, make) {
             Ok(output) => output,
             Err((derive, make)) => {
-                runner::drive(cache.background_miss::<Blocking, S, _, _, _>(key, shape, derive, on_timeout, make))
+                runner::drive(cache.background_miss::<Blocking, S, _, _>(key, shape, derive, on_timeout, make))
             }
         }
     }
@@ -321,7 +321,7 @@ where
     fn step(cache: &'static Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
         let make = move || async move { finish.apply(body.await) };
-        match cache.serve::<Tokio, S, _, _, _>(&key, shape, derive, make) {
+        match cache.serve::<Tokio, S, _, _>(&key, shape, derive, make) {
             Ok(output) => Step::Ready(output),
             Err((derive, make)) => Step::Await(Box::pin(cache.tiered_miss(key, shape, derive, on_timeout, make))),
         }

@@ -198,6 +198,31 @@ impl<F, D> Inline<F, D> {
     }
 }
 
+/// Tags computed from a loaded value by a load that may run on another thread or task.
+pub(super) trait SendDerive<V>: FnOnce(&V) -> Vec<Tag> + Send + 'static {}
+
+impl<V, D: FnOnce(&V) -> Vec<Tag> + Send + 'static> SendDerive<V> for D {}
+
+/// Starts a load that may outlive its call: `make()` gives the load, whose output is the tags
+/// computed with it and the call's output `O`.
+pub(super) trait MakeLoad<O>: Send + 'static {
+    /// The load.
+    type Load: Future<Output = (Vec<Tag>, O)> + Send + 'static;
+    /// Starts it.
+    fn make(self) -> Self::Load;
+}
+
+impl<O, M, F> MakeLoad<O> for M
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future<Output = (Vec<Tag>, O)> + Send + 'static,
+{
+    type Load = F;
+    fn make(self) -> F {
+        self()
+    }
+}
+
 /// A body that runs apart from the caller (another thread or task), so that the caller can
 /// stop waiting at the timeout while the load goes on and stores its value.
 pub(super) struct Apart<K: 'static, V: 'static, M, D> {
@@ -209,7 +234,7 @@ pub(super) struct Apart<K: 'static, V: 'static, M, D> {
 impl<K: CacheKey, V: CacheValue, M, D> Apart<K, V, M, D> {
     /// Not an `async fn`: the lead is handed to the job before the returned future exists,
     /// which then holds only the wait (and is `Send`; see [`Job`](super::runner::Job)).
-    pub(super) fn start<R, S, F>(
+    pub(super) fn start<R, S>(
         self,
         start: Start<'_, K, V>,
         shape: S,
@@ -219,16 +244,15 @@ impl<K: CacheKey, V: CacheValue, M, D> Apart<K, V, M, D> {
         R: Runner,
         S: Shape<Stored = V>,
         S::Output: Send + 'static,
-        M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = (Vec<Tag>, S::Output)> + Send + 'static,
-        D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
+        D: SendDerive<V>,
+        M: MakeLoad<S::Output>,
     {
         let Self { cache, make, derive } = self;
         let apart = match start {
             Start::Lead(lead) => {
                 let lead = lead.rebind(cache);
                 let job: Job<Caught<S::Output>> =
-                    Box::pin(async move { cache.run_lead(lead, shape, derive, make()).await });
+                    Box::pin(async move { cache.run_lead(lead, shape, derive, make.make()).await });
                 Ok(R::run_apart(job, timeout))
             }
             Start::Run => Err(make),
@@ -241,7 +265,7 @@ impl<K: CacheKey, V: CacheValue, M, D> Apart<K, V, M, D> {
                     Waited::TimedOut => Waited::TimedOut,
                     Waited::Retry => Waited::Retry,
                 },
-                Err(make) => Waited::Value(make().await.1),
+                Err(make) => Waited::Value(make.make().await.1),
             }
         }
     }
