@@ -11,7 +11,7 @@ use super::fresh::{Probe, Reload};
 use super::load::{Apart, Inline, MakeLoad, SendDerive};
 use super::miss::Timeout;
 use super::miss::{Accept, Beneath};
-use super::runner::{Runner, Tokio};
+use super::runner::Runner;
 use crate::outcome::{CacheKey, CacheValue, Shape};
 
 /// The error a timed-out call returns when there is no stale or fail-safe value to answer
@@ -67,35 +67,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// An async background-mode miss in L1: the tier beneath (whose stale entry answers while a
-    /// reload runs), then the body.
-    pub(super) async fn tiered_miss<S, D, M>(
-        &'static self,
-        key: K,
-        shape: S,
-        derive: D,
-        on_timeout: Option<fn(LoadTimeout) -> S::Output>,
-        make: M,
-    ) -> S::Output
-    where
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: SendDerive<V>,
-        M: MakeLoad<S::Output>,
-    {
-        let (derive, make) = match self.read_beneath(&key, Accept::Servable).await {
-            Beneath::Fresh(value) => return shape.rebuild(value),
-            Beneath::Stored => match self.serve::<Tokio, S, D, M>(&key, shape, derive, make) {
-                Ok(output) => return output,
-                Err(body) => body,
-            },
-            Beneath::Nothing => (derive, make),
-        };
-        self.background_miss::<Tokio, S, D, M>(key, shape, derive, on_timeout, make).await
-    }
-
-    /// A background-mode miss: loads apart from the caller when a timeout can end its wait,
-    /// in the caller otherwise.
+    /// A background-mode miss in L1: the tier beneath, if this runner reads it (whose stale
+    /// entry answers while a reload runs), then the body, which loads apart from the caller
+    /// when a timeout can end its wait, in the caller otherwise.
     pub(super) async fn background_miss<R, S, D, M>(
         &'static self,
         key: K,
@@ -111,6 +85,18 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: SendDerive<V>,
         M: MakeLoad<S::Output>,
     {
+        let (derive, make) = if R::reads_tier() {
+            match self.read_beneath(&key, Accept::Servable).await {
+                Beneath::Fresh(value) => return shape.rebuild(value),
+                Beneath::Stored => match self.serve::<R, S, D, M>(&key, shape, derive, make) {
+                    Ok(output) => return output,
+                    Err(body) => body,
+                },
+                Beneath::Nothing => (derive, make),
+            }
+        } else {
+            (derive, make)
+        };
         let inline = |make: M, derive: D| Inline { load: make.make(), derive };
         if !crate::enabled() {
             let body = inline(make, derive);

@@ -323,7 +323,9 @@ where
         let make = move || async move { finish.apply(body.await) };
         match cache.serve::<Tokio, S, _, _>(&key, shape, derive, make) {
             Ok(output) => Step::Ready(output),
-            Err((derive, make)) => Step::Await(Box::pin(cache.tiered_miss(key, shape, derive, on_timeout, make))),
+            Err((derive, make)) => {
+                Step::Await(Box::pin(cache.background_miss::<Tokio, S, _, _>(key, shape, derive, on_timeout, make)))
+            }
         }
     }
 }

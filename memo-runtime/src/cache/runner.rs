@@ -22,6 +22,9 @@ pub(crate) trait Runner {
     /// Whether a wait can end at a timeout here.
     fn can_time() -> bool;
 
+    /// Whether a miss reads the tier beneath the L1 (the L2, whose client is async).
+    fn reads_tier() -> bool;
+
     /// Waits for `flight`'s load to end, or for `timeout` to pass.
     fn wait<V: Clone>(flight: &Arc<Flight<V>>, timeout: Option<Duration>) -> impl Future<Output = Waited<V>>;
 
@@ -41,6 +44,10 @@ pub(crate) struct Blocking;
 impl Runner for Blocking {
     fn can_time() -> bool {
         true
+    }
+
+    fn reads_tier() -> bool {
+        false
     }
 
     async fn wait<V: Clone>(flight: &Arc<Flight<V>>, timeout: Option<Duration>) -> Waited<V> {
@@ -73,6 +80,10 @@ pub(crate) struct Tokio;
 impl Runner for Tokio {
     fn can_time() -> bool {
         tokio::runtime::Handle::try_current().is_ok()
+    }
+
+    fn reads_tier() -> bool {
+        true
     }
 
     async fn wait<V: Clone>(flight: &Arc<Flight<V>>, timeout: Option<Duration>) -> Waited<V> {
