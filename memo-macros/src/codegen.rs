@@ -19,11 +19,9 @@ pub(crate) fn prelude(subject: &Subject<'_>) -> TokenStream {
     let p = private(subject);
     let ret = &subject.ret;
     let checked = proc_macro2::Ident::new("checked", ret.span());
-    let check = quote_spanned!(ret.span()=> #p::Cacheable(__memo_shape).#checked());
+    let check = quote_spanned!(ret.span()=> #p::Cacheable((&&&#p::Select::<#ret>::new()).shape()).#checked());
     quote! {
-        #[allow(unused_imports)]
-        use #p::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
-        let __memo_shape = (&&&#p::Select::<#ret>::new()).shape();
+        use #p::shape_selectors::*;
         let __memo_shape = #check;
     }
 }

@@ -1,40 +1,65 @@
 //! Items used by the code the macros generate. Not a public API: it changes without notice.
 
 pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
-pub use crate::cell::CacheCell;
+pub use crate::cell::{CacheCell, Slot};
 pub use crate::outcome::select;
+
+/// The four shape selectors, imported anonymously: generated code brings them into scope with
+/// one glob import, `use __private::shape_selectors::*;`, which names nothing.
+pub mod shape_selectors {
+    pub use crate::outcome::select::{SelectOption as _, SelectPlain as _, SelectResult as _, SelectResultOption as _};
+}
 pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};
 pub use crate::scope::in_scope;
 pub use crate::scope::memo::{MemoSite, request_memo, request_memo_async};
 pub use crate::stats::CacheStats;
 
-/// Stores a function's return value for `key` (the typed handle's `put`): positive values
-/// with the time to live, negative ones with the negative time to live, errors not at all.
-pub fn put<K: CacheKey, S: Shape>(
-    cache: &Cache<K, S::Stored>,
-    key: K,
-    shape: S,
-    output: S::Output,
-    tags: Vec<Tag>,
-    derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
-) {
-    crate::cache::put_output(cache, key, shape, output, tags, derive);
+/// The builder of a function's cache, named.
+#[inline]
+pub fn builder(name: impl Into<String>) -> CacheBuilder {
+    CacheBuilder::default().name(name)
 }
 
-/// What a handle function asks of its function's cache. The handle calls the function's one
-/// site accessor with a visitor; the accessor, which knows the cache, the shape, the key closure
-/// and the tags from the value, hands them to it.
+/// What a function's one site accessor knows of its cache: the slot it lives in, the shape of
+/// the return type, the key closure and the tags from the value. The function and each of its
+/// handle functions call the accessor with a [`Visit`], which is handed this.
+#[derive(Debug)]
+pub struct Site<S, F, D>(pub S, pub F, pub D, pub Slot);
+
+impl<S: Shape, F, D> Site<S, F, D> {
+    /// The function's cache (the key closure's output is its key type).
+    #[inline(always)]
+    fn cache<A, K: CacheKey>(&self) -> &'static Cache<K, S::Stored>
+    where
+        F: FnOnce(A) -> K,
+    {
+        self.3.cache(&self.1, self.0)
+    }
+}
+
+/// What the function or a handle function asks of the function's cache.
 pub trait Visit<A, R> {
-    /// The handle function's result.
+    /// The result.
     type Out;
-    /// Does the handle's work on the function's cache.
+    /// Does the work on the function's cache.
+    fn visit<K, S>(self, site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>) -> Self::Out
+    where
+        K: CacheKey,
+        S: Shape<Output = R>;
+}
+
+/// The function's own call: the slot of its cache.
+#[derive(Debug)]
+pub struct GetSlot;
+
+impl<A, R> Visit<A, R> for GetSlot {
+    type Out = Slot;
     fn visit<K: CacheKey, S: Shape<Output = R>>(
         self,
-        cache: &'static Cache<K, S::Stored>,
-        shape: S,
-        key: impl FnOnce(A) -> K,
-        derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
-    ) -> Self::Out;
+        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
+    ) -> Slot {
+        site.3
+    }
 }
 
 /// `invalidate(args)`: removes the value cached for these arguments.
@@ -45,12 +70,10 @@ impl<A, R> Visit<A, R> for Invalidate<A> {
     type Out = bool;
     fn visit<K: CacheKey, S: Shape<Output = R>>(
         self,
-        cache: &'static Cache<K, S::Stored>,
-        _: S,
-        key: impl FnOnce(A) -> K,
-        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
     ) -> bool {
-        cache.invalidate(&key(self.0))
+        let cache = site.cache();
+        cache.invalidate(&(site.1)(self.0))
     }
 }
 
@@ -62,12 +85,9 @@ impl<A, R> Visit<A, R> for InvalidateAll {
     type Out = ();
     fn visit<K: CacheKey, S: Shape<Output = R>>(
         self,
-        cache: &'static Cache<K, S::Stored>,
-        _: S,
-        _: impl FnOnce(A) -> K,
-        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
     ) {
-        cache.invalidate_all();
+        site.cache().invalidate_all();
     }
 }
 
@@ -79,36 +99,28 @@ impl<A, R> Visit<A, R> for Stats {
     type Out = CacheStats;
     fn visit<K: CacheKey, S: Shape<Output = R>>(
         self,
-        cache: &'static Cache<K, S::Stored>,
-        _: S,
-        _: impl FnOnce(A) -> K,
-        _: impl FnOnce(&S::Stored) -> Vec<Tag>,
+        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
     ) -> CacheStats {
-        cache.stats()
+        site.cache().stats()
     }
 }
 
-/// `put(args, value)`: stores a return value with the tags its arguments give.
+/// `put(args, value, tags)`: stores a return value for these arguments, with the tags they give
+/// (`[]` when the function has no tags): positive values with the time to live, negative ones
+/// with the negative time to live, errors not at all.
 #[derive(Debug)]
-pub struct Put<A, R> {
-    /// The arguments the key is made of.
-    pub args: A,
-    /// What the function would return.
-    pub value: R,
-    /// The tags from the arguments.
-    pub tags: Vec<Tag>,
-}
+pub struct Put<A, R, T>(pub A, pub R, pub T);
 
-impl<A, R> Visit<A, R> for Put<A, R> {
+impl<A, R, T: IntoIterator<Item = Tag>> Visit<A, R> for Put<A, R, T> {
     type Out = ();
     fn visit<K: CacheKey, S: Shape<Output = R>>(
         self,
-        cache: &'static Cache<K, S::Stored>,
-        shape: S,
-        key: impl FnOnce(A) -> K,
-        derive: impl FnOnce(&S::Stored) -> Vec<Tag>,
+        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
     ) {
-        put(cache, key(self.args), shape, self.value, self.tags, derive);
+        let cache = site.cache();
+        let Site(shape, key, derive, _) = site;
+        let Put(args, value, tags) = self;
+        crate::cache::put_output(cache, key(args), shape, value, tags.into_iter().collect(), derive);
     }
 }
 
@@ -144,17 +156,6 @@ where
     I::Item: AsRef<str>,
 {
     crate::tags::collect(items)
-}
-
-/// The key type of a key closure: the cache accessor is generic over the key type only, so
-/// that the function and its handle share one instance of it.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyOf<K>(std::marker::PhantomData<fn() -> K>);
-
-/// The [`KeyOf`] a key closure returns.
-#[inline(always)]
-pub fn key_of<A, K>(_key_fn: &impl Fn(A) -> K) -> KeyOf<K> {
-    KeyOf(std::marker::PhantomData)
 }
 
 /// The `tags_from` of a function that has none.

@@ -20,19 +20,21 @@ use crate::codegen::{self, KeySource, KeyUse};
 ///
 /// ```text
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
-///     let __memo_shape = (&&&Select::<Result<u32, DbError>>::new()).shape();
+///     let __memo_shape = Cacheable((&&&Select::<Result<u32, DbError>>::new()).shape()).checked();
 ///     let __memo_key_fn = |(id,): (&u64,)| KeyArgument::<u64>(id).cache_key_part();
-///     let __memo_key = __memo_key_fn((&id,));
-///     price::__memo_cache(key_of(&__memo_key_fn), __memo_shape)
-///         .get_or_load(__memo_key, Load::new(__memo_shape, move || -> Result<u32, DbError> { body }))
+///     price::__memo_site(GetSlot).cache(&__memo_key_fn, __memo_shape)
+///         .get_or_load(__memo_key_fn((&id,)), Load::new(__memo_shape, move || -> Result<u32, DbError> { body }))
 /// }
 /// pub struct price { .. }
 /// impl price {
-///     fn __memo_cache(KeyOf<K>, S) -> &'static Cache<K, S::Stored> { static CELL: CacheCell = ..; .. }
-///     fn __memo_site<V: Visit<(&u64,), R>>(visit: V) -> V::Out { /* shape, key closure */ visit.visit(..) }
+///     fn __memo_site<V: Visit<(&u64,), R>>(visit: V) -> V::Out {
+///         static CELL: CacheCell = CacheCell::new();
+///         /* shape, key closure */
+///         visit.visit(CELL.with(|| builder), shape, key_fn, tags_from)
+///     }
 ///     pub fn invalidate(id: &u64) -> bool { price::__memo_site(Invalidate((id,))) }
 ///     pub fn invalidate_all() { price::__memo_site(InvalidateAll) }
-///     pub fn put(id: &u64, value: Result<u32, DbError>) { price::__memo_site(Put { .. }) }
+///     pub fn put(id: &u64, value: Result<u32, DbError>) { price::__memo_site(Put((id,), value, tags)) }
 ///     pub fn stats() -> CacheStats { price::__memo_site(Stats) }
 /// }
 /// ```
@@ -42,7 +44,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     let p = codegen::private(subject);
     let ident = &func.sig.ident;
     let names = Names::new(plan);
-    let accessor = &names.accessor;
+    let site = &names.site;
     let prelude = codegen::prelude(subject);
     let key_use = if plan.settings.distributed { KeyUse::Distributed } else { KeyUse::Cache };
     let key_fn = codegen::key_fn(subject, key_use);
@@ -53,8 +55,15 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     });
     let call_args = codegen::call_args(subject, KeySource::Function);
     let loader = codegen::loader(subject);
-    let load = if plan.settings.distributed { distributed_load(plan, &loader) } else { load(plan, &loader) };
-    let load = if plan.settings.request_consistent { request_consistent(plan, &load) } else { load };
+    // The L1 cache, or for a `distributed` function the L1 reading through the L2 beneath it.
+    // (The key and the value were checked to serialize where they were made, at their types.)
+    let through_l2 = plan.settings.distributed.then(|| quote!(.through_l2()));
+    let cache = quote!(#site(#p::GetSlot).cache(&__memo_key_fn, __memo_shape) #through_l2);
+    let lookup = if plan.settings.request_consistent {
+        request_consistent(plan, &cache, &quote!(__memo_key_fn(#call_args)), &loader)
+    } else {
+        load(plan, &cache, &quote!(__memo_key_fn(#call_args)), &loader)
+    };
     let attrs = &func.attrs;
     let vis = &func.vis;
     let sig = &func.sig;
@@ -64,9 +73,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
             #prelude
             #l2_shape
             let __memo_key_fn = #key_fn;
-            let __memo_key = __memo_key_fn(#call_args);
-            let __memo_cache = #accessor(#p::key_of(&__memo_key_fn), __memo_shape);
-            #load
+            #lookup
         }
     };
     let handle = handle(plan, &names, &p);
@@ -78,9 +85,8 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
             #function
             #[doc = #doc]
             #[allow(non_camel_case_types, dead_code)]
-            #vis struct #ident {
-                _private: (),
-            }
+            #[non_exhaustive]
+            #vis struct #ident {}
             impl #ident {
                 #handle
             }
@@ -93,11 +99,12 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
 /// loads may outlive the call (`stale`, `early_refresh`, `timeout`), `background()` and the
 /// timeout's answer.
 ///
-/// Input: the loader `move || -> R { body }` (or `async move { body }`).
+/// Input: the cache and key expressions, the loader `move || -> R { body }` (or
+/// `async move { body }`).
 /// Output: `cache.get_or_load(key, Load::new(shape, move || -> R { body }))`, or for example
 /// `cache.get_or_load_async(key, Load::tagged_body(shape, async move { (tags, body.await) })
 /// .tags_from(derive).background()).await`.
-fn load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
+fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, loader: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
     let body = if plan.tagging.exprs.is_empty() {
@@ -123,30 +130,18 @@ fn load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
     });
     let load = quote!(#body #derive #background #on_timeout);
     if subject.is_async {
-        quote!(__memo_cache.get_or_load_async(__memo_key, #load).await)
+        quote!(#cache.get_or_load_async(#key, #load).await)
     } else {
-        quote!(__memo_cache.get_or_load(__memo_key, #load))
-    }
-}
-
-/// The load of a `distributed` (async) function: the cache reads through the L2 beneath it.
-/// (The key and the value were checked to serialize where they were made, at their types.)
-///
-/// Output: `cache.through_l2()`, then the one load call.
-fn distributed_load(plan: &Plan<'_>, loader: &TokenStream) -> TokenStream {
-    let load = load(plan, loader);
-    quote! {
-        let __memo_cache = __memo_cache.through_l2();
-        #load
+        quote!(#cache.get_or_load(#key, #load))
     }
 }
 
 /// Wraps the cache lookup in the request memo: inside a request scope, the first answer for a
 /// key is the answer for the rest of the request.
 ///
-/// Input: the lookup `L` (a block evaluating to the return value).
-/// Output: `request_memo(&SITE, Some(key.clone()) if in a scope, shape, move || L)`.
-fn request_consistent(plan: &Plan<'_>, lookup: &TokenStream) -> TokenStream {
+/// Output: `let key = ..; request_memo(&SITE, Some(key.clone()) if in a scope, shape, move ||
+/// cache.get_or_load(key, ..))`.
+fn request_consistent(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, loader: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
     let ret = &subject.ret;
@@ -155,20 +150,16 @@ fn request_consistent(plan: &Plan<'_>, lookup: &TokenStream) -> TokenStream {
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
-    let site = quote! {
-        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::over_cache(#name);
-    };
-    if subject.is_async {
-        quote! {{
-            #site
-            let __memo_scoped = #p::in_scope().then(|| ::core::clone::Clone::clone(&__memo_key));
-            #p::request_memo_async(&__MEMO_SITE, __memo_scoped, __memo_shape, async move { #lookup }).await
-        }}
+    let lookup = load(plan, cache, &quote!(__memo_key), loader);
+    let memo = if subject.is_async {
+        quote!(#p::request_memo_async(&__MEMO_SITE, __memo_scoped, __memo_shape, async move { #lookup }).await)
     } else {
-        quote! {{
-            #site
-            let __memo_scoped = #p::in_scope().then(|| ::core::clone::Clone::clone(&__memo_key));
-            #p::request_memo(&__MEMO_SITE, __memo_scoped, __memo_shape, move || -> #ret { #lookup })
-        }}
+        quote!(#p::request_memo(&__MEMO_SITE, __memo_scoped, __memo_shape, move || -> #ret { #lookup }))
+    };
+    quote! {
+        static __MEMO_SITE: #p::MemoSite = #p::MemoSite::over_cache(#name);
+        let __memo_key = #key;
+        let __memo_scoped = #p::in_scope().then(|| ::core::clone::Clone::clone(&__memo_key));
+        #memo
     }
 }

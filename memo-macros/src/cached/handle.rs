@@ -1,4 +1,4 @@
-//! The handle of a cached function: its cache accessor, `invalidate`, `invalidate_all`, `put`
+//! The handle of a cached function: its site accessor, `invalidate`, `invalidate_all`, `put`
 //! and `stats`.
 
 use proc_macro2::{Ident, TokenStream};
@@ -11,9 +11,7 @@ use crate::codegen::{self, KeySource};
 /// Names of the generated handle functions: `invalidate` inside the handle type for a free
 /// function, `{method}_invalidate` beside a method.
 pub(super) struct Names {
-    pub(super) accessor: TokenStream,
-    accessor_def: Ident,
-    site: TokenStream,
+    pub(super) site: TokenStream,
     site_def: Ident,
     invalidate: Ident,
     invalidate_all: Ident,
@@ -25,11 +23,8 @@ impl Names {
     pub(super) fn new(plan: &Plan<'_>) -> Self {
         let ident = &plan.subject.func.sig.ident;
         if plan.subject.associated {
-            let accessor_def = format_ident!("__memo_cache_{}", ident);
             let site_def = format_ident!("__memo_site_{}", ident);
             Self {
-                accessor: quote!(Self::#accessor_def),
-                accessor_def,
                 site: quote!(Self::#site_def),
                 site_def,
                 invalidate: format_ident!("{}_invalidate", ident),
@@ -39,8 +34,6 @@ impl Names {
             }
         } else {
             Self {
-                accessor: quote!(#ident::__memo_cache),
-                accessor_def: format_ident!("__memo_cache"),
                 site: quote!(#ident::__memo_site),
                 site_def: format_ident!("__memo_site"),
                 invalidate: format_ident!("invalidate"),
@@ -52,16 +45,16 @@ impl Names {
     }
 }
 
-/// The handle's functions, the cache accessor they and the function share, and the one site
-/// accessor through which each handle function reaches the cache (with a visitor, see
-/// `__private::Visit`): the shape and key closure are written once for all of them.
+/// The handle's functions and the one site accessor through which they and the function reach
+/// the cache (with a visitor, see `__private::Visit`): the cache's slot and description, the
+/// shape, the key closure and the tags from the value are written once for all of them.
 pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let ret = &subject.ret;
     let vis = &subject.func.vis;
     let fn_name = subject.func.sig.ident.to_string();
     let builder = builder(plan, p);
-    let Names { accessor, accessor_def, site, site_def, invalidate, invalidate_all, put, stats } = names;
+    let Names { site, site_def, invalidate, invalidate_all, put, stats } = names;
     let prelude = codegen::prelude(subject);
     let key_fn = codegen::key_fn(subject, codegen::KeyUse::Cache);
     let call_args = codegen::call_args(subject, KeySource::Handle);
@@ -89,7 +82,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
     });
     let tags = if plan.tagging.exprs.is_empty() {
-        quote!(::std::vec::Vec::new())
+        quote!([])
     } else {
         let tags = arg_tags(plan);
         quote!({ #(#tag_rebinds)* #tags })
@@ -105,22 +98,13 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     let doc_stats = format!("Statistics of {target}'s cache.");
     quote! {
         #[doc(hidden)]
-        #[inline(always)]
-        #vis fn #accessor_def<__MemoKey: #p::CacheKey, __MemoShape: #p::Shape>(
-            _key: #p::KeyOf<__MemoKey>,
-            _shape: __MemoShape,
-        ) -> &'static #p::Cache<__MemoKey, __MemoShape::Stored> {
-            static CELL: #p::CacheCell = #p::CacheCell::new();
-            CELL.get_or_init(|| #builder)
-        }
-
-        #[doc(hidden)]
         #vis fn #site_def<#lifetime, __MemoVisit: #p::Visit<(#self_arg #(#arg_types,)*), #ret>>(
             visit: __MemoVisit,
         ) -> __MemoVisit::Out {
+            static CELL: #p::CacheCell = #p::CacheCell::new();
             #prelude
             let __memo_key_fn = #key_fn;
-            visit.visit(#accessor(#p::key_of(&__memo_key_fn), __memo_shape), __memo_shape, __memo_key_fn, #derive)
+            visit.visit(#p::Site(__memo_shape, __memo_key_fn, #derive, CELL.with(|| #builder)))
         }
 
         #[doc = #doc_invalidate]
@@ -138,7 +122,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         #[doc = #doc_put]
         #[inline]
         #vis fn #put(#put_self #(#put_params,)* value: #ret) {
-            #site(#p::Put { args: #call_args, value, tags: #tags })
+            #site(#p::Put(#call_args, value, #tags))
         }
 
         #[doc = #doc_stats]

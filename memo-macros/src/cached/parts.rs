@@ -69,7 +69,7 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     let early_refresh = s.early_refresh.map(|beta| quote!(.early_refresh(#beta)));
     let version = s.version.map(|v| quote!(.version(#v)));
     quote! {
-        <#p::CacheBuilder as ::core::default::Default>::default().name(#name) #version #ttl #jitter #negative #capacity
+        #p::builder(#name) #version #ttl #jitter #negative #capacity
             #stale #stale_if_error #retry_after #timeout #early_refresh
     }
 }
