@@ -7,6 +7,8 @@
 //! `cargo bench --bench hit_ratio -- --readme` also writes it into the README.
 
 mod policies;
+#[path = "../support/readme.rs"]
+mod readme;
 mod streams;
 
 use std::cell::Cell;
@@ -116,10 +118,9 @@ fn optimum(stream: &[u64]) -> u64 {
 }
 
 fn main() {
-    let write_readme = std::env::args().any(|a| a == "--readme");
     let streams = streams();
     let contenders: [(&str, Contender); 9] = [
-        ("memo (CLOCK)", memo),
+        ("memo", memo),
         ("moka (W-TinyLFU)", moka),
         ("quick_cache (S3-FIFO-like)", quick_cache),
         ("`cached` LRU", cached_lru),
@@ -158,14 +159,5 @@ fn main() {
         rows.join("\n")
     );
     println!("{table}");
-    if write_readme {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-        let readme = std::fs::read_to_string(&path).expect("README.md is readable");
-        let (start, end) = ("<!-- hit-ratio:start -->\n", "<!-- hit-ratio:end -->");
-        let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else {
-            panic!("README.md has no {start:?} .. {end:?} markers");
-        };
-        let updated = format!("{}{start}{table}{}", &readme[..a], &readme[b..]);
-        std::fs::write(&path, updated).expect("README.md is writable");
-    }
+    readme::write_if_asked("hit-ratio", &table);
 }

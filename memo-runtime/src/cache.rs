@@ -43,7 +43,7 @@
 //!
 //! Entries live in an [`scc::HashIndex`], whose reads take no lock and write nothing shared, so
 //! a hit costs a hash, a probe, one relaxed load of the [coarse clock](crate::clock) and a
-//! clone of the value. Writes go through one writer lock per cache that also runs CLOCK
+//! clone of the value. Writes go through one writer lock per cache that also runs S3-FIFO
 //! eviction (see the `store` module); the README's design notes give the measurements behind
 //! this choice.
 
@@ -106,7 +106,7 @@ pub(crate) trait Tier<K, V>: Send + Sync + fmt::Debug {
 /// A tier's answer, to await.
 pub(crate) type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// An in-process cache with per-entry expiry, single-flight loads and CLOCK eviction.
+/// An in-process cache with per-entry expiry, single-flight loads and S3-FIFO eviction.
 ///
 /// Built with [`Cache::builder`]. `Send + Sync`; share it by reference or in an `Arc`.
 pub struct Cache<K, V> {

@@ -1,7 +1,7 @@
 //! What the cache keeps for a key: the value and the metadata that travels with it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Metadata stored with every value.
@@ -32,8 +32,10 @@ pub(crate) struct Meta {
     pub(crate) tags_checked: AtomicU64,
     /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping).
     pub(crate) generation: u64,
-    /// CLOCK reference bit: set by a hit when clear, cleared by the eviction hand.
-    pub(crate) referenced: AtomicBool,
+    /// Hits since the entry last went through eviction, up to 3 (S3-FIFO's frequency).
+    pub(crate) frequency: AtomicU8,
+    /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
+    pub(crate) in_main: AtomicBool,
 }
 
 /// Whether a tagged entry survived the invalidations since it was loaded.
@@ -85,12 +87,14 @@ impl Meta {
         self.stale_until.max(self.fallback_until)
     }
 
-    /// Marks the entry as recently used, writing only when the bit is not already set so that
-    /// hits on a hot entry do not bounce its cache line between cores.
+    /// Counts a hit for eviction, writing only while the frequency is below 3 so that hits on
+    /// a hot entry do not bounce its cache line between cores. (Two racing hits may count
+    /// once: the frequency is a hint.)
     #[inline(always)]
     pub(crate) fn touch(&self) {
-        if !self.referenced.load(Ordering::Relaxed) {
-            self.referenced.store(true, Ordering::Relaxed);
+        let frequency = self.frequency.load(Ordering::Relaxed);
+        if frequency < 3 {
+            self.frequency.store(frequency + 1, Ordering::Relaxed);
         }
     }
 }
@@ -119,7 +123,8 @@ impl Meta {
             tag_seq,
             tags_checked: AtomicU64::new(tag_seq),
             generation: 0,
-            referenced: AtomicBool::new(false),
+            frequency: AtomicU8::new(0),
+            in_main: AtomicBool::new(false),
         }
     }
 

@@ -107,7 +107,7 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `ttl = 300` / `ttl = "250ms"` | how long a value stays fresh: integer seconds, or a string with a unit (`ms`, `s`, `m`, `h`, `d`, combinable as `"1h30m"`), checked at compile time | no expiry |
 /// | `jitter = 60` | adds a uniform random `[0, jitter]` to each entry's time to live, so keys loaded together do not expire together | none |
 /// | `negative_ttl = 10` | keep negative results (`None`, `Ok(None)`) this long | not kept |
-/// | `capacity = 50_000` | most entries kept; CLOCK eviction keeps recently hit keys | 10,000 |
+/// | `capacity = 50_000` | most entries kept; S3-FIFO eviction keeps keys hit more than once | 10,000 |
 /// | `skip(db, self)` | leave parameters out of the key (pools, clients, `self`) | none |
 /// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |

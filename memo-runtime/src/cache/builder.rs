@@ -91,7 +91,8 @@ impl CacheBuilder {
         self
     }
 
-    /// The most entries kept; beyond it CLOCK eviction removes the least recently used ones.
+    /// The most entries kept; beyond it S3-FIFO eviction removes first the expired entries, then
+    /// new keys not hit again, then entries not hit lately.
     /// Defaults to [`DEFAULT_CAPACITY`]. `0` keeps nothing (every call loads).
     pub fn max_capacity(mut self, capacity: usize) -> Self {
         self.policy.capacity = capacity;

@@ -1,54 +1,131 @@
-//! Writes to the L1 map and the CLOCK eviction that keeps it within capacity.
+//! Writes to the L1 map and the eviction that keeps it within capacity: S3-FIFO with gated
+//! readmission.
 //!
-//! Reads never lock: they probe the lock-free `HashIndex` and set an entry's reference bit if it
-//! is clear. Writes (a load's result, `put`, `invalidate`) take the cache's writer lock, which
-//! also guards a FIFO ring of `(key, generation)`. When the cache holds more than its capacity,
-//! the hand pops the ring's front: an entry whose reference bit is set gets a second chance
-//! (bit cleared, pushed to the back), an expired or unreferenced one is evicted. Ring items
-//! whose generation no longer matches the stored entry (replaced or removed since) are dropped,
-//! and the ring is compacted when such leftovers pile up, so its size stays O(capacity).
+//! Reads never lock: they probe the lock-free `HashIndex` and raise the entry's 2-bit
+//! frequency if it is below 3 (so a hot entry's line is not written again). Writes (a load's
+//! result, `put`, `invalidate`) take the cache's writer lock, which also guards two FIFOs of
+//! `(key, generation)`: a small one (2% of the capacity) where new keys start, and a main one.
+//! Over capacity, the small FIFO's oldest entry moves to the main FIFO if it was hit while
+//! there, or is evicted and its key's hash remembered in a ghost FIFO; the main FIFO's oldest
+//! entry is reinserted while its frequency, decremented each pass, is not zero, or evicted.
+//! Expired entries are evicted first wherever they are. A new key whose hash is in the ghost
+//! starts in the main FIFO, if the main FIFO has room or a sketch of misses says the key
+//! missed more often than the entry it would push out: the rule that holds a loop a little
+//! larger than the cache. FIFO items whose generation no longer matches the stored entry
+//! (replaced or removed since) are dropped, and the FIFOs are compacted when such leftovers
+//! pile up, so their size stays O(capacity). The benchmark behind the choice is
+//! `benches/hit_ratio`.
+
+mod admission;
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 
 use scc::hash_index::Entry as Slot;
 
-use super::Cache;
+use super::{Cache, Hasher};
 use crate::clock;
 use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
+use admission::{Ghost, Sketch};
 
 /// State guarded by the writer lock.
 #[derive(Debug)]
 pub(crate) struct Writer<K> {
-    ring: VecDeque<(K, u64)>,
+    small: VecDeque<(K, u64)>,
+    main: VecDeque<(K, u64)>,
+    /// Made when the cache first fills.
+    history: Option<History>,
     live: usize,
     next_generation: u64,
 }
 
+/// What the store remembers of keys it does not hold.
+#[derive(Debug)]
+struct History {
+    ghost: Ghost,
+    misses: Sketch,
+    hasher: Hasher,
+}
+
 impl<K> Default for Writer<K> {
     fn default() -> Self {
-        Self { ring: VecDeque::new(), live: 0, next_generation: 0 }
+        Self { small: VecDeque::new(), main: VecDeque::new(), history: None, live: 0, next_generation: 0 }
     }
 }
 
+impl<K: CacheKey> Writer<K> {
+    /// Whether a new key starts in the main FIFO: its hash is in the ghost, and the main FIFO
+    /// has room or the key missed more often than the main FIFO's next victim.
+    fn starts_in_main(&mut self, key: &K, main_capacity: usize) -> bool {
+        let Some(h) = &mut self.history else { return false };
+        let hash = h.hasher.hash_one(key);
+        h.misses.add(hash);
+        if !h.ghost.contains(hash) {
+            return false;
+        }
+        let admitted = match self.main.front() {
+            Some((victim, _)) if self.main.len() >= main_capacity => {
+                h.misses.estimate(hash) > h.misses.estimate(h.hasher.hash_one(victim))
+            }
+            _ => true,
+        };
+        if admitted {
+            h.ghost.forget(hash);
+        }
+        admitted
+    }
+}
+
+/// What to do with the oldest item of a FIFO.
+enum Verdict {
+    /// The entry was replaced or removed since: drop the item.
+    Leftover,
+    /// Expired, invalidated by tag, or not hit: evict it.
+    Evict,
+    /// Move it to (or keep it in) the main FIFO.
+    Keep,
+}
+
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
+    fn small_capacity(&self) -> usize {
+        (self.policy.capacity / 50).max(1)
+    }
+
+    fn main_capacity(&self) -> usize {
+        self.policy.capacity.saturating_sub(self.small_capacity())
+    }
+
     /// Stores `entry` under `key`, replacing any entry there, then evicts down to capacity.
-    /// The caller holds the writer lock.
+    /// A replaced entry keeps its place (small or main FIFO) and its frequency. The caller
+    /// holds the writer lock.
     pub(super) fn write(&self, w: &mut Writer<K>, key: K, mut entry: Entry<V>) {
         if self.policy.capacity == 0 {
             return;
         }
         w.next_generation += 1;
-        entry.meta.generation = w.next_generation;
-        match self.map.entry_sync(key.clone()) {
-            Slot::Occupied(mut o) => o.update(entry),
+        let generation = w.next_generation;
+        entry.meta.generation = generation;
+        let in_main = match self.map.entry_sync(key.clone()) {
+            Slot::Occupied(mut o) => {
+                let old = &o.get().meta;
+                let in_main = old.in_main.load(Ordering::Relaxed);
+                entry.meta.frequency.store(old.frequency.load(Ordering::Relaxed), Ordering::Relaxed);
+                entry.meta.in_main.store(in_main, Ordering::Relaxed);
+                o.update(entry);
+                in_main
+            }
             Slot::Vacant(v) => {
+                let in_main = w.starts_in_main(&key, self.main_capacity());
+                entry.meta.in_main.store(in_main, Ordering::Relaxed);
                 v.insert_entry(entry);
                 w.live += 1;
+                in_main
             }
-        }
-        w.ring.push_back((key, w.next_generation));
+        };
+        let fifo = if in_main { &mut w.main } else { &mut w.small };
+        fifo.push_back((key, generation));
         self.evict(w);
         self.entries.store(w.live, Ordering::Relaxed);
     }
@@ -66,57 +143,83 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Removes every entry. The caller holds the writer lock.
     pub(super) fn clear(&self, w: &mut Writer<K>) {
         self.map.clear_sync();
-        w.ring.clear();
+        w.small.clear();
+        w.main.clear();
         w.live = 0;
         self.entries.store(0, Ordering::Relaxed);
     }
 
     fn evict(&self, w: &mut Writer<K>) {
+        if w.live <= self.policy.capacity {
+            return;
+        }
+        let capacity = self.policy.capacity;
+        if w.history.is_none() {
+            w.history =
+                Some(History { ghost: Ghost::new(capacity), misses: Sketch::new(capacity), hasher: Hasher::default() });
+        }
         let now = clock::now_millis_fast();
-        // Every live entry has exactly one ring item with its generation, so while the cache
-        // is over capacity the ring is not empty; the bound on turns is a second guard.
-        let mut turns = 2 * w.ring.len() + 1;
-        while w.live > self.policy.capacity && turns > 0 {
+        // Every live entry has exactly one FIFO item with its generation, and an item goes
+        // around the main FIFO at most three times (its frequency is at most 3), so this
+        // bound on turns is only a second guard.
+        let mut turns = 4 * (w.small.len() + w.main.len()) + 1;
+        while w.live > capacity && turns > 0 {
             turns -= 1;
-            let Some((key, generation)) = w.ring.pop_front() else { break };
-            let verdict = self.map.peek_with(&key, |_, e| {
-                if e.meta.generation != generation {
-                    Verdict::Leftover
-                } else if e.meta.keep_until() > now
-                    && e.meta.tags_checked.load(Ordering::Relaxed) != crate::tags::INVALID
-                    && e.meta.referenced.swap(false, Ordering::Relaxed)
-                {
-                    Verdict::SecondChance
-                } else {
-                    Verdict::Evict
-                }
-            });
-            match verdict {
-                Some(Verdict::SecondChance) => w.ring.push_back((key, generation)),
-                Some(Verdict::Evict) => {
+            let from_small = w.small.len() >= self.small_capacity() || w.main.is_empty();
+            let fifo = if from_small { &mut w.small } else { &mut w.main };
+            let Some((key, generation)) = fifo.pop_front() else { break };
+            match self.verdict(&key, generation, from_small, now) {
+                Verdict::Leftover => {}
+                Verdict::Keep => w.main.push_back((key, generation)),
+                Verdict::Evict => {
                     if self.map.remove_sync(&key) {
                         w.live -= 1;
                         self.evictions.add(1);
                     }
+                    if from_small && let Some(h) = &mut w.history {
+                        h.ghost.remember(h.hasher.hash_one(&key));
+                    }
                 }
-                Some(Verdict::Leftover) | None => {}
             }
         }
-        if w.ring.len() > 2 * w.live + 64 {
+        if w.small.len() + w.main.len() > 2 * w.live + 64 {
             self.compact(w);
         }
     }
 
-    /// Drops ring items left behind by replaced or removed entries.
-    fn compact(&self, w: &mut Writer<K>) {
-        w.ring.retain(|(key, generation)| {
-            self.map.peek_with(key, |_, e| e.meta.generation == *generation).unwrap_or(false)
+    /// The fate of a FIFO's oldest item. An entry leaving the small FIFO after a hit enters
+    /// the main FIFO with its frequency cleared; one in the main FIFO pays one unit of
+    /// frequency for each pass it survives.
+    fn verdict(&self, key: &K, generation: u64, from_small: bool, now: u64) -> Verdict {
+        let verdict = self.map.peek_with(key, |_, e| {
+            let meta = &e.meta;
+            if meta.generation != generation {
+                return Verdict::Leftover;
+            }
+            if meta.keep_until() <= now || meta.tags_checked.load(Ordering::Relaxed) == crate::tags::INVALID {
+                return Verdict::Evict;
+            }
+            let frequency = meta.frequency.load(Ordering::Relaxed);
+            if frequency == 0 {
+                return Verdict::Evict;
+            }
+            if from_small {
+                meta.frequency.store(0, Ordering::Relaxed);
+                meta.in_main.store(true, Ordering::Relaxed);
+            } else {
+                meta.frequency.store(frequency - 1, Ordering::Relaxed);
+            }
+            Verdict::Keep
         });
+        verdict.unwrap_or(Verdict::Leftover)
     }
-}
 
-enum Verdict {
-    Leftover,
-    SecondChance,
-    Evict,
+    /// Drops FIFO items left behind by replaced or removed entries.
+    fn compact(&self, w: &mut Writer<K>) {
+        let current = |(key, generation): &(K, u64)| {
+            self.map.peek_with(key, |_, e| e.meta.generation == *generation).unwrap_or(false)
+        };
+        w.small.retain(current);
+        w.main.retain(current);
+    }
 }
