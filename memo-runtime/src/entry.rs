@@ -25,7 +25,7 @@ pub(crate) struct Meta {
     /// `None` / `Ok(None)`: kept for the negative time to live.
     pub(crate) negative: bool,
     /// Tags the entry carries, for invalidation by tag.
-    pub(crate) tags: Arc<[Arc<str>]>,
+    pub(crate) tags: Tags,
     /// The tag invalidation sequence value when its load started (see `tags`).
     pub(crate) tag_seq: u64,
     /// The sequence value at which its tags were last found valid, or `tags::INVALID`.
@@ -36,6 +36,25 @@ pub(crate) struct Meta {
     pub(crate) frequency: AtomicU8,
     /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
     pub(crate) in_main: AtomicBool,
+}
+
+/// An entry's tags: shared between copies of the entry, and nothing allocated for an entry
+/// without tags (most of them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tags(Option<Arc<[Arc<str>]>>);
+
+impl From<Vec<Arc<str>>> for Tags {
+    fn from(tags: Vec<Arc<str>>) -> Self {
+        Self((!tags.is_empty()).then(|| Arc::from(tags)))
+    }
+}
+
+impl std::ops::Deref for Tags {
+    type Target = [Arc<str>];
+
+    fn deref(&self) -> &[Arc<str>] {
+        self.0.as_deref().unwrap_or(&[])
+    }
 }
 
 /// Whether a tagged entry survived the invalidations since it was loaded.
@@ -110,7 +129,7 @@ pub(crate) struct Times {
 
 impl Meta {
     /// The one constructor of entry metadata; the eviction bookkeeping starts blank.
-    pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Arc<[Arc<str>]>, tag_seq: u64) -> Self {
+    pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Tags, tag_seq: u64) -> Self {
         let Times { created_at, fresh_until, stale_until, fallback_until } = times;
         Self {
             created_at,

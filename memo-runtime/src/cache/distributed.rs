@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Cache, Pending, Tier};
 use crate::clock;
-use crate::entry::{Entry, Meta, Times};
+use crate::entry::{Entry, Meta, Tags, Times};
 use crate::l2::envelope::{self, Decoded};
 use crate::l2::keys::{self, KeyBytes};
 use crate::l2::outbox::Change;
@@ -212,7 +212,7 @@ where
     /// An L1 entry for a value read from the L2, with its remaining freshness.
     fn entry_from_l2(&self, decoded: &Decoded<'_>, value: V) -> Option<Entry<V>> {
         let m = decoded.meta;
-        let tags: Arc<[Tag]> = decoded.tags.iter().map(|t| Tag::from(*t)).collect();
+        let tags = Tags::from(decoded.tags.iter().map(|t| Tag::from(*t)).collect::<Vec<_>>());
         let times = Times {
             created_at: m.created_at,
             fresh_until: m.fresh_until,

@@ -32,6 +32,17 @@ enum State<V> {
     Abandoned,
 }
 
+/// A flight's state and whether anyone waited for it: the leader wakes only the kinds of
+/// waiters there were, so a load nobody waited for finishes without a system call.
+#[derive(Debug)]
+struct Shared<V> {
+    state: State<V>,
+    /// A sync caller blocked on `ready`.
+    blocked: bool,
+    /// An async caller awaited `notify`.
+    awaited: bool,
+}
+
 thread_local! {
     /// The flights whose loads this thread is running now, innermost last.
     static RUNNING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
@@ -117,7 +128,7 @@ pub(crate) enum Waited<V> {
 /// One in-progress load of one key.
 #[derive(Debug)]
 pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
+    shared: Mutex<Shared<V>>,
     ready: Condvar,
     notify: Notify,
     /// Set when the key (or the whole cache) is invalidated during the load: the result still
@@ -132,7 +143,7 @@ pub(crate) struct Flight<V> {
 impl<V: Clone> Flight<V> {
     pub(crate) fn new() -> Self {
         Self {
-            state: Mutex::new(State::Running),
+            shared: Mutex::new(Shared { state: State::Running, blocked: false, awaited: false }),
             ready: Condvar::new(),
             notify: Notify::new(),
             invalidated: AtomicBool::new(false),
@@ -140,8 +151,8 @@ impl<V: Clone> Flight<V> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<V>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Shared<V>> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn invalidate(&self) {
@@ -165,9 +176,17 @@ impl<V: Clone> Flight<V> {
     }
 
     fn finish(&self, state: State<V>) {
-        *self.lock() = state;
-        self.ready.notify_all();
-        self.notify.notify_waiters();
+        let (blocked, awaited) = {
+            let mut shared = self.lock();
+            shared.state = state;
+            (shared.blocked, shared.awaited)
+        };
+        if blocked {
+            self.ready.notify_all();
+        }
+        if awaited {
+            self.notify.notify_waiters();
+        }
     }
 
     pub(crate) fn complete(&self, value: V) {
@@ -189,19 +208,20 @@ impl<V: Clone> Flight<V> {
     /// Blocks until the load finishes or `timeout` passes.
     pub(crate) fn wait_blocking(&self, timeout: Option<Duration>) -> Waited<V> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut state = self.lock();
+        let mut shared = self.lock();
         loop {
-            if let Some(out) = Self::result(&state) {
+            if let Some(out) = Self::result(&shared.state) {
                 return out;
             }
-            state = match deadline {
-                None => self.ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+            shared.blocked = true;
+            shared = match deadline {
+                None => self.ready.wait(shared).unwrap_or_else(PoisonError::into_inner),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Waited::TimedOut;
                     }
-                    self.ready.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
+                    self.ready.wait_timeout(shared, left).unwrap_or_else(PoisonError::into_inner).0
                 }
             };
         }
@@ -220,8 +240,14 @@ impl<V: Clone> Flight<V> {
             let notified = self.notify.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if let Some(out) = Self::result(&self.lock()) {
-                return out;
+            {
+                let mut shared = self.lock();
+                if let Some(out) = Self::result(&shared.state) {
+                    return out;
+                }
+                // Registered before the state was read: the leader, which sets the state
+                // under this lock, sees the flag and wakes it.
+                shared.awaited = true;
             }
             notified.await;
         }
