@@ -19,7 +19,7 @@ fn the_cache_never_holds_more_than_its_capacity() {
     }
     let stats = bounded::stats();
     assert_eq!(stats.entries, 100);
-    assert_eq!(stats.evictions, 900);
+    assert_eq!(stats.evictions.size, 900);
 }
 
 #[cached]
@@ -58,7 +58,7 @@ fn hot_keys_survive_a_scan_of_cold_keys() {
     assert_eq!(HOT_LOADS.load(Ordering::SeqCst), 10, "each hot key loaded once, never evicted");
     let stats = scanned::stats();
     assert_eq!(stats.entries, 100);
-    assert_eq!(stats.evictions, 200 * 20 + 10 - 100);
+    assert_eq!(stats.evictions.size, 200 * 20 + 10 - 100);
 }
 
 static LOOP_LOADS: AtomicU32 = AtomicU32::new(0);

@@ -164,3 +164,26 @@ fn entries_carry_their_metadata() {
     assert!(negative.negative);
     assert_eq!(negative.fresh_until_millis, now + 2_000);
 }
+
+#[test]
+fn eviction_removes_expired_entries_first_and_says_so() {
+    use memo_runtime::Cache;
+
+    let clock = MockClock::install();
+    let cache: Cache<u32, u32> = Cache::builder().time_to_live(Duration::from_secs(1)).max_capacity(10).build();
+    for key in 0..10 {
+        cache.insert(key, key);
+    }
+    // Hit the first five so that, were they live, eviction would keep them over the rest.
+    for key in 0..5 {
+        assert_eq!(cache.get(&key), Some(key));
+    }
+    clock.advance(Duration::from_secs(1));
+    for key in 10..20 {
+        cache.insert(key, key);
+    }
+    let evictions = cache.stats().evictions;
+    assert_eq!(evictions.expired, 10, "every expired entry went, hit or not");
+    assert_eq!(evictions.size, 0, "no live entry had to make room");
+    assert!((10..20).all(|key| cache.get(&key) == Some(key)));
+}

@@ -77,7 +77,7 @@ use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
 use crate::notice::Notice;
 use crate::outcome::{CacheKey, CacheValue};
-use crate::stats::{CacheStats, Counter, HitCounter, Invalidations, LoadHistogram, StatsSource};
+use crate::stats::{CacheStats, Counter, Evictions, HitCounter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
 use policy::{Policy, Verdict};
 use store::Writer;
@@ -123,7 +123,8 @@ pub struct Cache<K, V> {
     coalesced: Counter,
     loads: Counter,
     load_errors: Counter,
-    evictions: Counter,
+    evicted_for_size: Counter,
+    evicted_expired: Counter,
     invalidated_keys: Counter,
     invalidated_all: Counter,
     invalidated_by_tag: Counter,
@@ -185,7 +186,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             coalesced: Counter::default(),
             loads: Counter::default(),
             load_errors: Counter::default(),
-            evictions: Counter::default(),
+            evicted_for_size: Counter::default(),
+            evicted_expired: Counter::default(),
             invalidated_keys: Counter::default(),
             invalidated_all: Counter::default(),
             invalidated_by_tag: Counter::default(),
@@ -340,7 +342,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             coalesced: self.coalesced.get(),
             loads: self.loads.get(),
             load_errors: self.load_errors.get(),
-            evictions: self.evictions.get(),
+            evictions: Evictions { size: self.evicted_for_size.get(), expired: self.evicted_expired.get() },
             invalidations: Invalidations {
                 keys: self.invalidated_keys.get(),
                 all: self.invalidated_all.get(),

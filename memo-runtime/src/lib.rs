@@ -345,7 +345,7 @@ pub use memo::{Memo, MemoBuilder};
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use memo_macros::invalidate;
-pub use stats::{CacheStats, Invalidations, LoadTimes};
+pub use stats::{CacheStats, Evictions, Invalidations, LoadTimes};
 pub use switch::{enabled, set_enabled};
 pub use tags::{invalidate_tag, invalidate_tags};
 pub use warm::warm;

@@ -22,7 +22,7 @@
 //! | `memo_early_refreshes_total` | counter | `cache` |
 //! | `memo_fallbacks_total` | counter | `cache` |
 //! | `memo_timeouts_total` | counter | `cache` |
-//! | `memo_evictions_total` | counter | `cache` |
+//! | `memo_evictions_total` | counter | `cache`, `cause` (`size`, `expired`) |
 //! | `memo_invalidations_total` | counter | `cache`, `cause` = `key`, `all`, `tag` |
 //! | `memo_entries` | gauge | `cache` |
 //! | `memo_load_seconds` | histogram | `cache` |
@@ -79,7 +79,10 @@ pub fn record() {
         c("memo_early_refreshes_total", s.early_refreshes);
         c("memo_fallbacks_total", s.fallbacks);
         c("memo_timeouts_total", s.timeouts);
-        c("memo_evictions_total", s.evictions);
+        let e = s.evictions;
+        for (cause, value) in [("size", e.size), ("expired", e.expired)] {
+            counter!("memo_evictions_total", "cache" => name.clone(), "cause" => cause).absolute(value);
+        }
         let i = s.invalidations;
         for (cause, value) in [("key", i.keys), ("all", i.all), ("tag", i.tags)] {
             counter!("memo_invalidations_total", "cache" => name.clone(), "cause" => cause).absolute(value);
@@ -143,7 +146,8 @@ fn add(sum: &mut CacheStats, s: &CacheStats) {
     sum.early_refreshes += s.early_refreshes;
     sum.fallbacks += s.fallbacks;
     sum.timeouts += s.timeouts;
-    sum.evictions += s.evictions;
+    sum.evictions.size += s.evictions.size;
+    sum.evictions.expired += s.evictions.expired;
     sum.invalidations.keys += s.invalidations.keys;
     sum.invalidations.all += s.invalidations.all;
     sum.invalidations.tags += s.invalidations.tags;
@@ -162,7 +166,7 @@ fn describe() {
     describe_counter!("memo_early_refreshes_total", "Reloads started before expiry by early refresh.");
     describe_counter!("memo_fallbacks_total", "Failed or timed-out loads answered with the last good value.");
     describe_counter!("memo_timeouts_total", "Calls that stopped waiting for a load at the timeout.");
-    describe_counter!("memo_evictions_total", "Entries removed to stay within capacity.");
+    describe_counter!("memo_evictions_total", "Entries removed by eviction: to stay within capacity, or expired.");
     describe_counter!("memo_invalidations_total", "Invalidations by cause.");
     describe_gauge!("memo_entries", "Entries held now.");
     describe_histogram!("memo_load_seconds", Unit::Seconds, "Duration of loads.");

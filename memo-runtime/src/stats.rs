@@ -53,8 +53,8 @@ pub struct CacheStats {
     pub loads: u64,
     /// Loads that returned an error (never stored).
     pub load_errors: u64,
-    /// Entries removed to stay within capacity.
-    pub evictions: u64,
+    /// Entries removed by eviction, by cause.
+    pub evictions: Evictions,
     /// Invalidations, by cause.
     pub invalidations: Invalidations,
     /// Stale values served while one reload ran (stale-while-revalidate).
@@ -79,6 +79,30 @@ impl CacheStats {
         let answered = self.hits + self.l2_hits + self.request_hits;
         let calls = answered + self.misses;
         if calls == 0 { 0.0 } else { answered as f64 / calls as f64 }
+    }
+}
+
+/// Entries one cache removed on its own, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Evictions {
+    /// Live entries removed to stay within capacity.
+    pub size: u64,
+    /// Entries with nothing left to serve (expired past any stale or fail-safe window, or
+    /// invalidated by tag) that eviction found and removed first.
+    pub expired: u64,
+}
+
+impl Evictions {
+    /// Every eviction, whatever its cause.
+    ///
+    /// ```
+    /// let stats = memo_runtime::CacheStats::default();
+    /// assert_eq!(stats.evictions.total(), 0);
+    /// ```
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.size + self.expired
     }
 }
 

@@ -82,7 +82,9 @@ impl<K: CacheKey> Writer<K> {
 enum Verdict {
     /// The entry was replaced or removed since: drop the item.
     Leftover,
-    /// Expired, invalidated by tag, or not hit: evict it.
+    /// Nothing left to serve (expired, or invalidated by tag): evict it.
+    Expired,
+    /// Not hit: evict it to make room.
     Evict,
     /// Move it to (or keep it in) the main FIFO.
     Keep,
@@ -171,10 +173,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             match self.verdict(&key, generation, from_small, now) {
                 Verdict::Leftover => {}
                 Verdict::Keep => w.main.push_back((key, generation)),
+                Verdict::Expired => {
+                    if self.map.remove_sync(&key) {
+                        w.live -= 1;
+                        self.evicted_expired.add(1);
+                    }
+                }
                 Verdict::Evict => {
                     if self.map.remove_sync(&key) {
                         w.live -= 1;
-                        self.evictions.add(1);
+                        self.evicted_for_size.add(1);
                     }
                     if from_small && let Some(h) = &mut w.history {
                         h.ghost.remember(h.hasher.hash_one(&key));
@@ -197,7 +205,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 return Verdict::Leftover;
             }
             if meta.keep_until() <= now || meta.tags_checked.load(Ordering::Relaxed) == crate::tags::INVALID {
-                return Verdict::Evict;
+                return Verdict::Expired;
             }
             let frequency = meta.frequency.load(Ordering::Relaxed);
             if frequency == 0 {
