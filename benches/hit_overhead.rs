@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench hit_overhead`.
 
+#[path = "support/keys.rs"]
+mod keys;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -52,26 +55,8 @@ impl Bare {
     }
 }
 
-/// The keys in a fixed shuffled order (xorshift, Fisher-Yates).
-fn shuffled() -> Vec<u64> {
-    let mut keys: Vec<u64> = (0..KEYS).collect();
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    for i in (1..keys.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        keys.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    keys
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 fn main() {
-    let keys = shuffled();
+    let keys = keys::shuffled(KEYS);
     let bare = Bare::new();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     for &k in &keys {
@@ -119,7 +104,7 @@ fn main() {
             })
         }));
     }
-    let [memo_sync, bare_sync, memo_async, bare_async] = results.map(median);
+    let [memo_sync, bare_sync, memo_async, bare_async] = results.map(keys::median);
     println!("hit, 1,000 warm u64 keys in a shuffled order, median of {ROUNDS} rounds (ns per call):");
     println!("| path | memo `#[cached(ttl = 300)]` | bare `scc::HashIndex` + coarse clock | memo / bare |");
     println!("|---|---|---|---|");

@@ -2,9 +2,11 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l1_engines \
+    cargo bench --bench stampede --bench request_memo --bench tags --bench l1_engines \
         --bench freshness && python3 benches/table.py
-It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers.
+It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers. (The
+hit-path, hit-ratio, memory and miss-path tables are written by their own benches, run with
+`-- --readme`.)
 """
 
 import json
@@ -42,30 +44,9 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench hit_path --bench stampede --bench request_memo --bench tags --bench l2 --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench --bench stampede --bench request_memo --bench tags --bench l2 --bench l1_engines` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
-    sections = [
-        ("Sync hit, 1 thread (`fn(u64) -> u64`, 1,000 warm keys)", "sync_hit_1_thread", 1),
-        ("Sync hit, 2 threads (time per call on each thread; throughput of both)", "sync_hit_2_threads", 2),
-        ("Async hit, 1 thread (`async fn(u64) -> u64`)", "async_hit_1_thread", 1),
-    ]
-    names = {
-        "memo_ttl": "**memo** `#[cached(ttl = 300)]`",
-        "cached_unbounded": "`cached` `#[cached]` (unbounded, no TTL)",
-        "cached_ttl": "`cached` `#[cached(ttl_secs = 300)]`",
-        "cached_lru": "`cached` `#[cached(max_size = 10_000)]` (LRU)",
-        "moka_ttl": "moka `get` (TTL 300 s)",
-        "quick_cache": "quick_cache `get` (no TTL)",
-    }
-    for title, group, threads in sections:
-        lines.append(f"| {title} | time per call | calls/s |")
-        lines.append("|---|---|---|")
-        for bench, label in names.items():
-            row = hit_row(label, group, bench, threads)
-            if row:
-                lines.append(row)
-        lines.append("")
     memo_rows = [
         ("`Mutex<HashMap>` hit, uncontended (the yardstick)", "mutex_hashmap"),
         ("**memo** `#[request_memo]` hit inside a scope", "request_memo"),
