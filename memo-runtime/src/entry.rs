@@ -24,28 +24,76 @@ pub(crate) struct Meta {
     pub(crate) load_micros: u32,
     /// `None` / `Ok(None)`: kept for the negative time to live.
     pub(crate) negative: bool,
-    /// Tags the entry carries, for invalidation by tag.
+    /// Tags the entry carries, for invalidation by tag, and their validity.
     pub(crate) tags: Tags,
-    /// The tag invalidation sequence value when its load started (see `tags`).
-    pub(crate) tag_seq: u64,
-    /// The sequence value at which its tags were last found valid, or `tags::INVALID`.
-    pub(crate) tags_checked: AtomicU64,
-    /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping).
-    pub(crate) generation: u64,
+    /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping;
+    /// wraps, and a coincidence costs at most one eviction decision).
+    pub(crate) generation: u32,
     /// Hits since the entry last went through eviction, up to 3 (S3-FIFO's frequency).
     pub(crate) frequency: AtomicU8,
     /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
     pub(crate) in_main: AtomicBool,
 }
 
-/// An entry's tags: shared between copies of the entry, and nothing allocated for an entry
-/// without tags (most of them).
+/// An entry's tags and what is known of their validity: nothing at all (no allocation, no
+/// check on a hit) for an entry without tags, most of them. Shared between copies of an entry.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tags(Option<Arc<[Arc<str>]>>);
+pub(crate) struct Tags(Option<Arc<TagSet>>);
 
-impl From<Vec<Arc<str>>> for Tags {
-    fn from(tags: Vec<Arc<str>>) -> Self {
-        Self((!tags.is_empty()).then(|| Arc::from(tags)))
+#[derive(Debug)]
+pub(crate) struct TagSet {
+    tags: Box<[Arc<str>]>,
+    /// The tag invalidation sequence value when the entry's load started (see `tags`).
+    seq: u64,
+    /// The sequence value at which the tags were last found valid, or `tags::INVALID`.
+    checked: AtomicU64,
+}
+
+impl Tags {
+    /// `tags`, as valid at the tag invalidation sequence value `seq`.
+    pub(crate) fn new(tags: Vec<Arc<str>>, seq: u64) -> Self {
+        Self((!tags.is_empty()).then(|| {
+            Arc::new(TagSet { tags: tags.into_boxed_slice(), seq, checked: AtomicU64::new(seq) })
+        }))
+    }
+
+    /// Whether a read already found the tags invalidated.
+    pub(crate) fn found_invalid(&self) -> bool {
+        self.0.as_ref().is_some_and(|set| set.checked.load(Ordering::Relaxed) == crate::tags::INVALID)
+    }
+
+    /// Checks the tags against invalidations by tag: one relaxed load unless something was
+    /// invalidated since the last check.
+    #[inline(always)]
+    pub(crate) fn state(&self) -> TagState {
+        let Some(set) = &self.0 else { return TagState::Valid };
+        let now = crate::tags::sequence();
+        let checked = set.checked.load(Ordering::Relaxed);
+        if checked == now {
+            TagState::Valid
+        } else if checked == crate::tags::INVALID {
+            TagState::Invalid
+        } else {
+            set.recheck(checked, now)
+        }
+    }
+}
+
+impl TagSet {
+    #[cold]
+    fn recheck(&self, checked: u64, now: u64) -> TagState {
+        if crate::tags::still_valid(&self.tags, self.seq) {
+            self.checked.fetch_max(now, Ordering::Relaxed);
+            TagState::Valid
+        } else if self
+            .checked
+            .compare_exchange(checked, crate::tags::INVALID, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            TagState::NewlyInvalid
+        } else {
+            TagState::Invalid
+        }
     }
 }
 
@@ -53,7 +101,7 @@ impl std::ops::Deref for Tags {
     type Target = [Arc<str>];
 
     fn deref(&self) -> &[Arc<str>] {
-        self.0.as_deref().unwrap_or(&[])
+        self.0.as_ref().map_or(&[], |set| &set.tags)
     }
 }
 
@@ -67,38 +115,10 @@ pub(crate) enum TagState {
 }
 
 impl Meta {
-    /// Checks the entry's tags against invalidations by tag: one relaxed load unless something
-    /// was invalidated since the last check.
+    /// Whether the entry's tags survived the invalidations since it was loaded.
     #[inline(always)]
     pub(crate) fn tag_state(&self) -> TagState {
-        if self.tags.is_empty() {
-            return TagState::Valid;
-        }
-        let now = crate::tags::sequence();
-        let checked = self.tags_checked.load(Ordering::Relaxed);
-        if checked == now {
-            TagState::Valid
-        } else if checked == crate::tags::INVALID {
-            TagState::Invalid
-        } else {
-            self.recheck_tags(checked, now)
-        }
-    }
-
-    #[cold]
-    fn recheck_tags(&self, checked: u64, now: u64) -> TagState {
-        if crate::tags::still_valid(&self.tags, self.tag_seq) {
-            self.tags_checked.fetch_max(now, Ordering::Relaxed);
-            TagState::Valid
-        } else if self
-            .tags_checked
-            .compare_exchange(checked, crate::tags::INVALID, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-        {
-            TagState::NewlyInvalid
-        } else {
-            TagState::Invalid
-        }
+        self.tags.state()
     }
 
     /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a fallback.
@@ -129,7 +149,7 @@ pub(crate) struct Times {
 
 impl Meta {
     /// The one constructor of entry metadata; the eviction bookkeeping starts blank.
-    pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Tags, tag_seq: u64) -> Self {
+    pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Tags) -> Self {
         let Times { created_at, fresh_until, stale_until, fallback_until } = times;
         Self {
             created_at,
@@ -139,8 +159,6 @@ impl Meta {
             load_micros,
             negative,
             tags,
-            tag_seq,
-            tags_checked: AtomicU64::new(tag_seq),
             generation: 0,
             frequency: AtomicU8::new(0),
             in_main: AtomicBool::new(false),

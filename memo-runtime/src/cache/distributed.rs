@@ -212,14 +212,14 @@ where
     /// An L1 entry for a value read from the L2, with its remaining freshness.
     fn entry_from_l2(&self, decoded: &Decoded<'_>, value: V) -> Option<Entry<V>> {
         let m = decoded.meta;
-        let tags = Tags::from(decoded.tags.iter().map(|t| Tag::from(*t)).collect::<Vec<_>>());
+        let tags = Tags::new(decoded.tags.iter().map(|t| Tag::from(*t)).collect(), crate::tags::sequence());
         let times = Times {
             created_at: m.created_at,
             fresh_until: m.fresh_until,
             stale_until: m.stale_until,
             fallback_until: m.fallback_until,
         };
-        Some(Entry { value, meta: Meta::new(times, m.load_micros, m.negative, tags, crate::tags::sequence()) })
+        Some(Entry { value, meta: Meta::new(times, m.load_micros, m.negative, tags) })
     }
 
     /// What L1 now holds for `key`, as L2 bytes with the time left to keep them.

@@ -97,7 +97,7 @@ impl Policy {
             stale_until: fresh_until.saturating_add(self.stale_ms),
             fallback_until: self.fallback_ms.map_or(0, |f| now.saturating_add(f)),
         };
-        Some(Meta::new(times, load_micros, negative, Tags::from(tags), tag_seq))
+        Some(Meta::new(times, load_micros, negative, Tags::new(tags, tag_seq)))
     }
 
     /// The metadata of a value kept after a failed load answered with it: fresh for the retry
@@ -106,7 +106,7 @@ impl Policy {
     pub(crate) fn fail_safe_meta(&self, meta: &Meta, now: u64) -> Meta {
         let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.fallback_until);
         let times = Times { fresh_until, stale_until: fresh_until, ..meta.times() };
-        Meta::new(times, meta.load_micros, meta.negative, meta.tags.clone(), meta.tag_seq)
+        Meta::new(times, meta.load_micros, meta.negative, meta.tags.clone())
     }
 }
 

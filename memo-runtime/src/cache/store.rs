@@ -33,12 +33,12 @@ use admission::{Ghost, Sketch};
 /// State guarded by the writer lock.
 #[derive(Debug)]
 pub(crate) struct Writer<K> {
-    small: VecDeque<(K, u64)>,
-    main: VecDeque<(K, u64)>,
+    small: VecDeque<(K, u32)>,
+    main: VecDeque<(K, u32)>,
     /// Made when the cache first fills.
     history: Option<History>,
     live: usize,
-    next_generation: u64,
+    next_generation: u32,
 }
 
 /// What the store remembers of keys it does not hold.
@@ -106,7 +106,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if self.policy.capacity == 0 {
             return;
         }
-        w.next_generation += 1;
+        w.next_generation = w.next_generation.wrapping_add(1);
         let generation = w.next_generation;
         entry.meta.generation = generation;
         let in_main = match self.map.entry_sync(key.clone()) {
@@ -198,13 +198,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// The fate of a FIFO's oldest item. An entry leaving the small FIFO after a hit enters
     /// the main FIFO with its frequency cleared; one in the main FIFO pays one unit of
     /// frequency for each pass it survives.
-    fn verdict(&self, key: &K, generation: u64, from_small: bool, now: u64) -> Verdict {
+    fn verdict(&self, key: &K, generation: u32, from_small: bool, now: u64) -> Verdict {
         let verdict = self.map.peek_with(key, |_, e| {
             let meta = &e.meta;
             if meta.generation != generation {
                 return Verdict::Leftover;
             }
-            if meta.keep_until() <= now || meta.tags_checked.load(Ordering::Relaxed) == crate::tags::INVALID {
+            if meta.keep_until() <= now || meta.tags.found_invalid() {
                 return Verdict::Expired;
             }
             let frequency = meta.frequency.load(Ordering::Relaxed);
@@ -224,7 +224,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Drops FIFO items left behind by replaced or removed entries.
     fn compact(&self, w: &mut Writer<K>) {
-        let current = |(key, generation): &(K, u64)| {
+        let current = |(key, generation): &(K, u32)| {
             self.map.peek_with(key, |_, e| e.meta.generation == *generation).unwrap_or(false)
         };
         w.small.retain(current);
