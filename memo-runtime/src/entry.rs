@@ -8,18 +8,20 @@ use std::time::Duration;
 ///
 /// Times are coarse-clock milliseconds since the Unix epoch
 /// ([`clock::now_millis`](crate::clock::now_millis)), so they mean the same in every process.
+/// The windows are kept as 32-bit offsets from `created_at` (see [`Offset`]) and read through
+/// [`fresh_until`](Meta::fresh_until) and its siblings.
 #[derive(Debug)]
 pub(crate) struct Meta {
     /// When the value was loaded (or put).
     pub(crate) created_at: u64,
     /// Until when a hit serves it as fresh.
-    pub(crate) fresh_until: u64,
-    /// Until when it may still be served stale while one reload runs; equal to `fresh_until`
-    /// when no stale window applies.
-    pub(crate) stale_until: u64,
-    /// Until when it may answer for a failed load (fail-safe); 0 without fail-safe. Past both
-    /// this and `stale_until` the entry is garbage and the first to be evicted.
-    pub(crate) fallback_until: u64,
+    fresh: Offset,
+    /// Until when it may still be served stale while one reload runs; equal to the fresh
+    /// window when no stale window applies.
+    stale: Offset,
+    /// Until when it may answer for a failed load (fail-safe); none without fail-safe. Past
+    /// both this and the stale window the entry is garbage and the first to be evicted.
+    fallback: Offset,
     /// How long the load took, in microseconds (for early refresh).
     pub(crate) load_micros: u32,
     /// `None` / `Ok(None)`: kept for the negative time to live.
@@ -123,7 +125,7 @@ impl Meta {
 
     /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a fallback.
     pub(crate) fn keep_until(&self) -> u64 {
-        self.stale_until.max(self.fallback_until)
+        self.stale_until().max(self.fallback_until())
     }
 
     /// Counts a hit for eviction, writing only while the frequency is below 3 so that hits on
@@ -147,15 +149,49 @@ pub(crate) struct Times {
     pub(crate) fallback_until: u64,
 }
 
+/// The end of a window, in 32 bits: milliseconds after `created_at` below 2^31, whole seconds
+/// (rounded down: a window never grows) from there to about 68 years, and `u32::MAX` for no end.
+/// A time at or before `created_at` is an offset of 0; an absent fail-safe window is 0 too,
+/// read back as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Offset(u32);
+
+impl Offset {
+    const FOREVER: u32 = u32::MAX;
+    const SECONDS: u32 = 1 << 31;
+
+    fn new(created_at: u64, until: u64) -> Self {
+        if until == u64::MAX {
+            return Self(Self::FOREVER);
+        }
+        let millis = until.saturating_sub(created_at);
+        match u32::try_from(millis) {
+            Ok(ms) if ms < Self::SECONDS => Self(ms),
+            _ => Self(Self::SECONDS | u32::try_from(millis / 1000).unwrap_or(u32::MAX).min(Self::SECONDS - 2)),
+        }
+    }
+
+    #[inline(always)]
+    fn until(self, created_at: u64) -> u64 {
+        if self.0 == Self::FOREVER {
+            u64::MAX
+        } else if self.0 & Self::SECONDS != 0 {
+            created_at.saturating_add(u64::from(self.0 & !Self::SECONDS) * 1000)
+        } else {
+            created_at.saturating_add(u64::from(self.0))
+        }
+    }
+}
+
 impl Meta {
     /// The one constructor of entry metadata; the eviction bookkeeping starts blank.
     pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Tags) -> Self {
         let Times { created_at, fresh_until, stale_until, fallback_until } = times;
         Self {
             created_at,
-            fresh_until,
-            stale_until,
-            fallback_until,
+            fresh: Offset::new(created_at, fresh_until),
+            stale: Offset::new(created_at, stale_until),
+            fallback: Offset::new(created_at, fallback_until),
             load_micros,
             negative,
             tags,
@@ -169,10 +205,27 @@ impl Meta {
     pub(crate) fn times(&self) -> Times {
         Times {
             created_at: self.created_at,
-            fresh_until: self.fresh_until,
-            stale_until: self.stale_until,
-            fallback_until: self.fallback_until,
+            fresh_until: self.fresh_until(),
+            stale_until: self.stale_until(),
+            fallback_until: self.fallback_until(),
         }
+    }
+
+    /// Until when a hit serves it as fresh (`u64::MAX`: no time to live).
+    #[inline(always)]
+    pub(crate) fn fresh_until(&self) -> u64 {
+        self.fresh.until(self.created_at)
+    }
+
+    /// Until when it may be served stale while one reload runs.
+    #[inline(always)]
+    pub(crate) fn stale_until(&self) -> u64 {
+        self.stale.until(self.created_at)
+    }
+
+    /// Until when it may answer for a failed load; 0 without fail-safe.
+    pub(crate) fn fallback_until(&self) -> u64 {
+        if self.fallback.0 == 0 { 0 } else { self.fallback.until(self.created_at) }
     }
 }
 
@@ -210,12 +263,30 @@ impl Meta {
     pub(crate) fn info(&self) -> EntryInfo {
         EntryInfo {
             created_at_millis: self.created_at,
-            fresh_until_millis: self.fresh_until,
-            stale_until_millis: self.stale_until,
-            fallback_until_millis: self.fallback_until,
+            fresh_until_millis: self.fresh_until(),
+            stale_until_millis: self.stale_until(),
+            fallback_until_millis: self.fallback_until(),
             load_time: Duration::from_micros(u64::from(self.load_micros)),
             negative: self.negative,
             tags: self.tags.iter().map(|t| t.to_string()).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offset;
+
+    #[test]
+    fn offsets_keep_milliseconds_below_24_days_and_never_lengthen_a_window() {
+        let created = 1_700_000_000_000;
+        for window in [0, 1, 999, 60_000, (1 << 31) - 1] {
+            assert_eq!(Offset::new(created, created + window).until(created), created + window);
+        }
+        let year = 365 * 24 * 3_600 * 1_000 + 345;
+        let kept = Offset::new(created, created + year).until(created) - created;
+        assert!(kept <= year && year - kept < 1_000, "a year kept as {kept} ms");
+        assert_eq!(Offset::new(created, u64::MAX).until(created), u64::MAX);
+        assert_eq!(Offset::new(created, created - 5).until(created), created, "a past time is now");
     }
 }

@@ -230,9 +230,9 @@ where
             .peek_with(key, |_, e| {
                 let meta = envelope::Meta {
                     created_at: e.meta.created_at,
-                    fresh_until: e.meta.fresh_until,
-                    stale_until: e.meta.stale_until,
-                    fallback_until: e.meta.fallback_until,
+                    fresh_until: e.meta.fresh_until(),
+                    stale_until: e.meta.stale_until(),
+                    fallback_until: e.meta.fallback_until(),
                     load_micros: e.meta.load_micros,
                     negative: e.meta.negative,
                 };

@@ -61,12 +61,12 @@ impl Policy {
     /// is off; when on, a random draw only in the last stretch before expiry.
     #[inline(always)]
     pub(crate) fn verdict(&self, meta: &Meta, now: u64) -> Verdict {
-        if now < meta.fresh_until {
+        if now < meta.fresh_until() {
             match self.early_refresh {
                 Some(beta) if xfetch(meta, now, beta) => Verdict::RefreshDue,
                 _ => Verdict::Fresh,
             }
-        } else if now < meta.stale_until {
+        } else if now < meta.stale_until() {
             Verdict::Stale
         } else {
             Verdict::Expired
@@ -75,7 +75,7 @@ impl Policy {
 
     /// Whether the entry may answer for a failed or timed-out load (fail-safe).
     pub(crate) fn falls_back(&self, meta: &Meta, now: u64) -> bool {
-        self.fallback_ms.is_some() && now < meta.fallback_until
+        self.fallback_ms.is_some() && now < meta.fallback_until()
     }
 
     /// The metadata of a value loaded or put at `now`, or `None` when this kind of value is
@@ -104,7 +104,7 @@ impl Policy {
     /// period, so that the source is tried at most once per key per period, and never past
     /// the fail-safe age.
     pub(crate) fn fail_safe_meta(&self, meta: &Meta, now: u64) -> Meta {
-        let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.fallback_until);
+        let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.fallback_until());
         let times = Times { fresh_until, stale_until: fresh_until, ..meta.times() };
         Meta::new(times, meta.load_micros, meta.negative, meta.tags.clone())
     }
@@ -113,7 +113,7 @@ impl Policy {
 /// `now - delta * beta * ln(u) >= fresh_until`, with `delta` the measured load time.
 fn xfetch(meta: &Meta, now: u64, beta: f64) -> bool {
     let delta_ms = f64::from(meta.load_micros) / 1_000.0 * beta;
-    let gap_ms = meta.fresh_until.saturating_sub(now) as f64;
+    let gap_ms = meta.fresh_until().saturating_sub(now) as f64;
     // -ln(u) exceeds 30 with probability e^-30: no draw needed further from expiry.
     if delta_ms <= 0.0 || gap_ms > delta_ms * 30.0 {
         return false;
