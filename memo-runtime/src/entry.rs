@@ -54,9 +54,10 @@ pub(crate) struct TagSet {
 impl Tags {
     /// `tags`, as valid at the tag invalidation sequence value `seq`.
     pub(crate) fn new(tags: Vec<Arc<str>>, seq: u64) -> Self {
-        Self((!tags.is_empty()).then(|| {
-            Arc::new(TagSet { tags: tags.into_boxed_slice(), seq, checked: AtomicU64::new(seq) })
-        }))
+        Self(
+            (!tags.is_empty())
+                .then(|| Arc::new(TagSet { tags: tags.into_boxed_slice(), seq, checked: AtomicU64::new(seq) })),
+        )
     }
 
     /// Whether a read already found the tags invalidated.

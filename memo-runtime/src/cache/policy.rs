@@ -2,8 +2,6 @@
 //! its times, and the one verdict every path asks of an entry (fresh, due for an early refresh,
 //! stale but servable, or expired; and whether it may answer for a failed load).
 
-use std::sync::Arc;
-
 use crate::entry::{Meta, Tags, Times};
 use crate::tags::Tag;
 
@@ -28,7 +26,7 @@ pub(crate) struct Policy {
     pub(crate) timeout: Option<std::time::Duration>,
     /// An L2 for this cache alone; without it, distributed loads use the installed one.
     #[cfg(feature = "redis")]
-    pub(crate) l2: Option<Arc<crate::l2::redis::RedisL2>>,
+    pub(crate) l2: Option<std::sync::Arc<crate::l2::redis::RedisL2>>,
 }
 
 /// What an entry is good for at a given time (its tags aside).
