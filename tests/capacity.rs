@@ -84,3 +84,52 @@ fn a_loop_a_little_larger_than_the_cache_is_mostly_hits() {
     assert!(loads * 2 < calls, "{loads} loads for {calls} calls: fewer than half should load");
     assert!(looped::stats().entries <= 100);
 }
+
+#[cached(max_bytes = 1_000, weigher = |page: &String| page.len())]
+fn page(id: u32) -> String {
+    format!("{id:0>100}")
+}
+
+#[test]
+fn a_byte_bound_keeps_what_fits_as_the_weigher_counts() {
+    for id in 0..100 {
+        page(id);
+        assert!(page::stats().entries <= 10, "ten pages of 100 bytes fit in 1,000");
+    }
+    let stats = page::stats();
+    assert_eq!(stats.entries, 10);
+    assert_eq!(stats.evictions.size, 90);
+}
+
+#[cached(max_bytes = "1KiB")]
+fn inline_weight(id: u64) -> u64 {
+    id
+}
+
+#[test]
+fn without_a_weigher_an_entry_weighs_its_key_and_value_inline() {
+    for id in 0..1_000 {
+        inline_weight(id);
+    }
+    // A u64 key and a u64 value: 16 bytes an entry, 64 in 1 KiB.
+    assert_eq!(inline_weight::stats().entries, 64);
+}
+
+#[test]
+fn a_cache_weighs_with_its_weigher_and_forgets_what_it_removes() {
+    use memo_runtime::Cache;
+
+    let cache: Cache<u32, Vec<u8>> = Cache::builder().max_bytes(1_000).build().with_weigher(|_, bytes| bytes.len());
+    cache.insert(1, vec![0; 600]);
+    cache.insert(2, vec![0; 300]);
+    assert_eq!(cache.stats().entries, 2);
+    cache.insert(3, vec![0; 300]);
+    assert_eq!(cache.stats().entries, 2, "1,200 bytes do not fit in 1,000: one went");
+    assert!(cache.invalidate(&3));
+    cache.insert(4, vec![0; 400]);
+    let held = [1, 2, 4].iter().filter(|k| cache.get(k).is_some()).count();
+    assert_eq!(cache.stats().entries as usize, held);
+    assert!(cache.get(&4).is_some(), "after the invalidation the newest entry fits");
+    cache.insert(5, vec![0; 2_000]);
+    assert!(cache.get(&5).is_none(), "an entry heavier than the bound is not kept");
+}

@@ -147,20 +147,32 @@ fn literal(expr: &Expr) -> Option<&Lit> {
 /// `"30s"`, `"5m"`, `"1h"`, `"1d"` or `"1h30m"`.
 pub(crate) fn duration(arg: &RawArg, errors: &mut Errors) -> Option<u64> {
     let name = &arg.name;
-    let expr = assigned(arg, &format!("{name} = 300` or `{name} = \"5m\""), errors)?;
+    let example = format!("{name} = 300` or `{name} = \"5m\"");
+    let explain = format!(
+        "`{name}` must be an integer number of seconds or a string with a unit, \
+         such as `{name} = 300`, `{name} = \"250ms\"`, `\"30s\"`, `\"5m\"`, `\"1h\"` or `\"1h30m\"`"
+    );
+    amount(arg, &example, &explain, |s| s.checked_mul(1000), parse_duration_text, errors)
+}
+
+/// A quantity written as an integer (scaled by `int`) or as a string with units (read by
+/// `text`); `explain` is the error at the value when it is neither.
+fn amount(
+    arg: &RawArg,
+    example: &str,
+    explain: &str,
+    int: fn(u64) -> Option<u64>,
+    text: fn(&str) -> Option<u64>,
+    errors: &mut Errors,
+) -> Option<u64> {
+    let expr = assigned(arg, example, errors)?;
     let parsed = match literal(expr) {
-        Some(Lit::Int(int)) => int.base10_parse::<u64>().ok().and_then(|s| s.checked_mul(1000)),
-        Some(Lit::Str(text)) => parse_duration_text(&text.value()),
+        Some(Lit::Int(value)) => value.base10_parse::<u64>().ok().and_then(int),
+        Some(Lit::Str(value)) => text(&value.value()),
         _ => None,
     };
     if parsed.is_none() {
-        errors.spanned(
-            expr,
-            format_args!(
-                "`{name}` must be an integer number of seconds or a string with a unit, \
-                 such as `{name} = 300`, `{name} = \"250ms\"`, `\"30s\"`, `\"5m\"`, `\"1h\"` or `\"1h30m\"`"
-            ),
-        );
+        errors.spanned(expr, explain);
     }
     parsed
 }
@@ -188,6 +200,33 @@ fn parse_duration_text(text: &str) -> Option<u64> {
         total = total.checked_add(number.checked_mul(unit_ms)?)?;
     }
     Some(total)
+}
+
+/// `name = 67_108_864` (bytes) or `name = "64MiB"`: a number of bytes.
+pub(crate) fn bytes(arg: &RawArg, errors: &mut Errors) -> Option<u64> {
+    let name = &arg.name;
+    let explain = format!(
+        "`{name}` must be an integer number of bytes or a string with a unit, such as \
+         `{name} = 1_000_000`, `{name} = \"512KiB\"`, `\"64MiB\"` or `\"1GB\"` (units: B, KB, MB, GB, KiB, MiB, GiB)"
+    );
+    amount(arg, &format!("{name} = \"64MiB\""), &explain, Some, parse_bytes_text, errors)
+}
+
+fn parse_bytes_text(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(text.len());
+    let number: u64 = text[..digits].replace('_', "").parse().ok()?;
+    let unit: u64 = match text[digits..].trim() {
+        "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(unit)
 }
 
 /// A non-negative integer such as `50_000`.
@@ -287,6 +326,17 @@ mod tests {
         assert_eq!(parse_duration_text("10"), None);
         assert_eq!(parse_duration_text("5x"), None);
         assert_eq!(parse_duration_text(""), None);
+    }
+
+    #[test]
+    fn sizes_with_units() {
+        assert_eq!(parse_bytes_text("64MiB"), Some(64 << 20));
+        assert_eq!(parse_bytes_text("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_bytes_text("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_bytes_text("1_000B"), Some(1_000));
+        assert_eq!(parse_bytes_text("64"), None, "a string needs a unit");
+        assert_eq!(parse_bytes_text("64mb"), None);
+        assert_eq!(parse_bytes_text(""), None);
     }
 
     #[test]

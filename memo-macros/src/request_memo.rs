@@ -30,7 +30,7 @@ impl Config {
             "crate" => {
                 set_once(&mut self.krate, name, args::path(arg, "crate = my_facade::memo_runtime", errors), errors)
             }
-            "ttl" | "jitter" | "negative_ttl" | "capacity" => errors.spanned(
+            "ttl" | "jitter" | "negative_ttl" | "capacity" | "max_bytes" | "weigher" => errors.spanned(
                 name,
                 format_args!(
                     "`{name}` is an argument of `#[cached]`: a request memo lives exactly as long as its request; \

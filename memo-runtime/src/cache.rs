@@ -143,6 +143,8 @@ pub struct Cache<K, V> {
     floors: floors::Floors<K>,
     /// Set when the cache first goes through a tier beneath the L1 (the Redis L2).
     tier: std::sync::OnceLock<Box<dyn Tier<K, V>>>,
+    /// What an entry weighs against the byte bound (see the `store` module).
+    weigher: store::Weigher<K, V>,
 }
 
 impl<K, V> fmt::Debug for Cache<K, V> {
@@ -197,6 +199,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             timeouts: Counter::default(),
             floors: floors::Floors::default(),
             tier: std::sync::OnceLock::new(),
+            weigher: store::Weigher::Inline,
             load_times: LoadHistogram::default(),
             fallback_log: Notice::new(),
             timeout_log: Notice::new(),

@@ -26,7 +26,39 @@ pub struct Slot {
     /// every function with the same key and value types shares one compiled copy of the code
     /// that builds and checks the cache.
     config: fn() -> CacheBuilder,
+    /// How to weigh the cache's values against its byte bound, if the function says.
+    weigher: Option<ValueWeigher>,
 }
+
+/// A weigher of values (`#[cached(weigher = ...)]`), the value type it takes recorded beside
+/// it so that a cache of that value type alone uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueWeigher {
+    value: TypeId,
+    /// A `fn(&V) -> usize` for the recorded `V`.
+    weigh: *const (),
+}
+
+impl ValueWeigher {
+    /// Records `weigh` with its value type.
+    #[inline(always)]
+    pub fn new<V: 'static>(weigh: fn(&V) -> usize) -> Self {
+        Self { value: TypeId::of::<V>(), weigh: weigh as *const () }
+    }
+
+    fn of<V: 'static>(self) -> Option<fn(&V) -> usize> {
+        // SAFETY: `weigh` was made from a `fn(&V) -> usize` for the type recorded in `value`,
+        // which was just checked to be this `V`; function pointers round-trip through
+        // `*const ()` on every platform Rust supports.
+        (self.value == TypeId::of::<V>())
+            .then(|| unsafe { std::mem::transmute::<*const (), fn(&V) -> usize>(self.weigh) })
+    }
+}
+
+// SAFETY: `ValueWeigher` holds a function pointer (and a type id), which is `Send + Sync`.
+unsafe impl Send for ValueWeigher {}
+// SAFETY: as above.
+unsafe impl Sync for ValueWeigher {}
 
 /// The address of a leaked `Cache<K, V>`, whose type is recorded beside it.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +80,7 @@ impl CacheCell {
     /// This slot, whose cache `config` describes.
     #[inline(always)]
     pub fn with(&'static self, config: fn() -> CacheBuilder) -> Slot {
-        Slot { cell: self, config }
+        Slot { cell: self, config, weigher: None }
     }
 }
 
@@ -59,6 +91,13 @@ impl Default for CacheCell {
 }
 
 impl Slot {
+    /// This slot, whose cache weighs its values with `weigher`.
+    #[inline(always)]
+    #[must_use]
+    pub fn weighing(self, weigher: ValueWeigher) -> Self {
+        Self { weigher: Some(weigher), ..self }
+    }
+
     /// The cache of the function whose key closure and return shape these are: generated
     /// code passes them so that the compiler infers the cache's key and value types, which the
     /// macro cannot spell.
@@ -80,7 +119,11 @@ impl Slot {
     #[inline]
     pub fn get_or_init<K: CacheKey, V: CacheValue>(self) -> &'static Cache<K, V> {
         let (type_id, erased) = *self.cell.cache.get_or_init(|| {
-            let cache: &'static Cache<K, V> = Box::leak(Box::new((self.config)().build()));
+            let mut cache: Cache<K, V> = (self.config)().build();
+            if let Some(weigh) = self.weigher.and_then(ValueWeigher::of::<V>) {
+                cache.weigh_values(weigh);
+            }
+            let cache: &'static Cache<K, V> = Box::leak(Box::new(cache));
             crate::stats::register(cache);
             (TypeId::of::<Cache<K, V>>(), Erased(std::ptr::from_ref(cache).cast()))
         });

@@ -1,7 +1,7 @@
 //! Items used by the code the macros generate. Not a public API: it changes without notice.
 
 pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
-pub use crate::cell::{CacheCell, Slot};
+pub use crate::cell::{CacheCell, Slot, ValueWeigher};
 pub use crate::outcome::select;
 
 /// The four shape selectors, imported anonymously: generated code brings them into scope with
@@ -249,6 +249,20 @@ where
     #[inline(always)]
     pub fn serializable(self) -> S {
         self.0
+    }
+}
+
+/// The weigher of a function with `max_bytes`. Generated code calls
+/// `Weighs(shape).values(weigher)` spanned at the weigher: a weigher of another type than the
+/// stored value (`&T` for a function returning `Result<T, E>`) is reported there.
+#[derive(Debug)]
+pub struct Weighs<S>(pub S);
+
+impl<S: Shape> Weighs<S> {
+    /// The weigher, its value type recorded.
+    #[inline(always)]
+    pub fn values(self, weigh: fn(&S::Stored) -> usize) -> ValueWeigher {
+        ValueWeigher::new(weigh)
     }
 }
 

@@ -108,6 +108,8 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `jitter = 60` | adds a uniform random `[0, jitter]` to each entry's time to live, so keys loaded together do not expire together | none |
 /// | `negative_ttl = 10` | keep negative results (`None`, `Ok(None)`) this long | not kept |
 /// | `capacity = 50_000` | most entries kept; S3-FIFO eviction keeps keys hit more than once | 10,000 |
+/// | `max_bytes = "64MiB"` | a bound in bytes besides `capacity` (integer bytes, or a string with `B`, `KB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`); an entry weighs what `weigher` says, or else its key's and value's inline size (`size_of`), which leaves out what they own on the heap | none |
+/// | `weigher = \|page: &Page\| page.html.len()` | with `max_bytes`, what a stored value (the `Ok` value for a `Result`) weighs in bytes: a function or a closure that captures nothing | inline size |
 /// | `skip(db, self)` | leave parameters out of the key (pools, clients, `self`) | none |
 /// | `key = expr` | the key, as an expression over the parameters (by-value ones are seen as clones) | the parameters not skipped |
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |

@@ -11,6 +11,8 @@ pub(crate) const KNOWN: &[&str] = &[
     "jitter",
     "negative_ttl",
     "capacity",
+    "max_bytes",
+    "weigher",
     "skip",
     "key",
     "name",
@@ -35,6 +37,8 @@ pub(crate) struct Config {
     pub(crate) jitter: Option<Arg<u64>>,
     pub(crate) negative_ttl: Option<Arg<u64>>,
     pub(crate) capacity: Option<Arg<usize>>,
+    pub(crate) max_bytes: Option<Arg<u64>>,
+    pub(crate) weigher: Option<Arg<Expr>>,
     pub(crate) skip: Option<Arg<Vec<Ident>>>,
     pub(crate) key: Option<Arg<Expr>>,
     pub(crate) name: Option<Arg<LitStr>>,
@@ -72,6 +76,11 @@ impl Config {
             "jitter" => set_once(&mut self.jitter, name, args::duration(arg, errors), errors),
             "negative_ttl" => set_once(&mut self.negative_ttl, name, args::duration(arg, errors), errors),
             "capacity" => set_once(&mut self.capacity, name, args::integer(arg, "capacity = 50_000", errors), errors),
+            "max_bytes" => set_once(&mut self.max_bytes, name, args::bytes(arg, errors), errors),
+            "weigher" => {
+                let expr = args::assigned(arg, "weigher = |page: &Page| page.html.len()", errors).cloned();
+                set_once(&mut self.weigher, name, expr, errors);
+            }
             "skip" => set_once(&mut self.skip, name, args::ident_list(arg, "skip(db, client)", errors), errors),
             "key" => {
                 let expr = args::assigned(arg, "key = (user.id, region)", errors).cloned();
@@ -128,6 +137,15 @@ impl Config {
         }
         if let Some(capacity) = self.capacity.as_ref().filter(|c| c.value == 0) {
             errors.at(capacity.span(), "`capacity` must be at least 1; remove `#[cached]` to turn caching off");
+        }
+        if let Some(bytes) = self.max_bytes.as_ref().filter(|b| b.value == 0) {
+            errors.at(bytes.span(), "`max_bytes` must be at least 1; remove `#[cached]` to turn caching off");
+        }
+        if let (Some(weigher), None) = (&self.weigher, &self.max_bytes) {
+            errors.at(
+                weigher.span(),
+                "`weigher` says what a value weighs against a bound in bytes: add `max_bytes = \"64MiB\"` too",
+            );
         }
         for (arg, what) in [
             (self.stale.as_ref().map(Arg::span), "`stale` serves a value for a while after its time to live"),

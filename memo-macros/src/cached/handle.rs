@@ -2,7 +2,8 @@
 //! and `stats`.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::parts::{arg_tags, builder, derive_tags};
 use super::plan::Plan;
@@ -88,6 +89,11 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         quote!({ #(#tag_rebinds)* #tags })
     };
     let derive = derive_tags(plan);
+    // A weigher of another type than the stored value is reported at the weigher.
+    let weighing = plan.settings.weigher.as_ref().map(|weigher| {
+        let check = quote_spanned!(weigher.span()=> #p::Weighs(__memo_shape).values(#weigher));
+        quote!(.weighing(#check))
+    });
     let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
     let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
     let doc_invalidate_all = format!("Removes every value {target} cached.");
@@ -104,7 +110,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
             static CELL: #p::CacheCell = #p::CacheCell::new();
             #prelude
             let __memo_key_fn = #key_fn;
-            visit.visit(#p::Site(__memo_shape, __memo_key_fn, #derive, CELL.with(|| #builder)))
+            visit.visit(#p::Site(__memo_shape, __memo_key_fn, #derive, CELL.with(|| #builder) #weighing))
         }
 
         #[doc = #doc_invalidate]

@@ -56,6 +56,7 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
         quote!(.negative_time_to_live(#d))
     });
     let capacity = s.capacity.map(|c| quote!(.max_capacity(#c)));
+    let max_bytes = s.max_bytes.map(|b| quote!(.max_bytes(#b)));
     let duration = |setter: TokenStream, v: Option<u64>| {
         v.map(|v| {
             let d = ms(v);
@@ -69,7 +70,7 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     let early_refresh = s.early_refresh.map(|beta| quote!(.early_refresh(#beta)));
     let version = s.version.map(|v| quote!(.version(#v)));
     quote! {
-        #p::builder(#name) #version #ttl #jitter #negative #capacity
+        #p::builder(#name) #version #ttl #jitter #negative #capacity #max_bytes
             #stale #stale_if_error #retry_after #timeout #early_refresh
     }
 }

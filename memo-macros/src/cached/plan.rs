@@ -13,6 +13,9 @@ pub(crate) struct Settings {
     pub(crate) jitter_ms: Option<u64>,
     pub(crate) negative_ttl_ms: Option<u64>,
     pub(crate) capacity: Option<usize>,
+    pub(crate) max_bytes: Option<u64>,
+    /// `weigher = ...`: what a stored value weighs against `max_bytes`.
+    pub(crate) weigher: Option<syn::Expr>,
     pub(crate) name: Option<LitStr>,
     pub(crate) version: Option<u32>,
     /// Within a request scope, repeated calls answer from the request memo.
@@ -61,6 +64,8 @@ impl<'f> Plan<'f> {
             jitter_ms: config.jitter.as_ref().map(|a| a.value),
             negative_ttl_ms: config.negative_ttl.as_ref().map(|a| a.value),
             capacity: config.capacity.as_ref().map(|a| a.value),
+            max_bytes: config.max_bytes.as_ref().map(|a| a.value),
+            weigher: config.weigher.as_ref().map(|a| a.value.clone()),
             name: config.name.as_ref().map(|a| a.value.clone()),
             version: config.version.as_ref().map(|a| a.value),
             request_consistent: config.request_consistent.is_some(),

@@ -43,6 +43,7 @@ impl Default for CacheBuilder {
                 jitter_ms: 0,
                 negative_ttl_ms: None,
                 capacity: DEFAULT_CAPACITY,
+                max_bytes: None,
                 stale_ms: 0,
                 fallback_ms: None,
                 retry_after_ms: DEFAULT_RETRY_AFTER.as_millis() as u64,
@@ -96,6 +97,26 @@ impl CacheBuilder {
     /// Defaults to [`DEFAULT_CAPACITY`]. `0` keeps nothing (every call loads).
     pub fn max_capacity(mut self, capacity: usize) -> Self {
         self.policy.capacity = capacity;
+        self
+    }
+
+    /// A bound in bytes besides the bound in entries: beyond it eviction removes entries as
+    /// it does beyond the capacity. Each entry weighs what the cache's weigher says: by
+    /// default the key's and the value's inline size (`size_of::<K>() + size_of::<V>()`),
+    /// which does not count what they own on the heap; give a weigher that does with
+    /// [`Cache::with_weigher`] (or `#[cached(weigher = ...)]`). An entry heavier than the
+    /// bound is not kept.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u32, String> =
+    ///     memo_runtime::Cache::builder().max_bytes(1_000).build().with_weigher(|_, page| page.len());
+    /// for id in 0..100 {
+    ///     cache.insert(id, "x".repeat(100));
+    /// }
+    /// assert_eq!(cache.stats().entries, 10);
+    /// ```
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.policy.max_bytes = Some(bytes);
         self
     }
 

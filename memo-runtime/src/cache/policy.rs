@@ -20,6 +20,8 @@ pub(crate) struct Policy {
     pub(crate) fallback_ms: Option<u64>,
     /// After a failed load answered from the fail-safe value, how long before the next try.
     pub(crate) retry_after_ms: u64,
+    /// The most bytes kept, as the cache's weigher counts them; `None`: no byte bound.
+    pub(crate) max_bytes: Option<u64>,
     /// XFetch's beta; `None`: no early refresh.
     pub(crate) early_refresh: Option<f64>,
     /// How long a caller waits for a load.

@@ -15,6 +15,10 @@
 //! (replaced or removed since) are dropped, and the FIFOs are compacted when such leftovers
 //! pile up, so their size stays O(capacity). The benchmark behind the choice is
 //! `benches/hit_ratio`.
+//!
+//! Under a bound in bytes (`max_bytes`) the same eviction also runs while the entries weigh
+//! more than the bound: the writer keeps their total, weighing an entry as it is stored and
+//! again as it leaves (so a weigher must give the same weight for the same entry).
 
 mod admission;
 
@@ -30,6 +34,29 @@ use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
 use admission::{Ghost, Sketch};
 
+/// What an entry weighs against the byte bound ([`CacheBuilder::max_bytes`]).
+///
+/// [`CacheBuilder::max_bytes`]: super::CacheBuilder::max_bytes
+pub(crate) enum Weigher<K, V> {
+    /// The key's and the value's inline size.
+    Inline,
+    /// A weigher of key and value ([`Cache::with_weigher`]).
+    Entry(fn(&K, &V) -> usize),
+    /// A weigher of the value (`#[cached(weigher = ...)]`).
+    Value(fn(&V) -> usize),
+}
+
+impl<K, V> Weigher<K, V> {
+    fn weigh(&self, key: &K, value: &V) -> u64 {
+        let bytes = match self {
+            Self::Inline => size_of::<K>() + size_of::<V>(),
+            Self::Entry(weigh) => weigh(key, value),
+            Self::Value(weigh) => weigh(value),
+        };
+        bytes as u64
+    }
+}
+
 /// State guarded by the writer lock.
 #[derive(Debug)]
 pub(crate) struct Writer<K> {
@@ -38,6 +65,8 @@ pub(crate) struct Writer<K> {
     /// Made when the cache first fills.
     history: Option<History>,
     live: usize,
+    /// What the live entries weigh, kept only under a byte bound.
+    bytes: u64,
     next_generation: u32,
 }
 
@@ -51,7 +80,7 @@ struct History {
 
 impl<K> Default for Writer<K> {
     fn default() -> Self {
-        Self { small: VecDeque::new(), main: VecDeque::new(), history: None, live: 0, next_generation: 0 }
+        Self { small: VecDeque::new(), main: VecDeque::new(), history: None, live: 0, bytes: 0, next_generation: 0 }
     }
 }
 
@@ -82,10 +111,10 @@ impl<K: CacheKey> Writer<K> {
 enum Verdict {
     /// The entry was replaced or removed since: drop the item.
     Leftover,
-    /// Nothing left to serve (expired, or invalidated by tag): evict it.
-    Expired,
-    /// Not hit: evict it to make room.
-    Evict,
+    /// Nothing left to serve (expired, or invalidated by tag): evict it. (With its weight.)
+    Expired(u64),
+    /// Not hit: evict it to make room. (With its weight.)
+    Evict(u64),
     /// Move it to (or keep it in) the main FIFO.
     Keep,
 }
@@ -99,6 +128,35 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.policy.capacity.saturating_sub(self.small_capacity())
     }
 
+    /// What an entry weighs, counted only under a byte bound.
+    fn weight(&self, key: &K, value: &V) -> u64 {
+        if self.policy.max_bytes.is_some() { self.weigher.weigh(key, value) } else { 0 }
+    }
+
+    fn over_bound(&self, w: &Writer<K>) -> bool {
+        w.live > self.policy.capacity || self.policy.max_bytes.is_some_and(|max| w.bytes > max)
+    }
+
+    /// Weighs entries with `weigher` (key, value) against the byte bound
+    /// ([`CacheBuilder::max_bytes`](super::CacheBuilder::max_bytes)). It should give the same
+    /// weight for the same entry each time. Call it before the cache holds entries.
+    ///
+    /// ```
+    /// let cache: memo_runtime::Cache<u32, Vec<u8>> =
+    ///     memo_runtime::Cache::builder().max_bytes(64 << 20).build().with_weigher(|_, bytes| bytes.len());
+    /// cache.insert(1, vec![0; 1024]);
+    /// ```
+    #[must_use]
+    pub fn with_weigher(mut self, weigher: fn(&K, &V) -> usize) -> Self {
+        self.weigher = Weigher::Entry(weigher);
+        self
+    }
+
+    /// Weighs entries by their value (the macro's `weigher`).
+    pub(crate) fn weigh_values(&mut self, weigher: fn(&V) -> usize) {
+        self.weigher = Weigher::Value(weigher);
+    }
+
     /// Stores `entry` under `key`, replacing any entry there, then evicts down to capacity.
     /// A replaced entry keeps its place (small or main FIFO) and its frequency. The caller
     /// holds the writer lock.
@@ -109,8 +167,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         w.next_generation = w.next_generation.wrapping_add(1);
         let generation = w.next_generation;
         entry.meta.generation = generation;
+        let weight = self.weight(&key, &entry.value);
         let in_main = match self.map.entry_sync(key.clone()) {
             Slot::Occupied(mut o) => {
+                w.bytes = w.bytes.saturating_sub(self.weight(o.key(), &o.get().value));
                 let old = &o.get().meta;
                 let in_main = old.in_main.load(Ordering::Relaxed);
                 entry.meta.frequency.store(old.frequency.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -126,6 +186,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 in_main
             }
         };
+        w.bytes += weight;
         let fifo = if in_main { &mut w.main } else { &mut w.small };
         fifo.push_back((key, generation));
         self.evict(w);
@@ -134,9 +195,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Removes `key`'s entry; true if there was one. The caller holds the writer lock.
     pub(super) fn remove(&self, w: &mut Writer<K>, key: &K) -> bool {
+        let weight = match self.policy.max_bytes {
+            Some(_) => self.map.peek_with(key, |k, e| self.weight(k, &e.value)).unwrap_or(0),
+            None => 0,
+        };
         let removed = self.map.remove_sync(key);
         if removed {
             w.live -= 1;
+            w.bytes = w.bytes.saturating_sub(weight);
             self.entries.store(w.live, Ordering::Relaxed);
         }
         removed
@@ -148,11 +214,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         w.small.clear();
         w.main.clear();
         w.live = 0;
+        w.bytes = 0;
         self.entries.store(0, Ordering::Relaxed);
     }
 
     fn evict(&self, w: &mut Writer<K>) {
-        if w.live <= self.policy.capacity {
+        if !self.over_bound(w) {
             return;
         }
         let capacity = self.policy.capacity;
@@ -165,7 +232,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         // around the main FIFO at most three times (its frequency is at most 3), so this
         // bound on turns is only a second guard.
         let mut turns = 4 * (w.small.len() + w.main.len()) + 1;
-        while w.live > capacity && turns > 0 {
+        while self.over_bound(w) && turns > 0 {
             turns -= 1;
             let from_small = w.small.len() >= self.small_capacity() || w.main.is_empty();
             let fifo = if from_small { &mut w.small } else { &mut w.main };
@@ -173,15 +240,17 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             match self.verdict(&key, generation, from_small, now) {
                 Verdict::Leftover => {}
                 Verdict::Keep => w.main.push_back((key, generation)),
-                Verdict::Expired => {
+                Verdict::Expired(weight) => {
                     if self.map.remove_sync(&key) {
                         w.live -= 1;
+                        w.bytes = w.bytes.saturating_sub(weight);
                         self.evicted_expired.add(1);
                     }
                 }
-                Verdict::Evict => {
+                Verdict::Evict(weight) => {
                     if self.map.remove_sync(&key) {
                         w.live -= 1;
+                        w.bytes = w.bytes.saturating_sub(weight);
                         self.evicted_for_size.add(1);
                     }
                     if from_small && let Some(h) = &mut w.history {
@@ -199,17 +268,17 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// the main FIFO with its frequency cleared; one in the main FIFO pays one unit of
     /// frequency for each pass it survives.
     fn verdict(&self, key: &K, generation: u32, from_small: bool, now: u64) -> Verdict {
-        let verdict = self.map.peek_with(key, |_, e| {
+        let verdict = self.map.peek_with(key, |k, e| {
             let meta = &e.meta;
             if meta.generation != generation {
                 return Verdict::Leftover;
             }
             if meta.keep_until() <= now || meta.tags.found_invalid() {
-                return Verdict::Expired;
+                return Verdict::Expired(self.weight(k, &e.value));
             }
             let frequency = meta.frequency.load(Ordering::Relaxed);
             if frequency == 0 {
-                return Verdict::Evict;
+                return Verdict::Evict(self.weight(k, &e.value));
             }
             if from_small {
                 meta.frequency.store(0, Ordering::Relaxed);
