@@ -1,5 +1,5 @@
 //! Freshness under load, simulated: loader runs per simulated second when 10,000 hot keys
-//! expire together, and what an origin outage costs with fail-safe.
+//! expire together, and what an origin outage costs with stale-if-error.
 //!
 //! Time is the mock clock: 1,000 requests per simulated second (Zipf(1.0) over the keys), each
 //! request one simulated millisecond after the last, background reloads settled between
@@ -142,7 +142,7 @@ fn simulate(name: &'static str, builder: CacheBuilder, seconds: u64, outage: Opt
 }
 
 fn ttl() -> CacheBuilder {
-    Cache::builder().max_capacity(KEYS as usize * 2).time_to_live(Duration::from_secs(10))
+    Cache::builder().capacity(KEYS as usize * 2).ttl(Duration::from_secs(10))
 }
 
 fn svg(runs: &[Run]) -> String {
@@ -212,7 +212,7 @@ fn main() {
     }
     let mut runs = Vec::new();
     runs.push(simulate("ttl only", ttl(), SECONDS, None));
-    runs.push(simulate("ttl + stale 5 s", ttl().stale_while_revalidate(Duration::from_secs(5)), SECONDS, None));
+    runs.push(simulate("ttl + stale 5 s", ttl().stale(Duration::from_secs(5)), SECONDS, None));
     runs.push(simulate("ttl + jitter 10 s", ttl().jitter(Duration::from_secs(10)), SECONDS, None));
     SLOW_LOADER.store(true, Ordering::Relaxed);
     runs.push(simulate(
@@ -244,7 +244,7 @@ fn main() {
     }
 
     let outage = simulate(
-        "fail-safe",
+        "stale-if-error",
         ttl()
             .jitter(Duration::from_secs(10))
             .stale_if_error(Duration::from_secs(600))
@@ -252,13 +252,13 @@ fn main() {
         90,
         Some((30, 60)),
     );
-    let plain = simulate("no fail-safe", ttl().jitter(Duration::from_secs(10)), 90, Some((30, 60)));
-    let outage = Run { name: "fail-safe (stale_if_error 10 min, retry_after 5 s)", ..outage };
+    let plain = simulate("no stale_if_error", ttl().jitter(Duration::from_secs(10)), 90, Some((30, 60)));
+    let outage = Run { name: "stale_if_error 10 min, retry_after 5 s", ..outage };
     line(String::new());
     line("| origin down from 30 s to 60 s | failed calls | origin attempts while down | bound: keys x (30 s / retry_after + 1) |".into());
     line("|---|---|---|---|".into());
     for run in [&plain, &outage] {
-        let bound = if run.name.starts_with("fail-safe") {
+        let bound = if run.name.starts_with("stale_if_error") {
             format!("{}", run.keys_requested_while_down * 7)
         } else {
             "none".into()

@@ -52,12 +52,7 @@ fn bench(c: &mut Criterion) {
         Memo::builder().redis(server.url()).namespace("bench").l2_timeout(Duration::from_millis(50)).connect().unwrap();
     // Capacity 0: L1 keeps nothing, so every call reads the L2.
     let memo: &'static Cache<u64, Product> = Box::leak(Box::new(
-        Cache::builder()
-            .name("bench::product")
-            .time_to_live(Duration::from_secs(3_600))
-            .max_capacity(0)
-            .l2(Arc::clone(&l2))
-            .build(),
+        Cache::builder().name("bench::product").ttl(Duration::from_secs(3_600)).capacity(0).l2(Arc::clone(&l2)).build(),
     ));
     let value = product(1, 20);
     let key = memo_runtime::l2::keys::entry_key("bench", "bench::product", 0, &KeyBytes::of(&1u64).unwrap());
@@ -130,7 +125,7 @@ fn bench(c: &mut Criterion) {
     // Redis stopped: the added latency per call once the breaker is open.
     server.kill();
     let plain: &'static Cache<u64, Product> =
-        Box::leak(Box::new(Cache::builder().time_to_live(Duration::from_secs(3_600)).max_capacity(0).build()));
+        Box::leak(Box::new(Cache::builder().ttl(Duration::from_secs(3_600)).capacity(0).build()));
     let ok = || Load::new(Shape::default(), async { Ok::<Product, String>(product(1, 20)) });
     let p99 = |with_l2: bool| {
         let mut samples: Vec<Duration> = (0..20_000)

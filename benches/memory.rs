@@ -37,7 +37,7 @@ fn child(name: &str) {
             std::hint::black_box(&map);
         }
         "memo" => {
-            let cache: Cache<u64, u64> = Cache::builder().max_capacity(CAPACITY).build();
+            let cache: Cache<u64, u64> = Cache::builder().capacity(CAPACITY).build();
             (0..INSERTS).for_each(|k| cache.insert(k, k));
             report(cache.stats().entries as usize);
             std::hint::black_box(&cache);

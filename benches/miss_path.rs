@@ -63,7 +63,7 @@ impl Contender for CachedLru {
 
 fn build(name: &str, capacity: usize) -> Box<dyn Contender> {
     match name {
-        "memo" => Box::new(Memo(Cache::builder().max_capacity(capacity).build())),
+        "memo" => Box::new(Memo(Cache::builder().capacity(capacity).build())),
         "quick_cache" => Box::new(QuickCache(quick_cache::sync::Cache::new(capacity))),
         "moka" => Box::new(Moka(moka::sync::Cache::new(capacity as u64))),
         "`cached` LRU" => Box::new(CachedLru(std::sync::Mutex::new(cached::LruCache::new(capacity)))),

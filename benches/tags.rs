@@ -45,7 +45,7 @@ fn hits(c: &mut Criterion) {
 
 /// A cache of `entries` entries, `tagged` of which carry the tag `bench:hot`.
 fn filled(entries: u64, tagged: u64) -> Cache<u64, u64> {
-    let cache = Cache::builder().max_capacity(entries as usize + 1).time_to_live(Duration::from_secs(3_600)).build();
+    let cache = Cache::builder().capacity(entries as usize + 1).ttl(Duration::from_secs(3_600)).build();
     for k in 0..entries {
         if k < tagged {
             cache.insert_with_tags(k, k, ["bench:hot"]);

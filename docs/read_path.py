@@ -12,7 +12,7 @@ STEPS = [
     ("call", "cache/call.rs", "get_or_load(_async): key and Load (body, tags, background?)"),
     ("request scope", "scope/memo.rs", "#[request_memo], request_consistent: the request's first answer"),
     ("L1", "cache.rs, cache/store.rs", "fresh: answer (no lock, no allocation)"),
-    ("verdict", "cache/policy.rs", "fresh | refresh due | stale | expired; fail-safe age"),
+    ("verdict", "cache/policy.rs", "fresh | refresh due | stale | expired; stale_if_error age"),
     ("single-flight", "cache/flight.rs, cache/miss.rs", "join the key's load, or lead it; wait at most the timeout"),
     ("L2 tier", "cache/miss.rs, cache/distributed.rs, l2/", "through_l2, async: Redis through one gate; faults are misses"),
     ("body", "cache/load.rs, cache/runner.rs", "in the caller, or apart (thread pool / tokio task)"),
@@ -20,8 +20,8 @@ STEPS = [
 
 SIDE = {
     "L1": "stale or refresh due: answer, one background reload",
-    "single-flight": "timed out: fail-safe value, else LoadTimeout",
-    "body": "error or panic: fail-safe value, paced by retry_after",
+    "single-flight": "timed out: stale-if-error value, else LoadTimeout",
+    "body": "error or panic: stale-if-error value, paced by retry_after",
 }
 
 BOX_W, BOX_H, GAP, LEFT, TOP = 470, 46, 22, 70, 50

@@ -11,11 +11,11 @@ fn valid(meta: Meta, tags: &[String], key: u64, value: &Vec<String>) -> Vec<u8> 
 
 fn meta() -> impl Strategy<Value = Meta> {
     (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>(), any::<bool>()).prop_map(
-        |(created_at, fresh_until, stale_until, fallback_until, load_micros, negative)| Meta {
+        |(created_at, fresh_until, stale_until, stale_if_error_until, load_micros, negative)| Meta {
             created_at,
             fresh_until,
             stale_until,
-            fallback_until,
+            stale_if_error_until,
             load_micros,
             negative,
         },

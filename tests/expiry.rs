@@ -143,7 +143,7 @@ fn entries_carry_their_metadata() {
 
     let clock = MockClock::install();
     let cache: Cache<u32, Option<u32>> =
-        Cache::builder().time_to_live(Duration::from_secs(10)).negative_time_to_live(Duration::from_secs(2)).build();
+        Cache::builder().ttl(Duration::from_secs(10)).negative_ttl(Duration::from_secs(2)).build();
     let now = clock.now_millis();
     let shape = OptionShape::default();
     cache.get_or_load(
@@ -170,7 +170,7 @@ fn eviction_removes_expired_entries_first_and_says_so() {
     use memo_runtime::Cache;
 
     let clock = MockClock::install();
-    let cache: Cache<u32, u32> = Cache::builder().time_to_live(Duration::from_secs(1)).max_capacity(10).build();
+    let cache: Cache<u32, u32> = Cache::builder().ttl(Duration::from_secs(1)).capacity(10).build();
     for key in 0..10 {
         cache.insert(key, key);
     }

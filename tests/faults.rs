@@ -204,9 +204,7 @@ impl Drop for Peak {
 type Item = Cache<u64, String>;
 
 fn item_cache(name: &str, l2: Arc<RedisL2>) -> &'static Item {
-    Box::leak(Box::new(
-        Cache::builder().name(name).time_to_live(Duration::from_secs(600)).max_capacity(10_000).l2(l2).build(),
-    ))
+    Box::leak(Box::new(Cache::builder().name(name).ttl(Duration::from_secs(600)).capacity(10_000).l2(l2).build()))
 }
 
 /// A value of about the size of a row: 200 bytes.

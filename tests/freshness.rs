@@ -1,4 +1,4 @@
-//! Freshness under load: stale-while-revalidate, fail-safe, early refresh and the load
+//! Freshness under load: stale-while-revalidate, stale-if-error, early refresh and the load
 //! timeout, with the mock clock (time-to-live arithmetic) and tokio's paused time (timeouts).
 //!
 //! Every test installs a `MockClock`, which serializes them.
@@ -101,7 +101,7 @@ static SAFE_FAIL: AtomicBool = AtomicBool::new(false);
 static SAFE_PANIC: AtomicBool = AtomicBool::new(false);
 
 #[cached(ttl = 10, stale_if_error = 60, retry_after = 5)]
-fn fail_safe(id: u32) -> Result<u32, String> {
+fn flaky(id: u32) -> Result<u32, String> {
     let run = SAFE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
     if SAFE_PANIC.load(Ordering::SeqCst) {
         panic!("origin crashed");
@@ -110,33 +110,33 @@ fn fail_safe(id: u32) -> Result<u32, String> {
 }
 
 #[test]
-fn fail_safe_answers_failures_with_the_last_good_value_and_throttles_retries() {
+fn stale_if_error_answers_failures_with_the_last_good_value_and_throttles_retries() {
     let clock = MockClock::install();
-    assert_eq!(fail_safe(1), Ok(101));
+    assert_eq!(flaky(1), Ok(101));
     clock.advance(Duration::from_secs(11));
     SAFE_FAIL.store(true, Ordering::SeqCst);
-    assert_eq!(fail_safe(1), Ok(101), "the failure is answered from the last good value");
+    assert_eq!(flaky(1), Ok(101), "the failure is answered from the last good value");
     assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 2);
     for _ in 0..10 {
         clock.advance(Duration::from_millis(400));
-        assert_eq!(fail_safe(1), Ok(101));
+        assert_eq!(flaky(1), Ok(101));
     }
     assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 2, "no retry within retry_after");
     clock.advance(Duration::from_secs(1));
-    assert_eq!(fail_safe(1), Ok(101));
+    assert_eq!(flaky(1), Ok(101));
     assert_eq!(SAFE_LOADS.load(Ordering::SeqCst), 3, "one retry per period");
 
     SAFE_PANIC.store(true, Ordering::SeqCst);
     clock.advance(Duration::from_secs(5));
-    assert_eq!(fail_safe(1), Ok(101), "a panic is answered like an error");
+    assert_eq!(flaky(1), Ok(101), "a panic is answered like an error");
     SAFE_PANIC.store(false, Ordering::SeqCst);
 
     clock.advance(Duration::from_secs(45)); // the value is 61 s old: past stale_if_error
-    assert_eq!(fail_safe(1), Err("origin down".into()));
+    assert_eq!(flaky(1), Err("origin down".into()));
     SAFE_FAIL.store(false, Ordering::SeqCst);
-    assert_eq!(fail_safe(1), Ok(106));
-    let stats = fail_safe::stats();
-    assert_eq!(stats.fallbacks, 3);
+    assert_eq!(flaky(1), Ok(106));
+    let stats = flaky::stats();
+    assert_eq!(stats.stale_if_error_served, 3);
     assert_eq!(stats.load_errors, 4);
 }
 
@@ -192,7 +192,7 @@ async fn a_timed_out_call_returns_a_timeout_error_and_the_load_finishes_in_the_b
 static SLOW_SAFE_LOADS: AtomicU32 = AtomicU32::new(0);
 
 #[cached(ttl = 10, timeout = "100ms", stale_if_error = 60)]
-async fn slow_with_fallback(id: u32) -> Result<u32, LoadTimeout> {
+async fn slow_with_stale_if_error(id: u32) -> Result<u32, LoadTimeout> {
     let run = SLOW_SAFE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
     if run > 1 {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -201,14 +201,14 @@ async fn slow_with_fallback(id: u32) -> Result<u32, LoadTimeout> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_timed_out_call_answers_with_the_fail_safe_value() {
+async fn a_timed_out_call_answers_with_the_stale_if_error_value() {
     let clock = MockClock::install();
-    assert_eq!(slow_with_fallback(3).await, Ok(301));
+    assert_eq!(slow_with_stale_if_error(3).await, Ok(301));
     clock.advance(Duration::from_secs(11));
-    assert_eq!(slow_with_fallback(3).await, Ok(301), "the reload is slow: the old value answers at the timeout");
+    assert_eq!(slow_with_stale_if_error(3).await, Ok(301), "the reload is slow: the old value answers at the timeout");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(slow_with_fallback(3).await, Ok(302));
-    assert_eq!(slow_with_fallback::stats().fallbacks, 1);
+    assert_eq!(slow_with_stale_if_error(3).await, Ok(302));
+    assert_eq!(slow_with_stale_if_error::stats().stale_if_error_served, 1);
 }
 
 static PACED_LOADS: AtomicU32 = AtomicU32::new(0);
@@ -223,7 +223,7 @@ async fn paced(id: u32) -> Result<u32, LoadTimeout> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_timed_out_call_answered_by_the_fail_safe_value_paces_the_next_calls_like_a_failed_load() {
+async fn a_timed_out_call_answered_by_the_stale_if_error_value_paces_the_next_calls_like_a_failed_load() {
     let clock = MockClock::install();
     assert_eq!(paced(4).await, Ok(401));
     clock.advance(Duration::from_secs(11));
@@ -231,7 +231,7 @@ async fn a_timed_out_call_answered_by_the_fail_safe_value_paces_the_next_calls_l
     assert_eq!(paced(4).await, Ok(401), "the reload hangs: the old value answers at the timeout");
     assert_eq!(paced(4).await, Ok(401), "within retry_after the old value answers at once");
     assert_eq!(started.elapsed(), Duration::from_millis(100), "only the first call waited");
-    assert_eq!((paced::stats().timeouts, paced::stats().fallbacks), (1, 1));
+    assert_eq!((paced::stats().timeouts, paced::stats().stale_if_error_served), (1, 1));
     clock.advance(Duration::from_secs(6));
     assert_eq!(paced(4).await, Ok(401), "after retry_after a call waits for the load again");
     assert_eq!(started.elapsed(), Duration::from_millis(200));
@@ -418,10 +418,10 @@ fn logged(id: u32) -> Result<u32, String> {
     if OUTAGE.load(Ordering::SeqCst) { Err("down".to_owned()) } else { Ok(id) }
 }
 
-/// Regression: every fallback logged a line (thousands a second for a hot cache whose source
+/// Regression: every stale-if-error answer logged a line (thousands a second for a hot cache whose source
 /// is down). Now the first is logged, and then one line per 10 s says how many there were.
 #[test]
-fn fallbacks_are_logged_once_per_ten_seconds_with_their_count() {
+fn stale_if_error_answers_are_logged_once_per_ten_seconds_with_their_count() {
     let clock = MockClock::install();
     let lines = support::log_lines::installed();
     for id in 0..500 {
@@ -431,12 +431,12 @@ fn fallbacks_are_logged_once_per_ten_seconds_with_their_count() {
     for _ in 0..10 {
         clock.advance(Duration::from_secs(1)); // expired, and past the retry period
         for id in 0..500 {
-            assert_eq!(logged(id), Ok(id), "answered by the fail-safe value");
+            assert_eq!(logged(id), Ok(id), "answered by the stale-if-error value");
         }
     }
     clock.advance(Duration::from_secs(1));
     logged(0).unwrap();
-    assert_eq!(logged::stats().fallbacks, 5_001);
+    assert_eq!(logged::stats().stale_if_error_served, 5_001);
     let counts: Vec<String> = lines
         .matching("freshness.logged")
         .into_iter()

@@ -20,7 +20,7 @@ use proptest::prelude::*;
 
 const TTL: u64 = 10_000;
 const STALE: u64 = 5_000;
-const FALLBACK: u64 = 30_000;
+const STALE_IF_ERROR: u64 = 30_000;
 const KEYS: usize = 3;
 
 /// `(version, loaded_at)`.
@@ -28,9 +28,9 @@ type Value = (u64, u64);
 
 static CACHE: LazyLock<Cache<u8, Value>> = LazyLock::new(|| {
     Cache::builder()
-        .time_to_live(Duration::from_millis(TTL))
-        .stale_while_revalidate(Duration::from_millis(STALE))
-        .stale_if_error(Duration::from_millis(FALLBACK))
+        .ttl(Duration::from_millis(TTL))
+        .stale(Duration::from_millis(STALE))
+        .stale_if_error(Duration::from_millis(STALE_IF_ERROR))
         .retry_after(Duration::from_secs(2))
         .build()
 });
@@ -99,7 +99,7 @@ proptest! {
         OVERLAP.store(false, Ordering::SeqCst);
         let mut known = [Known::default(); KEYS];
         // The latest time the origin was failing: values loaded before it may be served up to
-        // the fail-safe age (answering the failure, then for the retry period after it).
+        // the stale_if_error age (answering the failure, then for the retry period after it).
         let mut failing_at: Option<u64> = None;
         for op in ops {
             let now = clock.now_millis();
@@ -120,7 +120,7 @@ proptest! {
                         Ok((_, loaded_at)) => {
                             let age = now - loaded_at;
                             let failure_in_life = failing_at.is_some_and(|t| t >= loaded_at);
-                            let bound = if failure_in_life { (TTL + STALE).max(FALLBACK) } else { TTL + STALE };
+                            let bound = if failure_in_life { (TTL + STALE).max(STALE_IF_ERROR) } else { TTL + STALE };
                             prop_assert!(age <= bound, "age {age} ms over {bound} ms");
                             prop_assert!(loaded_at >= k.invalidated_at, "a value loaded before its invalidation");
                             k.latest_good = Some(k.latest_good.map_or(loaded_at, |t| t.max(loaded_at)));
@@ -128,7 +128,7 @@ proptest! {
                         Err(_) => {
                             prop_assert!(FAILING.load(Ordering::SeqCst), "an error while the origin is up");
                             if let Some(good) = k.latest_good {
-                                prop_assert!(now - good >= FALLBACK, "an error although a {} ms old value existed", now - good);
+                                prop_assert!(now - good >= STALE_IF_ERROR, "an error although a {} ms old value existed", now - good);
                             }
                         }
                     }

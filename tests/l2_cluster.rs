@@ -15,7 +15,7 @@ use memo_runtime::{Cache, Load, Memo, RedisL2};
 use support::redis_server::RedisCluster;
 
 fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
-    Box::leak(Box::new(Cache::builder().name("cluster::item").time_to_live(Duration::from_secs(60)).l2(l2).build()))
+    Box::leak(Box::new(Cache::builder().name("cluster::item").ttl(Duration::from_secs(60)).l2(l2).build()))
 }
 
 async fn item(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) -> String {

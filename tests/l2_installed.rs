@@ -45,7 +45,7 @@ async fn distributed_functions_write_through_to_the_installed_l2() {
         memo_runtime::Cache::builder()
             .name("products")
             .version(2)
-            .time_to_live(Duration::from_secs(60))
+            .ttl(Duration::from_secs(60))
             .l2(Memo::builder().redis(server.url()).namespace("app").connect().unwrap())
             .build(),
     ));

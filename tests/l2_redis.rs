@@ -16,7 +16,7 @@ use support::redis_server::RedisServer;
 /// the backplane lives as long as the process, as the macros' caches do).
 fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
     Box::leak(Box::new(
-        Cache::builder().name("catalog::product").version(1).time_to_live(Duration::from_secs(60)).l2(l2).build(),
+        Cache::builder().name("catalog::product").version(1).ttl(Duration::from_secs(60)).l2(l2).build(),
     ))
 }
 
@@ -396,8 +396,8 @@ async fn stale_l2_copies_answer_at_once_while_one_reload_refreshes_them() {
         Box::leak(Box::new(
             Cache::builder()
                 .name("swr::item")
-                .time_to_live(Duration::from_millis(300))
-                .stale_while_revalidate(Duration::from_secs(30))
+                .ttl(Duration::from_millis(300))
+                .stale(Duration::from_secs(30))
                 .l2(l2)
                 .build(),
         ))

@@ -22,9 +22,8 @@ async fn entries_travel_over_tls_to_a_server_a_private_ca_vouches_for() {
         .l2_timeout(Duration::from_millis(500))
         .connect()
         .unwrap();
-    let cache: &'static Cache<u64, String> = Box::leak(Box::new(
-        Cache::builder().name("tls::item").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
-    ));
+    let cache: &'static Cache<u64, String> =
+        Box::leak(Box::new(Cache::builder().name("tls::item").ttl(Duration::from_secs(60)).l2(l2.clone()).build()));
     let loads = AtomicU32::new(0);
     let shape = ResultShape::<String, String>::default();
     let value = cache
@@ -53,7 +52,7 @@ async fn a_server_no_trusted_ca_vouches_for_is_never_used() {
     let l2 =
         Memo::builder().redis(server.url()).namespace("tls").l2_timeout(Duration::from_millis(200)).connect().unwrap();
     let cache: &'static Cache<u64, String> = Box::leak(Box::new(
-        Cache::builder().name("tls::untrusted").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
+        Cache::builder().name("tls::untrusted").ttl(Duration::from_secs(60)).l2(l2.clone()).build(),
     ));
     let shape = ResultShape::<String, String>::default();
     let value = cache.through_l2().get_or_load_async(1, Load::new(shape, async { Ok("loaded".to_owned()) })).await;
@@ -79,9 +78,8 @@ async fn connections_do_not_depend_on_the_process_wide_crypto_provider() {
         .l2_timeout(Duration::from_millis(500))
         .connect()
         .unwrap();
-    let cache: &'static Cache<u64, String> = Box::leak(Box::new(
-        Cache::builder().name("tls::provider").time_to_live(Duration::from_secs(60)).l2(l2.clone()).build(),
-    ));
+    let cache: &'static Cache<u64, String> =
+        Box::leak(Box::new(Cache::builder().name("tls::provider").ttl(Duration::from_secs(60)).l2(l2.clone()).build()));
     let shape = ResultShape::<String, String>::default();
     let value = cache.through_l2().get_or_load_async(1, Load::new(shape, async { Ok("ring".to_owned()) })).await;
     assert_eq!(value.as_deref(), Ok("ring"));

@@ -47,7 +47,7 @@ fn streams() -> Vec<Stream> {
 type Contender = fn(&[u64]) -> u64;
 
 fn memo(stream: &[u64]) -> u64 {
-    let cache: Cache<u64, u64> = Cache::builder().max_capacity(CAPACITY).build();
+    let cache: Cache<u64, u64> = Cache::builder().capacity(CAPACITY).build();
     let loads = Cell::new(0u64);
     for &key in stream {
         cache.get_or_load(

@@ -9,8 +9,8 @@
 //!
 //! let cache: Cache<u64, String> = Cache::builder()
 //!     .name("users")
-//!     .time_to_live(Duration::from_secs(60))
-//!     .max_capacity(10_000)
+//!     .ttl(Duration::from_secs(60))
+//!     .capacity(10_000)
 //!     .build();
 //!
 //! let name = cache.get_or_load(7, Load::value(|| "seven".to_string()));
@@ -27,12 +27,12 @@
 //!   whether it may outlive the call ([`InCall`], [`Background`]); the mode picks the read path
 //!   at compile time.
 //! - `policy`: the settings, the one constructor of an entry's times and the one verdict every
-//!   path asks of an entry (fresh, due for an early refresh, stale, expired; fail-safe).
+//!   path asks of an entry (fresh, due for an early refresh, stale, expired; stale-if-error).
 //! - `store`: the map and its eviction.
 //! - `flight`: single-flight, one load per key at a time.
 //! - `miss`: the loading API and the one loop every miss runs (join or lead, wait, retry, time
 //!   out); `load`: what a leader does (run the body here or apart from the caller, then store
-//!   its value or answer from the fail-safe value, in one place).
+//!   its value or answer from the stale-if-error value, in one place).
 //! - `runner`: the only place where sync and async functions differ (blocking waits and the
 //!   load pool, or awaited waits and tokio tasks).
 //! - `fresh` and `background_mode`: stale-while-revalidate, early refresh and the load timeout.
@@ -130,11 +130,11 @@ pub struct Cache<K, V> {
     invalidated_by_tag: Counter,
     stale_served: Counter,
     early_refreshes: Counter,
-    fallbacks: Counter,
+    stale_if_error_served: Counter,
     timeouts: Counter,
     load_times: LoadHistogram,
     /// Fallbacks and timeouts are logged at most once per period each.
-    fallback_log: Notice,
+    stale_if_error_log: Notice,
     timeout_log: Notice,
     /// Whether the lack of a tokio runtime for `timeout` was logged.
     no_runtime_noted: AtomicBool,
@@ -163,7 +163,7 @@ impl Cache<(), ()> {
     /// ```
     /// use std::time::Duration;
     /// let cache: memo_runtime::Cache<String, u32> = memo_runtime::Cache::builder()
-    ///     .time_to_live(Duration::from_millis(250))
+    ///     .ttl(Duration::from_millis(250))
     ///     .build();
     /// assert!(cache.get(&"a".to_string()).is_none());
     /// ```
@@ -195,13 +195,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             invalidated_by_tag: Counter::default(),
             stale_served: Counter::default(),
             early_refreshes: Counter::default(),
-            fallbacks: Counter::default(),
+            stale_if_error_served: Counter::default(),
             timeouts: Counter::default(),
             floors: floors::Floors::default(),
             tier: std::sync::OnceLock::new(),
             weigher: store::Weigher::Inline,
             load_times: LoadHistogram::default(),
-            fallback_log: Notice::new(),
+            stale_if_error_log: Notice::new(),
             timeout_log: Notice::new(),
             no_runtime_noted: AtomicBool::new(false),
         }
@@ -267,7 +267,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// ```
     /// use std::time::Duration;
     /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
-    ///     .time_to_live(Duration::from_secs(60))
+    ///     .ttl(Duration::from_secs(60))
     ///     .build();
     /// cache.insert(1, 1);
     /// let info = cache.entry_info(&1).unwrap();
@@ -353,7 +353,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             },
             stale_served: self.stale_served.get(),
             early_refreshes: self.early_refreshes.get(),
-            fallbacks: self.fallbacks.get(),
+            stale_if_error_served: self.stale_if_error_served.get(),
             timeouts: self.timeouts.get(),
             entries: self.entries.load(Ordering::Relaxed) as u64,
             load_time: self.load_times.snapshot(),

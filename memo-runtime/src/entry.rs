@@ -19,9 +19,9 @@ pub(crate) struct Meta {
     /// Until when it may still be served stale while one reload runs; equal to the fresh
     /// window when no stale window applies.
     stale: Offset,
-    /// Until when it may answer for a failed load (fail-safe); none without fail-safe. Past
+    /// Until when it may answer for a failed load (stale_if_error); none without stale_if_error. Past
     /// both this and the stale window the entry is garbage and the first to be evicted.
-    fallback: Offset,
+    stale_if_error: Offset,
     /// How long the load took, in microseconds (for early refresh).
     pub(crate) load_micros: u32,
     /// `None` / `Ok(None)`: kept for the negative time to live.
@@ -126,7 +126,7 @@ impl Meta {
 
     /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a fallback.
     pub(crate) fn keep_until(&self) -> u64 {
-        self.stale_until().max(self.fallback_until())
+        self.stale_until().max(self.stale_if_error_until())
     }
 
     /// Counts a hit for eviction, writing only while the frequency is below 3 so that hits on
@@ -147,12 +147,12 @@ pub(crate) struct Times {
     pub(crate) created_at: u64,
     pub(crate) fresh_until: u64,
     pub(crate) stale_until: u64,
-    pub(crate) fallback_until: u64,
+    pub(crate) stale_if_error_until: u64,
 }
 
 /// The end of a window, in 32 bits: milliseconds after `created_at` below 2^31, whole seconds
 /// (rounded down: a window never grows) from there to about 68 years, and `u32::MAX` for no end.
-/// A time at or before `created_at` is an offset of 0; an absent fail-safe window is 0 too,
+/// A time at or before `created_at` is an offset of 0; an absent stale-if-error window is 0 too,
 /// read back as 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Offset(u32);
@@ -187,12 +187,12 @@ impl Offset {
 impl Meta {
     /// The one constructor of entry metadata; the eviction bookkeeping starts blank.
     pub(crate) fn new(times: Times, load_micros: u32, negative: bool, tags: Tags) -> Self {
-        let Times { created_at, fresh_until, stale_until, fallback_until } = times;
+        let Times { created_at, fresh_until, stale_until, stale_if_error_until } = times;
         Self {
             created_at,
             fresh: Offset::new(created_at, fresh_until),
             stale: Offset::new(created_at, stale_until),
-            fallback: Offset::new(created_at, fallback_until),
+            stale_if_error: Offset::new(created_at, stale_if_error_until),
             load_micros,
             negative,
             tags,
@@ -208,7 +208,7 @@ impl Meta {
             created_at: self.created_at,
             fresh_until: self.fresh_until(),
             stale_until: self.stale_until(),
-            fallback_until: self.fallback_until(),
+            stale_if_error_until: self.stale_if_error_until(),
         }
     }
 
@@ -224,9 +224,9 @@ impl Meta {
         self.stale.until(self.created_at)
     }
 
-    /// Until when it may answer for a failed load; 0 without fail-safe.
-    pub(crate) fn fallback_until(&self) -> u64 {
-        if self.fallback.0 == 0 { 0 } else { self.fallback.until(self.created_at) }
+    /// Until when it may answer for a failed load; 0 without stale_if_error.
+    pub(crate) fn stale_if_error_until(&self) -> u64 {
+        if self.stale_if_error.0 == 0 { 0 } else { self.stale_if_error.until(self.created_at) }
     }
 }
 
@@ -249,9 +249,9 @@ pub struct EntryInfo {
     /// Until when it may be served stale while it is reloaded, in milliseconds since the
     /// Unix epoch.
     pub stale_until_millis: u64,
-    /// Until when it may answer for a failed load (fail-safe), in milliseconds since the Unix
-    /// epoch; 0 without fail-safe.
-    pub fallback_until_millis: u64,
+    /// Until when it may answer for a failed load (stale_if_error), in milliseconds since the Unix
+    /// epoch; 0 without stale_if_error.
+    pub stale_if_error_until_millis: u64,
     /// How long the load that produced it took (zero for a put value).
     pub load_time: Duration,
     /// Whether it is a negative value (`None`, `Ok(None)`).
@@ -266,7 +266,7 @@ impl Meta {
             created_at_millis: self.created_at,
             fresh_until_millis: self.fresh_until(),
             stale_until_millis: self.stale_until(),
-            fallback_until_millis: self.fallback_until(),
+            stale_if_error_until_millis: self.stale_if_error_until(),
             load_time: Duration::from_micros(u64::from(self.load_micros)),
             negative: self.negative,
             tags: self.tags.iter().map(|t| t.to_string()).collect(),

@@ -115,10 +115,10 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// | `name = "products"` | the cache's name in statistics | `module::path::function` |
 /// | `version = 2` | bump when the value's shape changes | 0 |
 /// | `stale = "30s"` | stale-while-revalidate: for this long after `ttl`, a call answers at once with the old value while one background reload runs | off |
-/// | `stale_if_error = "1h"` | fail-safe: a load that fails, panics or times out is answered with the last good value if it is younger than this; counted and logged | off |
+/// | `stale_if_error = "1h"` | stale-if-error: a load that fails, panics or times out is answered with the last good value if it is younger than this; counted and logged | off |
 /// | `retry_after = "5s"` | with `stale_if_error`, the source is tried at most once per key per period while it fails | 1 s |
 /// | `early_refresh = 1.0` | XFetch: a hit reloads in the background when `now - load_time * beta * ln(rand()) >= fresh_until` | off |
-/// | `timeout = "250ms"` | a call waits this long for a load, then answers with a stale or fail-safe value, or a [`LoadTimeout`] error; the load finishes in the background | none |
+/// | `timeout = "250ms"` | a call waits this long for a load, then answers with a stale or stale-if-error value, or a [`LoadTimeout`] error; the load finishes in the background | none |
 /// | `tags = ["products", format!("product:{id}")]` | tags the entry carries, expressions over the arguments; [`invalidate_tag`] drops every entry with the tag | none |
 /// | `tags_from = \|v: &Vec<Product>\| ...` | a closure over the stored value (the `Ok` value for a `Result`) giving more tags, such as every product in a search result | none |
 /// | `request_consistent` | inside a [request scope](mod@scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |

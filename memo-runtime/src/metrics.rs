@@ -20,7 +20,7 @@
 //! | `memo_load_errors_total` | counter | `cache` |
 //! | `memo_stale_served_total` | counter | `cache` |
 //! | `memo_early_refreshes_total` | counter | `cache` |
-//! | `memo_fallbacks_total` | counter | `cache` |
+//! | `memo_stale_if_error_served_total` | counter | `cache` |
 //! | `memo_timeouts_total` | counter | `cache` |
 //! | `memo_evictions_total` | counter | `cache`, `cause` (`size`, `expired`) |
 //! | `memo_invalidations_total` | counter | `cache`, `cause` = `key`, `all`, `tag` |
@@ -77,7 +77,7 @@ pub fn record() {
         c("memo_load_errors_total", s.load_errors);
         c("memo_stale_served_total", s.stale_served);
         c("memo_early_refreshes_total", s.early_refreshes);
-        c("memo_fallbacks_total", s.fallbacks);
+        c("memo_stale_if_error_served_total", s.stale_if_error_served);
         c("memo_timeouts_total", s.timeouts);
         let e = s.evictions;
         for (cause, value) in [("size", e.size), ("expired", e.expired)] {
@@ -144,7 +144,7 @@ fn add(sum: &mut CacheStats, s: &CacheStats) {
     sum.load_errors += s.load_errors;
     sum.stale_served += s.stale_served;
     sum.early_refreshes += s.early_refreshes;
-    sum.fallbacks += s.fallbacks;
+    sum.stale_if_error_served += s.stale_if_error_served;
     sum.timeouts += s.timeouts;
     sum.evictions.size += s.evictions.size;
     sum.evictions.expired += s.evictions.expired;
@@ -164,7 +164,10 @@ fn describe() {
     describe_counter!("memo_load_errors_total", "Loads that returned an error, panicked or were abandoned.");
     describe_counter!("memo_stale_served_total", "Stale values served while one reload ran.");
     describe_counter!("memo_early_refreshes_total", "Reloads started before expiry by early refresh.");
-    describe_counter!("memo_fallbacks_total", "Failed or timed-out loads answered with the last good value.");
+    describe_counter!(
+        "memo_stale_if_error_served_total",
+        "Failed or timed-out loads answered with the last good value."
+    );
     describe_counter!("memo_timeouts_total", "Calls that stopped waiting for a load at the timeout.");
     describe_counter!("memo_evictions_total", "Entries removed by eviction: to stay within capacity, or expired.");
     describe_counter!("memo_invalidations_total", "Invalidations by cause.");

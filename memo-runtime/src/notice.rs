@@ -1,4 +1,4 @@
-//! Log lines for events that can repeat thousands of times a second (fallbacks, timeouts,
+//! Log lines for events that can repeat thousands of times a second (stale-if-error answers, timeouts,
 //! refused L2 operations): the first is logged at once, the ones that follow are counted, and
 //! the first after [`PERIOD`] is logged with how many there were. At most one line per period.
 

@@ -61,8 +61,8 @@ pub struct CacheStats {
     pub stale_served: u64,
     /// Reloads started before expiry by early refresh (XFetch).
     pub early_refreshes: u64,
-    /// Failed or timed-out loads answered with the last good value (fail-safe).
-    pub fallbacks: u64,
+    /// Failed or timed-out loads answered with the last good value (stale_if_error).
+    pub stale_if_error_served: u64,
     /// Calls that stopped waiting for a load at the timeout.
     pub timeouts: u64,
     /// Entries held now (fresh or expired, not yet evicted).
@@ -88,7 +88,7 @@ impl CacheStats {
 pub struct Evictions {
     /// Live entries removed to stay within capacity.
     pub size: u64,
-    /// Entries with nothing left to serve (expired past any stale or fail-safe window, or
+    /// Entries with nothing left to serve (expired past any stale or stale-if-error window, or
     /// invalidated by tag) that eviction found and removed first.
     pub expired: u64,
 }

@@ -1,7 +1,7 @@
 //! The kill switch: turn every cache off at once, to debug or to measure what caching buys.
 //!
 //! With caching off, every `#[cached]` and `#[request_memo]` call runs its function's body (no
-//! lookup, no single-flight, no timeout or fail-safe, nothing stored, nothing read from or
+//! lookup, no single-flight, no timeout or stale-if-error, nothing stored, nothing read from or
 //! written to the L2) and [`warm`](crate::warm()) does nothing;
 //! invalidations still apply, so turning caching back on serves nothing a write made stale.
 //! It starts off when the environment variable `MEMO_DISABLE` is `1`, `true` or `yes` when the

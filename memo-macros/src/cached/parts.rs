@@ -45,7 +45,7 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     let ms = |v: u64| quote!(::core::time::Duration::from_millis(#v));
     let ttl = s.ttl_ms.map(|v| {
         let d = ms(v);
-        quote!(.time_to_live(#d))
+        quote!(.ttl(#d))
     });
     let jitter = s.jitter_ms.map(|v| {
         let d = ms(v);
@@ -53,9 +53,9 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     });
     let negative = s.negative_ttl_ms.map(|v| {
         let d = ms(v);
-        quote!(.negative_time_to_live(#d))
+        quote!(.negative_ttl(#d))
     });
-    let capacity = s.capacity.map(|c| quote!(.max_capacity(#c)));
+    let capacity = s.capacity.map(|c| quote!(.capacity(#c)));
     let max_bytes = s.max_bytes.map(|b| quote!(.max_bytes(#b)));
     let duration = |setter: TokenStream, v: Option<u64>| {
         v.map(|v| {
@@ -63,10 +63,10 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
             quote!(.#setter(#d))
         })
     };
-    let stale = duration(quote!(stale_while_revalidate), s.stale_ms);
+    let stale = duration(quote!(stale), s.stale_ms);
     let stale_if_error = duration(quote!(stale_if_error), s.stale_if_error_ms);
     let retry_after = duration(quote!(retry_after), s.retry_after_ms);
-    let timeout = duration(quote!(load_timeout), s.timeout_ms);
+    let timeout = duration(quote!(timeout), s.timeout_ms);
     let early_refresh = s.early_refresh.map(|beta| quote!(.early_refresh(#beta)));
     let version = s.version.map(|v| quote!(.version(#v)));
     quote! {

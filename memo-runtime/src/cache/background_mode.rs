@@ -14,7 +14,7 @@ use super::miss::{Accept, Beneath};
 use super::runner::Runner;
 use crate::outcome::{CacheKey, CacheValue, Shape};
 
-/// The error a timed-out call returns when there is no stale or fail-safe value to answer
+/// The error a timed-out call returns when there is no stale or stale-if-error value to answer
 /// with. A function with `#[cached(timeout = ...)]` returns `Result<T, E>` with
 /// `E: From<LoadTimeout>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

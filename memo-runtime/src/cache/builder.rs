@@ -9,7 +9,7 @@ use crate::outcome::{CacheKey, CacheValue};
 /// The default bound on entries when none is given.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
-/// The default pause between tries of a failing load answered by the fail-safe value.
+/// The default pause between tries of a failing load answered by the stale-if-error value.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Builds a [`Cache`]; see [`Cache::builder`].
@@ -20,10 +20,10 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 ///
 /// let cache: Cache<u64, Option<String>> = Cache::builder()
 ///     .name("users")
-///     .time_to_live(Duration::from_secs(300))
+///     .ttl(Duration::from_secs(300))
 ///     .jitter(Duration::from_secs(60))
-///     .negative_time_to_live(Duration::from_secs(10))
-///     .max_capacity(50_000)
+///     .negative_ttl(Duration::from_secs(10))
+///     .capacity(50_000)
 ///     .build();
 /// assert_eq!(cache.name(), "users");
 /// ```
@@ -45,7 +45,7 @@ impl Default for CacheBuilder {
                 capacity: DEFAULT_CAPACITY,
                 max_bytes: None,
                 stale_ms: 0,
-                fallback_ms: None,
+                stale_if_error_ms: None,
                 retry_after_ms: DEFAULT_RETRY_AFTER.as_millis() as u64,
                 early_refresh: None,
                 timeout: None,
@@ -74,7 +74,7 @@ impl CacheBuilder {
     }
 
     /// How long a value stays fresh. Without it, values stay until evicted or invalidated.
-    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+    pub fn ttl(mut self, ttl: Duration) -> Self {
         self.policy.ttl_ms = Some(millis(ttl));
         self
     }
@@ -87,7 +87,7 @@ impl CacheBuilder {
     }
 
     /// How long negative values (`None`, `Ok(None)`) are kept. Without it they are not kept.
-    pub fn negative_time_to_live(mut self, ttl: Duration) -> Self {
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
         self.policy.negative_ttl_ms = Some(millis(ttl));
         self
     }
@@ -95,7 +95,7 @@ impl CacheBuilder {
     /// The most entries kept; beyond it S3-FIFO eviction removes first the expired entries, then
     /// new keys not hit again, then entries not hit lately.
     /// Defaults to [`DEFAULT_CAPACITY`]. `0` keeps nothing (every call loads).
-    pub fn max_capacity(mut self, capacity: usize) -> Self {
+    pub fn capacity(mut self, capacity: usize) -> Self {
         self.policy.capacity = capacity;
         self
     }
@@ -126,36 +126,36 @@ impl CacheBuilder {
     /// ```
     /// use std::time::Duration;
     /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
-    ///     .time_to_live(Duration::from_secs(60))
-    ///     .stale_while_revalidate(Duration::from_secs(30))
+    ///     .ttl(Duration::from_secs(60))
+    ///     .stale(Duration::from_secs(30))
     ///     .build();
     /// cache.insert(1, 1);
     /// let info = cache.entry_info(&1).unwrap();
     /// assert_eq!(info.stale_until_millis - info.fresh_until_millis, 30_000);
     /// ```
-    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+    pub fn stale(mut self, window: Duration) -> Self {
         self.policy.stale_ms = millis(window);
         self
     }
 
-    /// Fail-safe: when a load fails, panics or times out, answer with the last good value if it
+    /// Stale-if-error: when a load fails, panics or times out, answer with the last good value if it
     /// is younger than `max_age`, and wait [`retry_after`](Self::retry_after) before trying
     /// the source again.
     ///
     /// ```
     /// use std::time::Duration;
     /// let cache: memo_runtime::Cache<u8, u8> = memo_runtime::Cache::builder()
-    ///     .time_to_live(Duration::from_secs(60))
+    ///     .ttl(Duration::from_secs(60))
     ///     .stale_if_error(Duration::from_secs(3_600))
     ///     .build();
     /// # let _ = cache;
     /// ```
     pub fn stale_if_error(mut self, max_age: Duration) -> Self {
-        self.policy.fallback_ms = Some(millis(max_age));
+        self.policy.stale_if_error_ms = Some(millis(max_age));
         self
     }
 
-    /// With fail-safe, how long a failed load's fallback answers before the source is tried
+    /// With `stale_if_error`, how long a failed load answered from the last good value waits before the source is tried
     /// again (at most one try per key per period). Defaults to [`DEFAULT_RETRY_AFTER`].
     ///
     /// ```
@@ -182,16 +182,16 @@ impl CacheBuilder {
         self
     }
 
-    /// How long a call waits for a load: past it the call answers with a stale or fail-safe
+    /// How long a call waits for a load: past it the call answers with a stale or stale-if-error
     /// value if there is one, else with a timeout error, and the load finishes in the
     /// background.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = memo_runtime::Cache::builder().load_timeout(Duration::from_millis(250));
+    /// let builder = memo_runtime::Cache::builder().timeout(Duration::from_millis(250));
     /// # let _ = builder;
     /// ```
-    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.policy.timeout = Some(timeout);
         self
     }

@@ -159,8 +159,8 @@ impl<S: Shape, B, X, D, M> Load<S, B, X, D, M> {
     ///
     /// static CACHE: LazyLock<Cache<u8, u32>> = LazyLock::new(|| {
     ///     Cache::builder()
-    ///         .time_to_live(Duration::from_secs(60))
-    ///         .stale_while_revalidate(Duration::from_secs(30))
+    ///         .ttl(Duration::from_secs(60))
+    ///         .stale(Duration::from_secs(30))
     ///         .build()
     /// });
     /// assert_eq!(CACHE.get_or_load(1, Load::value(|| 5).background()), 5);
@@ -173,7 +173,7 @@ impl<S: Shape, B, X, D, M> Load<S, B, X, D, M> {
 
 impl<S: Shape, B, X, D> Load<S, B, X, D, Background> {
     /// The answer of a call that stops waiting at the cache's
-    /// [`load_timeout`](super::CacheBuilder::load_timeout) with no fail-safe value to give;
+    /// [`timeout`](super::CacheBuilder::timeout) with no stale-if-error value to give;
     /// without it, calls wait for their load however long it takes.
     ///
     /// ```
@@ -182,7 +182,7 @@ impl<S: Shape, B, X, D> Load<S, B, X, D, Background> {
     /// use memo_runtime::{Cache, Load, LoadTimeout, outcome::ResultShape};
     ///
     /// static CACHE: LazyLock<Cache<u8, u32>> = LazyLock::new(|| {
-    ///     Cache::builder().time_to_live(Duration::from_secs(60)).load_timeout(Duration::from_millis(50)).build()
+    ///     Cache::builder().ttl(Duration::from_secs(60)).timeout(Duration::from_millis(50)).build()
     /// });
     /// let shape = ResultShape::<u32, LoadTimeout>::default();
     /// let slow = async {

@@ -217,7 +217,7 @@ where
             created_at: m.created_at,
             fresh_until: m.fresh_until,
             stale_until: m.stale_until,
-            fallback_until: m.fallback_until,
+            stale_if_error_until: m.stale_if_error_until,
         };
         Some(Entry { value, meta: Meta::new(times, m.load_micros, m.negative, tags) })
     }
@@ -232,7 +232,7 @@ where
                     created_at: e.meta.created_at,
                     fresh_until: e.meta.fresh_until(),
                     stale_until: e.meta.stale_until(),
-                    fallback_until: e.meta.fallback_until(),
+                    stale_if_error_until: e.meta.stale_if_error_until(),
                     load_micros: e.meta.load_micros,
                     negative: e.meta.negative,
                 };

@@ -1,5 +1,5 @@
 //! Freshness beyond the time to live: what a call that may serve stale values finds, and the
-//! fail-safe answer for failed and timed-out loads. The rules themselves are the policy's
+//! stale-if-error answer for failed and timed-out loads. The rules themselves are the policy's
 //! (see the `policy` module).
 
 use super::Cache;
@@ -8,7 +8,7 @@ use crate::clock;
 use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
 
-/// Why a load gets no value of its own, for the fail-safe's log line.
+/// Why a load gets no value of its own, for the stale-if-error log line.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Failure {
     Failed,
@@ -76,28 +76,28 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         probe
     }
 
-    /// The fail-safe answer for a load of `key` that failed, panicked or timed out: the stored
+    /// The stale-if-error answer for a load of `key` that failed, panicked or timed out: the stored
     /// value if it is young enough and not invalidated. Re-stored as fresh for the retry
-    /// period (see [`Policy::fail_safe_meta`](super::policy::Policy::fail_safe_meta)); counted
+    /// period (see [`Policy::stale_if_error_meta`](super::policy::Policy::stale_if_error_meta)); counted
     /// and logged. The one place where a load's failure is answered with an old value.
-    pub(super) fn fail_safe(&self, key: &K, why: Failure) -> Option<V> {
-        self.policy.fallback_ms?;
+    pub(super) fn stale_if_error_answer(&self, key: &K, why: Failure) -> Option<V> {
+        self.policy.stale_if_error_ms?;
         let now = clock::now_millis_fast();
         let kept = self
             .map
             .peek_with(key, |_, e| {
                 (self.policy.falls_back(&e.meta, now) && self.tags_valid(&e.meta))
-                    .then(|| Entry { value: e.value.clone(), meta: self.policy.fail_safe_meta(&e.meta, now) })
+                    .then(|| Entry { value: e.value.clone(), meta: self.policy.stale_if_error_meta(&e.meta, now) })
             })
             .flatten()?;
         let value = kept.value.clone();
         self.write(&mut self.lock_writer(), key.clone(), kept);
-        self.fallbacks.add(1);
-        if let Some(count) = self.fallback_log.due() {
+        self.stale_if_error_served.add(1);
+        if let Some(count) = self.stale_if_error_log.due() {
             tracing::warn!(
                 cache = %self.policy.name,
                 count,
-                "{}; answering with the last good value (fail-safe; count: since the last such line)",
+                "{}; answering with the last good value (stale_if_error; count: since the last such line)",
                 why.says()
             );
         }

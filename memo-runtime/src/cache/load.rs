@@ -1,6 +1,6 @@
 //! The miss path, written once for sync and async functions, loads in the call and in background mode: join
 //! or lead a flight, run the body (here or apart from the caller, see [`Body`]), store its
-//! result or answer from the fail-safe value, and give up waiting at the timeout.
+//! result or answer from the stale-if-error value, and give up waiting at the timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -54,7 +54,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
         &self.flight
     }
 
-    /// Hands `value` to the waiters without storing it (it is stored already: a fail-safe
+    /// Hands `value` to the waiters without storing it (it is stored already: a stale-if-error
     /// answer).
     pub(super) fn answer(mut self, value: &V) {
         if let Some(key) = self.key.take() {
@@ -122,7 +122,7 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 pub(super) type Caught<T> = std::thread::Result<T>;
 
 /// A load's future as its flight's load: each poll runs in the `memo.load` span, marked as
-/// the flight's load (see [`Flight::runs_here`]), its panics caught (fail-safe answers them
+/// the flight's load (see [`Flight::runs_here`]), its panics caught (stale_if_error answers them
 /// like errors). One wrapper, so that each function's body is wrapped in one generic type.
 pub(super) struct Loading<'f, F> {
     span: tracing::Span,
@@ -288,7 +288,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// Classifies a finished load, stores and publishes it, and returns the caller's output.
-    /// An error or a panic is answered from the fail-safe value when there is one; otherwise
+    /// An error or a panic is answered from the stale-if-error value when there is one; otherwise
     /// the error is returned and the panic goes on.
     pub(super) fn settle<S: Shape<Stored = V>>(
         &self,
@@ -314,7 +314,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         Ok(shape.rebuild(value))
     }
 
-    /// A load failed or panicked: the fail-safe value answers when there is one.
+    /// A load failed or panicked: the stale-if-error value answers when there is one.
     fn failed<S: Shape<Stored = V>>(
         &self,
         lead: Lead<'_, K, V>,
@@ -323,7 +323,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         output: Caught<S::Output>,
     ) -> Caught<S::Output> {
         self.load_errors.add(1);
-        if let Some(value) = lead.key().and_then(|key| self.fail_safe(key, why)) {
+        if let Some(value) = lead.key().and_then(|key| self.stale_if_error_answer(key, why)) {
             lead.answer(&value);
             return Ok(shape.rebuild(value));
         }

@@ -13,7 +13,7 @@ use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
 
 /// How long a caller waits for a load, and its answer when the wait ends first with no
-/// fail-safe value.
+/// stale-if-error value.
 pub(super) struct Timeout<O> {
     pub(super) after: std::time::Duration,
     pub(super) answer: fn(super::LoadTimeout) -> O,
@@ -64,7 +64,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Errors are returned to this caller only and not stored; callers that waited on a load
     /// that failed, panicked or was cancelled retry, one of them loading again. With
     /// [`Load::background`], stale values answer while a reload runs, and a call stops
-    /// waiting at the [load timeout](super::CacheBuilder::load_timeout).
+    /// waiting at the [load timeout](super::CacheBuilder::timeout).
     ///
     /// ```
     /// use memo_runtime::{Cache, Load, outcome::ResultShape};
@@ -275,7 +275,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// A miss with a body that may run apart from the caller: the flight loop; a leader starts
     /// `body` (see [`Start`]). With a `timeout`, waits end there and the call answers from the
-    /// fail-safe value or with the timeout's answer, while the load goes on.
+    /// stale-if-error value or with the timeout's answer, while the load goes on.
     pub(super) async fn miss<'c, R, S, Fut>(
         &'c self,
         key: K,
@@ -328,7 +328,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
     }
 
-    /// A call that stopped waiting at the timeout: the fail-safe value answers (and stays
+    /// A call that stopped waiting at the timeout: the stale-if-error value answers (and stays
     /// fresh for the retry period), else the timeout's answer.
     fn timed_out<S: Shape<Stored = V>>(&self, key: &K, shape: S, timeout: Timeout<S::Output>) -> S::Output {
         self.timeouts.add(1);
@@ -340,7 +340,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 "calls stopped waiting for a load at the timeout, answering with the last good value or a LoadTimeout error (count: since the last such line)"
             );
         }
-        match self.fail_safe(key, Failure::TimedOut) {
+        match self.stale_if_error_answer(key, Failure::TimedOut) {
             Some(value) => shape.rebuild(value),
             None => (timeout.answer)(super::LoadTimeout { after: timeout.after }),
         }

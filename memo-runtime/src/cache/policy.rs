@@ -16,9 +16,9 @@ pub(crate) struct Policy {
     pub(crate) capacity: usize,
     /// Stale-while-revalidate window after the time to live.
     pub(crate) stale_ms: u64,
-    /// Fail-safe: how old a value may be and still answer for a failed load.
-    pub(crate) fallback_ms: Option<u64>,
-    /// After a failed load answered from the fail-safe value, how long before the next try.
+    /// Stale-if-error: how old a value may be and still answer for a failed load.
+    pub(crate) stale_if_error_ms: Option<u64>,
+    /// After a failed load answered from the stale-if-error value, how long before the next try.
     pub(crate) retry_after_ms: u64,
     /// The most bytes kept, as the cache's weigher counts them; `None`: no byte bound.
     pub(crate) max_bytes: Option<u64>,
@@ -73,9 +73,9 @@ impl Policy {
         }
     }
 
-    /// Whether the entry may answer for a failed or timed-out load (fail-safe).
+    /// Whether the entry may answer for a failed or timed-out load (stale_if_error).
     pub(crate) fn falls_back(&self, meta: &Meta, now: u64) -> bool {
-        self.fallback_ms.is_some() && now < meta.fallback_until()
+        self.stale_if_error_ms.is_some() && now < meta.stale_if_error_until()
     }
 
     /// The metadata of a value loaded or put at `now`, or `None` when this kind of value is
@@ -95,16 +95,16 @@ impl Policy {
             created_at: now,
             fresh_until,
             stale_until: fresh_until.saturating_add(self.stale_ms),
-            fallback_until: self.fallback_ms.map_or(0, |f| now.saturating_add(f)),
+            stale_if_error_until: self.stale_if_error_ms.map_or(0, |f| now.saturating_add(f)),
         };
         Some(Meta::new(times, load_micros, negative, Tags::new(tags, tag_seq)))
     }
 
     /// The metadata of a value kept after a failed load answered with it: fresh for the retry
     /// period, so that the source is tried at most once per key per period, and never past
-    /// the fail-safe age.
-    pub(crate) fn fail_safe_meta(&self, meta: &Meta, now: u64) -> Meta {
-        let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.fallback_until());
+    /// the stale_if_error age.
+    pub(crate) fn stale_if_error_meta(&self, meta: &Meta, now: u64) -> Meta {
+        let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.stale_if_error_until());
         let times = Times { fresh_until, stale_until: fresh_until, ..meta.times() };
         Meta::new(times, meta.load_micros, meta.negative, meta.tags.clone())
     }

@@ -9,7 +9,7 @@
 //! 4      8  created_at       (ms since the Unix epoch, little-endian)
 //! 12     8  fresh_until
 //! 20     8  stale_until
-//! 28     8  fallback_until
+//! 28     8  stale_if_error_until
 //! 36     4  load time (µs)
 //! 40     2  tag count, then per tag: 2-byte length + UTF-8
 //!        4  key length + key bytes
@@ -61,7 +61,7 @@ pub struct Meta {
     /// Until when it may be served stale while reloading.
     pub stale_until: u64,
     /// Until when it may answer for a failed load.
-    pub fallback_until: u64,
+    pub stale_if_error_until: u64,
     /// How long its load took, in microseconds.
     pub load_micros: u32,
     /// A negative value (`None`, `Ok(None)`).
@@ -189,7 +189,7 @@ pub fn encode_with<V: Serialize>(
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
     out.push(u8::from(meta.negative) | if signer.is_some() { SIGNED } else { 0 });
-    for time in [meta.created_at, meta.fresh_until, meta.stale_until, meta.fallback_until] {
+    for time in [meta.created_at, meta.fresh_until, meta.stale_until, meta.stale_if_error_until] {
         out.extend_from_slice(&time.to_le_bytes());
     }
     out.extend_from_slice(&meta.load_micros.to_le_bytes());
@@ -348,7 +348,7 @@ pub fn decode_with<'a>(
         created_at: r.u64()?,
         fresh_until: r.u64()?,
         stale_until: r.u64()?,
-        fallback_until: r.u64()?,
+        stale_if_error_until: r.u64()?,
         load_micros: r.u32()?,
     };
     let count = usize::from(r.u16()?);

@@ -4,7 +4,7 @@ use super::*;
 
 fn sample() -> Vec<u8> {
     let meta =
-        Meta { created_at: 1, fresh_until: 2, stale_until: 3, fallback_until: 4, load_micros: 5, negative: true };
+        Meta { created_at: 1, fresh_until: 2, stale_until: 3, stale_if_error_until: 4, load_micros: 5, negative: true };
     let key = KeyBytes::of(&7u64).unwrap();
     encode(&meta, &["a", "b:c"], &key, &Some("value".to_owned())).unwrap()
 }
