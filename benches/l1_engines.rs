@@ -1,8 +1,16 @@
 //! Candidate L1 engines, measured raw: a warm hit on 1,000 `u64` keys that also checks a TTL
-//! against a coarse clock (one relaxed atomic load), on one thread and on two.
+//! against a coarse clock (one relaxed atomic load), on one thread and on two. Keys come in a
+//! fixed shuffled order (each thread starting at its own place), the engines take turns in
+//! rounds, and the median round is reported.
 //!
 //! This is the benchmark behind the L1 choice recorded in the README's design notes.
-//! Run: `cargo bench --bench l1_engines`.
+//! Run: `cargo bench --bench l1_engines` (prints the table; `-- --readme` writes it into the
+//! README).
+
+#[path = "support/keys.rs"]
+mod keys;
+#[path = "support/readme.rs"]
+mod readme;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -11,9 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
 const KEYS: u64 = 1_000;
+const ROUNDS: usize = 11;
+const PASSES: usize = 100;
 static NOW_MS: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone)]
@@ -111,50 +119,48 @@ fn engines() -> Vec<(&'static str, Box<dyn Engine>)> {
     ]
 }
 
-fn run(engine: &dyn Engine, threads: u64, iters: u64) -> Duration {
+/// Nanoseconds per call on each of `threads` threads, each making `PASSES` passes over the
+/// shuffled keys from its own starting place.
+fn on_threads(engine: &dyn Engine, threads: usize, keys: &[u64]) -> f64 {
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
             s.spawn(move || {
-                let mut key = t * 7919;
-                for _ in 0..iters {
-                    key = (key + 1) % KEYS;
-                    black_box(engine.get(black_box(key)));
+                let offset = t * keys.len() / threads;
+                for _ in 0..PASSES {
+                    for &k in keys[offset..].iter().chain(&keys[..offset]) {
+                        black_box(engine.get(black_box(k)));
+                    }
                 }
             });
         }
     });
-    start.elapsed()
+    start.elapsed().as_nanos() as f64 / (PASSES * keys.len()) as f64
 }
 
-fn bench(c: &mut Criterion) {
+fn main() {
     let _ = Hasher::default().hash_one(0u64);
+    let keys = keys::shuffled(KEYS);
     let engines = engines();
-    let mut one = c.benchmark_group("l1_engine_hit_1_thread");
-    one.throughput(Throughput::Elements(KEYS));
-    for (name, engine) in &engines {
-        one.bench_function(*name, |b| {
-            b.iter(|| {
-                let mut key = 0;
-                for _ in 0..KEYS {
-                    key = (key + 1) % KEYS;
-                    black_box(engine.get(black_box(key)));
-                }
-            })
-        });
+    let mut one: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    let mut two: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, engine)) in engines.iter().enumerate() {
+            one[i].push(on_threads(engine.as_ref(), 1, &keys));
+            two[i].push(on_threads(engine.as_ref(), 2, &keys));
+        }
     }
-    one.finish();
-    let mut two = c.benchmark_group("l1_engine_hit_2_threads");
-    two.throughput(Throughput::Elements(2));
-    for (name, engine) in &engines {
-        two.bench_function(*name, |b| b.iter_custom(|iters| run(engine.as_ref(), 2, iters)));
+    let mut table = format!(
+        "L1 engine candidates, raw: a hit and a coarse-clock TTL check, 1,000 warm `u64` keys in a \
+         fixed shuffled order, engines in turns over {ROUNDS} rounds of {PASSES} passes, medians: \
+         `cargo bench --bench l1_engines`. Two threads: time per call on each thread, and the calls \
+         per second of both.\n\n| engine | 1 thread | 2 threads |\n|---|---|---|\n"
+    );
+    for (i, (name, _)) in engines.iter().enumerate() {
+        let ns1 = keys::median(std::mem::take(&mut one[i]));
+        let ns2 = keys::median(std::mem::take(&mut two[i]));
+        table += &format!("| {name} | {ns1:.1} ns | {ns2:.1} ns ({:.0} M/s) |\n", 2e3 / ns2);
     }
-    two.finish();
+    println!("{table}");
+    readme::write_if_asked("l1-engines", &table);
 }
-
-criterion_group! {
-    name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = bench
-}
-criterion_main!(benches);

@@ -1,17 +1,24 @@
-//! A request-memo hit beside an uncontended `Mutex<HashMap>` hit and a `#[cached]` L1 hit:
-//! a warm call of `fn(u64) -> u64` over 1,000 keys, inside one request scope.
+//! A request-memo hit beside an uncontended `Mutex<HashMap>` hit and a `#[cached]` L1 hit: a
+//! warm call of `fn(u64) -> u64` over 1,000 keys in a fixed shuffled order, inside one request
+//! scope, the contenders in turns over rounds, medians reported.
 //!
-//! Run: `cargo bench --bench request_memo`.
+//! Run: `cargo bench --bench request_memo` (prints the table; `-- --readme` writes it into the
+//! README).
+
+#[path = "support/keys.rs"]
+mod keys;
+#[path = "support/readme.rs"]
+mod readme;
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memo_runtime::Scope;
 
 const KEYS: u64 = 1_000;
+const ROUNDS: usize = 11;
+const PASSES: usize = 200;
 
 #[memo_runtime::request_memo]
 fn request_memoized(x: u64) -> u64 {
@@ -23,53 +30,42 @@ fn cached_l1(x: u64) -> u64 {
     x + 1
 }
 
-fn next(key: u64) -> u64 {
-    if key + 1 == KEYS { 0 } else { key + 1 }
-}
-
-fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("request_memo_hit");
-    group.throughput(Throughput::Elements(1));
-
+fn main() {
+    let keys = keys::shuffled(KEYS);
     let map: Mutex<HashMap<u64, u64, foldhash::fast::RandomState>> =
-        Mutex::new((0..KEYS).map(|k| (k, k + 1)).collect());
-    let mut key = 0;
-    group.bench_function("mutex_hashmap", |b| {
-        b.iter(|| {
-            key = next(key);
-            black_box(map.lock().unwrap().get(&black_box(key)).copied())
-        })
-    });
-
+        Mutex::new(keys.iter().map(|&k| (k, k + 1)).collect());
+    let names = [
+        "`Mutex<HashMap>` hit, uncontended (the yardstick)",
+        "**memo** `#[request_memo]` hit inside a scope",
+        "**memo** `#[cached(ttl = 300)]` L1 hit",
+    ];
+    let mut runs: [Vec<f64>; 3] = Default::default();
     Scope::new().run_sync(|| {
-        for k in 0..KEYS {
+        for &k in &keys {
             request_memoized(k);
+            cached_l1(k);
         }
-        let mut key = 0;
-        group.bench_function("request_memo", |b| {
-            b.iter(|| {
-                key = next(key);
-                black_box(request_memoized(black_box(key)))
-            })
-        });
+        for _ in 0..ROUNDS {
+            runs[0].push(keys::ns_per_call(&keys, PASSES, |k| {
+                black_box(map.lock().expect("not poisoned").get(&k).copied());
+            }));
+            runs[1].push(keys::ns_per_call(&keys, PASSES, |k| {
+                black_box(request_memoized(k));
+            }));
+            runs[2].push(keys::ns_per_call(&keys, PASSES, |k| {
+                black_box(cached_l1(k));
+            }));
+        }
     });
-
-    for k in 0..KEYS {
-        cached_l1(k);
+    let mut table = format!(
+        "Request memo, one thread: `fn(u64) -> u64`, 1,000 warm keys in a fixed shuffled order, \
+         contenders in turns over {ROUNDS} rounds of {PASSES} passes, medians: \
+         `cargo bench --bench request_memo`.\n\n| contender | time per call | calls/s |\n|---|---|---|\n"
+    );
+    for (name, run) in names.iter().zip(runs) {
+        let ns = keys::median(run);
+        table += &format!("| {name} | {ns:.1} ns | {:.0} M/s |\n", 1e3 / ns);
     }
-    let mut key = 0;
-    group.bench_function("cached_l1", |b| {
-        b.iter(|| {
-            key = next(key);
-            black_box(cached_l1(black_box(key)))
-        })
-    });
-    group.finish();
+    println!("{table}");
+    readme::write_if_asked("request-memo", &table);
 }
-
-criterion_group! {
-    name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = bench
-}
-criterion_main!(benches);

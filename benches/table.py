@@ -2,11 +2,10 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench stampede --bench request_memo --bench tags --bench l1_engines \
-        --bench freshness && python3 benches/table.py
+    cargo bench --bench stampede --bench l2 --bench freshness && python3 benches/table.py
 It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers. (The
-hit-path, hit-ratio, memory and miss-path tables are written by their own benches, run with
-`-- --readme`.)
+hit-path, request-memo, tags, L1-engine, hit-ratio, memory and miss-path tables are written by
+their own benches, run with `-- --readme`.)
 """
 
 import json
@@ -27,14 +26,6 @@ def ns(group, bench):
     return json.loads(path.read_text())["mean"]["point_estimate"]
 
 
-def hit_row(label, group, bench, threads):
-    t = ns(group, bench)
-    if t is None:
-        return None
-    mops = threads * 1e3 / t
-    return f"| {label} | {t:.1f} ns | {mops:.0f} M/s |"
-
-
 def main():
     lines = []
     cpu = platform.processor() or platform.machine()
@@ -44,38 +35,9 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench stampede --bench request_memo --bench tags --bench l2 --bench l1_engines` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench --bench stampede --bench l2` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
-    memo_rows = [
-        ("`Mutex<HashMap>` hit, uncontended (the yardstick)", "mutex_hashmap"),
-        ("**memo** `#[request_memo]` hit inside a scope", "request_memo"),
-        ("**memo** `#[cached(ttl = 300)]` L1 hit", "cached_l1"),
-    ]
-    if ns("request_memo_hit", "request_memo") is not None:
-        lines.append("| Request memo (`cargo bench --bench request_memo`), 1 thread | time per call | calls/s |")
-        lines.append("|---|---|---|")
-        for label, bench in memo_rows:
-            row = hit_row(label, "request_memo_hit", bench, 1)
-            if row:
-                lines.append(row)
-        lines.append("")
-    if ns("tagged_hit_1_thread", "0_tags") is not None:
-        lines.append("| Tags (`cargo bench --bench tags`) | time | |")
-        lines.append("|---|---|---|")
-        for label, group, bench in [
-            ("hit, entry with 0 tags", "tagged_hit_1_thread", "0_tags"),
-            ("hit, entry with 1 tag", "tagged_hit_1_thread", "1_tag"),
-            ("hit, entry with 5 tags", "tagged_hit_1_thread", "5_tags"),
-            ("`invalidate_tag`, cache of 1k entries (10 tagged)", "invalidate_tag", "cache_1k_entries_10_tagged"),
-            ("`invalidate_tag`, cache of 1M entries (10k tagged)", "invalidate_tag", "cache_1m_entries_10k_tagged"),
-            ("reading the 10k tagged entries after an invalidation", "invalidate_tag", "cache_1m_entries_10k_tagged_then_read_tagged"),
-        ]:
-            t = ns(group, bench)
-            if t is not None:
-                shown = f"{t:.1f} ns" if t < 10_000 else f"{t / 1e3:.0f} µs"
-                lines.append(f"| {label} | {shown} | |")
-        lines.append("")
     l2_file = CRITERION / "l2_hit.txt"
     if l2_file.exists():
         l2 = dict(line.split() for line in l2_file.read_text().split("\n") if line.strip())
@@ -121,18 +83,6 @@ def main():
             t = ns(group, bench)
             if t is not None:
                 lines.append(f"| {label} | {t / 1e6:.1f} ms | {runs.get((group, bench), '?')} |")
-        lines.append("")
-    engines = ["scc_hash_index", "papaya", "quick_cache", "moka_sync", "mutex_hashmap", "rwlock_hashmap"]
-    if ns("l1_engine_hit_1_thread", engines[0]) is not None:
-        lines.append("| L1 engine candidates, raw (`cargo bench --bench l1_engines`): hit + coarse-clock TTL check | 1 thread | 2 threads |")
-        lines.append("|---|---|---|")
-        for engine in engines:
-            one = ns("l1_engine_hit_1_thread", engine)
-            two = ns("l1_engine_hit_2_threads", engine)
-            if one is None or two is None:
-                continue
-            # The 1-thread group times 1,000 lookups per iteration; the 2-thread group one per thread.
-            lines.append(f"| {engine} | {one / 1000:.1f} ns | {2e3 / two:.0f} M/s |")
         lines.append("")
     table = "\n".join(lines).rstrip() + "\n"
     readme = ROOT / "README.md"

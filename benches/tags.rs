@@ -1,14 +1,26 @@
-//! Tags: what `invalidate_tag` costs beside a large cache, and what tags add to a hit.
+//! Tags: what tags add to a hit, and what `invalidate_tag` costs beside a large cache. Hits are
+//! warm calls over 1,000 keys in a fixed shuffled order, the contenders in turns over rounds;
+//! every figure is a median of rounds.
 //!
-//! Run: `cargo bench --bench tags`.
+//! Run: `cargo bench --bench tags` (prints the table; `-- --readme` writes it into the README).
+
+#[path = "support/keys.rs"]
+mod keys;
+#[path = "support/readme.rs"]
+mod readme;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memo_runtime::Cache;
 
 const KEYS: u64 = 1_000;
+const ROUNDS: usize = 11;
+const PASSES: usize = 200;
+const INVALIDATIONS: u32 = 10_000;
+
+/// A cached `fn(u64) -> u64`.
+type Call = fn(u64) -> u64;
 
 #[memo_runtime::cached(ttl = 300)]
 fn no_tags(x: u64) -> u64 {
@@ -25,25 +37,7 @@ fn five_tags(x: u64) -> u64 {
     x + 1
 }
 
-fn hits(c: &mut Criterion) {
-    let mut group = c.benchmark_group("tagged_hit_1_thread");
-    group.throughput(Throughput::Elements(1));
-    for (name, f) in [("0_tags", no_tags as fn(u64) -> u64), ("1_tag", one_tag), ("5_tags", five_tags)] {
-        for k in 0..KEYS {
-            f(k);
-        }
-        let mut key = 0;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                key = if key + 1 == KEYS { 0 } else { key + 1 };
-                black_box(f(black_box(key)))
-            })
-        });
-    }
-    group.finish();
-}
-
-/// A cache of `entries` entries, `tagged` of which carry the tag `bench:hot`.
+/// A cache of `entries` entries, the `tagged` first of which carry the tag `bench:hot`.
 fn filled(entries: u64, tagged: u64) -> Cache<u64, u64> {
     let cache = Cache::builder().capacity(entries as usize + 1).ttl(Duration::from_secs(3_600)).build();
     for k in 0..entries {
@@ -56,33 +50,78 @@ fn filled(entries: u64, tagged: u64) -> Cache<u64, u64> {
     cache
 }
 
-fn invalidation(c: &mut Criterion) {
-    let mut group = c.benchmark_group("invalidate_tag");
-    for (name, entries, tagged) in
-        [("cache_1k_entries_10_tagged", 1_000, 10), ("cache_1m_entries_10k_tagged", 1_000_000, 10_000)]
-    {
-        let cache = filled(entries, tagged);
-        group.bench_function(name, |b| b.iter(|| memo_runtime::invalidate_tag(black_box("bench:hot"))));
-        // The lazy part: reading every tagged entry once after an invalidation.
-        group.bench_function(format!("{name}_then_read_tagged"), |b| {
-            b.iter_batched(
-                || memo_runtime::invalidate_tag("bench:hot"),
-                |()| {
-                    for k in 0..tagged {
-                        black_box(cache.get(&k));
-                    }
-                },
-                BatchSize::SmallInput,
-            )
-        });
-        drop(cache);
+/// `invalidate_tag` beside a cache of `entries`: (time per call, time to read the `tagged`
+/// entries once after an invalidation), in nanoseconds, medians of rounds.
+fn invalidation(entries: u64, tagged: u64) -> (f64, f64) {
+    let cache = filled(entries, tagged);
+    let tagged_keys: Vec<u64> = keys::shuffled(tagged);
+    let (mut calls, mut reads) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..INVALIDATIONS {
+            memo_runtime::invalidate_tag(black_box("bench:hot"));
+        }
+        calls.push(start.elapsed().as_nanos() as f64 / f64::from(INVALIDATIONS));
+        // The lazy part: every tagged entry found invalid on its next read (and refilled, so
+        // that the next round finds them again).
+        let start = Instant::now();
+        for &k in &tagged_keys {
+            black_box(cache.get(&k));
+        }
+        reads.push(start.elapsed().as_nanos() as f64);
+        for &k in &tagged_keys {
+            cache.insert_with_tags(k, k, ["bench:hot"]);
+        }
     }
-    group.finish();
+    (keys::median(calls), keys::median(reads))
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = hits, invalidation
+/// `ns` nanoseconds, in the unit that suits it.
+fn shown(ns: f64) -> String {
+    match ns {
+        ns if ns < 1e3 => format!("{ns:.1} ns"),
+        ns if ns < 1e6 => format!("{:.1} µs", ns / 1e3),
+        ns => format!("{:.1} ms", ns / 1e6),
+    }
 }
-criterion_main!(benches);
+
+fn main() {
+    let keys = keys::shuffled(KEYS);
+    let hits: [(&str, Call); 3] = [
+        ("hit, entry with 0 tags", no_tags),
+        ("hit, entry with 1 tag", one_tag),
+        ("hit, entry with 5 tags", five_tags),
+    ];
+    for (_, f) in hits {
+        keys.iter().for_each(|&k| {
+            f(k);
+        });
+    }
+    let mut runs: [Vec<f64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (run, (_, f)) in runs.iter_mut().zip(hits) {
+            run.push(keys::ns_per_call(&keys, PASSES, |k| {
+                black_box(f(k));
+            }));
+        }
+    }
+    let mut table = format!(
+        "Tags, one thread (`cargo bench --bench tags`): hits are warm calls over 1,000 keys in a fixed \
+         shuffled order, contenders in turns over {ROUNDS} rounds of {PASSES} passes; \
+         `invalidate_tag` is timed over 10,000 calls a round; medians of rounds.\n\n\
+         | operation | time |\n|---|---|\n"
+    );
+    for ((name, _), run) in hits.iter().zip(runs) {
+        table += &format!("| {name} | {} |\n", shown(keys::median(run)));
+    }
+    for (name, tagged_name, entries, tagged) in [
+        ("cache of 1k entries (10 tagged)", "10", 1_000, 10),
+        ("cache of 1M entries (10k tagged)", "10,000", 1_000_000, 10_000),
+    ] {
+        let (call, read) = invalidation(entries, tagged);
+        table += &format!("| `invalidate_tag`, {name} | {} |\n", shown(call));
+        table += &format!("| reading the {tagged_name} tagged entries once after it | {} |\n", shown(read));
+    }
+    println!("{table}");
+    readme::write_if_asked("tags", &table);
+}

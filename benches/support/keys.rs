@@ -19,3 +19,15 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
+
+/// Nanoseconds per call of `f`: `passes` passes over `keys`.
+#[allow(dead_code, reason = "not every bench times single calls")]
+pub fn ns_per_call(keys: &[u64], passes: usize, mut f: impl FnMut(u64)) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..passes {
+        for &k in keys {
+            f(std::hint::black_box(k));
+        }
+    }
+    start.elapsed().as_nanos() as f64 / (passes * keys.len()) as f64
+}
