@@ -252,7 +252,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             .peek_with(key, |_, e| {
                 (self.judge(&e.meta, now) == Verdict::Fresh).then(|| {
                     e.meta.touch();
-                    (e.value.clone(), e.meta.negative)
+                    (e.value.clone(), e.meta.negative())
                 })
             })
             .flatten();

@@ -1,7 +1,7 @@
 //! What the cache keeps for a key: the value and the metadata that travels with it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Metadata stored with every value.
@@ -19,22 +19,20 @@ pub(crate) struct Meta {
     /// Until when it may still be served stale while one reload runs; equal to the fresh
     /// window when no stale window applies.
     stale: Offset,
-    /// Until when it may answer for a failed load (stale_if_error); none without stale_if_error. Past
+    /// Until when it may answer for a failed load (`stale_if_error`; none without it). Past
     /// both this and the stale window the entry is garbage and the first to be evicted.
     stale_if_error: Offset,
-    /// How long the load took, in microseconds (for early refresh).
-    pub(crate) load_micros: u32,
-    /// `None` / `Ok(None)`: kept for the negative time to live.
-    pub(crate) negative: bool,
     /// Tags the entry carries, for invalidation by tag, and their validity.
     pub(crate) tags: Tags,
     /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping;
     /// wraps, and a coincidence costs at most one eviction decision).
-    pub(crate) generation: u32,
-    /// Hits since the entry last went through eviction, up to 3 (S3-FIFO's frequency).
-    pub(crate) frequency: AtomicU8,
-    /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
-    pub(crate) in_main: AtomicBool,
+    pub(crate) generation: u16,
+    /// How long the load took (for early refresh), in 8 bits (see [`LoadTime`]).
+    load_time: LoadTime,
+    /// S3-FIFO's frequency (hits since the entry last went through eviction, up to 3) in the
+    /// low two bits, [`IN_MAIN`] and [`NEGATIVE`]: one byte, read and written by hits and the
+    /// writer alike, so every change is a compare-and-swap of the whole byte.
+    bits: AtomicU8,
 }
 
 /// An entry's tags and what is known of their validity: nothing at all (no allocation, no
@@ -124,20 +122,79 @@ impl Meta {
         self.tags.state()
     }
 
-    /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a fallback.
+    /// Past this the entry is of no use: neither fresh, nor stale-servable, nor a stale-if-error answer.
     pub(crate) fn keep_until(&self) -> u64 {
         self.stale_until().max(self.stale_if_error_until())
     }
 
     /// Counts a hit for eviction, writing only while the frequency is below 3 so that hits on
-    /// a hot entry do not bounce its cache line between cores. (Two racing hits may count
-    /// once: the frequency is a hint.)
+    /// a hot entry do not bounce its cache line between cores. (A hit racing another change
+    /// of the byte is not counted: the frequency is a hint.)
     #[inline(always)]
     pub(crate) fn touch(&self) {
-        let frequency = self.frequency.load(Ordering::Relaxed);
-        if frequency < 3 {
-            self.frequency.store(frequency + 1, Ordering::Relaxed);
+        let bits = self.bits.load(Ordering::Relaxed);
+        if bits & FREQUENCY < 3 {
+            let _ = self.bits.compare_exchange(bits, bits + 1, Ordering::Relaxed, Ordering::Relaxed);
         }
+    }
+
+    /// Hits since the entry last went through eviction, up to 3.
+    pub(crate) fn frequency(&self) -> u8 {
+        self.bits.load(Ordering::Relaxed) & FREQUENCY
+    }
+
+    /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
+    pub(crate) fn in_main(&self) -> bool {
+        self.bits.load(Ordering::Relaxed) & IN_MAIN != 0
+    }
+
+    /// `None` / `Ok(None)`: kept for the negative time to live.
+    pub(crate) fn negative(&self) -> bool {
+        self.bits.load(Ordering::Relaxed) & NEGATIVE != 0
+    }
+
+    /// How long the load took, in microseconds, rounded up to within an eighth.
+    pub(crate) fn load_micros(&self) -> u32 {
+        self.load_time.micros()
+    }
+
+    /// Sets the eviction state: the frequency (at most 3) and the FIFO the entry is in.
+    pub(crate) fn set_eviction(&self, frequency: u8, in_main: bool) {
+        let state = frequency.min(3) | if in_main { IN_MAIN } else { 0 };
+        let _ = self.bits.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| Some((bits & NEGATIVE) | state));
+    }
+}
+
+/// The frequency's bits in [`Meta::bits`].
+const FREQUENCY: u8 = 0b11;
+/// Set while the entry is in the main FIFO.
+const IN_MAIN: u8 = 0b100;
+/// Set for a negative entry (fixed when it is made).
+const NEGATIVE: u8 = 0b1000;
+
+/// A duration in microseconds in 8 bits: a 5-bit exponent and a 3-bit mantissa under an
+/// implicit leading one, rounded up, so exact below 16 µs, within an eighth above, and up to
+/// about 4.7 hours (longer saturates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LoadTime(u8);
+
+impl LoadTime {
+    fn new(micros: u32) -> Self {
+        if micros < 8 {
+            return Self(micros as u8);
+        }
+        // `micros` is (8 + m) << (e - 1) for e >= 1 and m < 8, rounding m up.
+        let mut e = 32 - micros.leading_zeros() - 3;
+        let mut m = micros.div_ceil(1 << (e - 1)) - 8;
+        if m == 8 {
+            (e, m) = (e + 1, 0);
+        }
+        Self(u8::try_from(e << 3 | m).unwrap_or(u8::MAX))
+    }
+
+    fn micros(self) -> u32 {
+        let (e, m) = (u32::from(self.0 >> 3), u32::from(self.0 & 7));
+        if e == 0 { m } else { u32::try_from(u64::from(8 + m) << (e - 1)).unwrap_or(u32::MAX) }
     }
 }
 
@@ -193,12 +250,10 @@ impl Meta {
             fresh: Offset::new(created_at, fresh_until),
             stale: Offset::new(created_at, stale_until),
             stale_if_error: Offset::new(created_at, stale_if_error_until),
-            load_micros,
-            negative,
             tags,
             generation: 0,
-            frequency: AtomicU8::new(0),
-            in_main: AtomicBool::new(false),
+            load_time: LoadTime::new(load_micros),
+            bits: AtomicU8::new(if negative { NEGATIVE } else { 0 }),
         }
     }
 
@@ -267,8 +322,8 @@ impl Meta {
             fresh_until_millis: self.fresh_until(),
             stale_until_millis: self.stale_until(),
             stale_if_error_until_millis: self.stale_if_error_until(),
-            load_time: Duration::from_micros(u64::from(self.load_micros)),
-            negative: self.negative,
+            load_time: Duration::from_micros(u64::from(self.load_micros())),
+            negative: self.negative(),
             tags: self.tags.iter().map(|t| t.to_string()).collect(),
         }
     }
@@ -276,7 +331,22 @@ impl Meta {
 
 #[cfg(test)]
 mod tests {
-    use super::Offset;
+    use super::{LoadTime, Meta, Offset};
+
+    #[test]
+    fn metadata_takes_32_bytes() {
+        assert_eq!(size_of::<Meta>(), 32);
+    }
+
+    #[test]
+    fn load_times_keep_eight_bits_rounded_up_to_within_an_eighth() {
+        for micros in [0, 1, 7, 8, 15, 16, 17, 999, 1_000, 5_100, 65_537, 1 << 30, u32::MAX - 1, u32::MAX] {
+            let kept = LoadTime::new(micros).micros();
+            assert!(kept >= micros, "{micros} kept as {kept}");
+            assert!(u64::from(kept) <= u64::from(micros) + u64::from(micros) / 8, "{micros} kept as {kept}");
+        }
+        assert_eq!(LoadTime::new(15).micros(), 15, "exact below 16");
+    }
 
     #[test]
     fn offsets_keep_milliseconds_below_24_days_and_never_lengthen_a_window() {

@@ -233,8 +233,8 @@ where
                     fresh_until: e.meta.fresh_until(),
                     stale_until: e.meta.stale_until(),
                     stale_if_error_until: e.meta.stale_if_error_until(),
-                    load_micros: e.meta.load_micros,
-                    negative: e.meta.negative,
+                    load_micros: e.meta.load_micros(),
+                    negative: e.meta.negative(),
                 };
                 let keep = e.meta.keep_until().saturating_sub(now);
                 (keep > 0).then(|| {

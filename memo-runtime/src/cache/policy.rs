@@ -106,13 +106,13 @@ impl Policy {
     pub(crate) fn stale_if_error_meta(&self, meta: &Meta, now: u64) -> Meta {
         let fresh_until = now.saturating_add(self.retry_after_ms).min(meta.stale_if_error_until());
         let times = Times { fresh_until, stale_until: fresh_until, ..meta.times() };
-        Meta::new(times, meta.load_micros, meta.negative, meta.tags.clone())
+        Meta::new(times, meta.load_micros(), meta.negative(), meta.tags.clone())
     }
 }
 
 /// `now - delta * beta * ln(u) >= fresh_until`, with `delta` the measured load time.
 fn xfetch(meta: &Meta, now: u64, beta: f64) -> bool {
-    let delta_ms = f64::from(meta.load_micros) / 1_000.0 * beta;
+    let delta_ms = f64::from(meta.load_micros()) / 1_000.0 * beta;
     let gap_ms = meta.fresh_until().saturating_sub(now) as f64;
     // -ln(u) exceeds 30 with probability e^-30: no draw needed further from expiry.
     if delta_ms <= 0.0 || gap_ms > delta_ms * 30.0 {

@@ -60,14 +60,14 @@ impl<K, V> Weigher<K, V> {
 /// State guarded by the writer lock.
 #[derive(Debug)]
 pub(crate) struct Writer<K> {
-    small: VecDeque<(K, u32)>,
-    main: VecDeque<(K, u32)>,
+    small: VecDeque<(K, u16)>,
+    main: VecDeque<(K, u16)>,
     /// Made when the cache first fills.
     history: Option<History>,
     live: usize,
     /// What the live entries weigh, kept only under a byte bound.
     bytes: u64,
-    next_generation: u32,
+    next_generation: u16,
 }
 
 /// What the store remembers of keys it does not hold.
@@ -172,15 +172,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             Slot::Occupied(mut o) => {
                 w.bytes = w.bytes.saturating_sub(self.weight(o.key(), &o.get().value));
                 let old = &o.get().meta;
-                let in_main = old.in_main.load(Ordering::Relaxed);
-                entry.meta.frequency.store(old.frequency.load(Ordering::Relaxed), Ordering::Relaxed);
-                entry.meta.in_main.store(in_main, Ordering::Relaxed);
+                let in_main = old.in_main();
+                entry.meta.set_eviction(old.frequency(), in_main);
                 o.update(entry);
                 in_main
             }
             Slot::Vacant(v) => {
                 let in_main = w.starts_in_main(&key, self.main_capacity());
-                entry.meta.in_main.store(in_main, Ordering::Relaxed);
+                entry.meta.set_eviction(0, in_main);
                 v.insert_entry(entry);
                 w.live += 1;
                 in_main
@@ -267,7 +266,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// The fate of a FIFO's oldest item. An entry leaving the small FIFO after a hit enters
     /// the main FIFO with its frequency cleared; one in the main FIFO pays one unit of
     /// frequency for each pass it survives.
-    fn verdict(&self, key: &K, generation: u32, from_small: bool, now: u64) -> Verdict {
+    fn verdict(&self, key: &K, generation: u16, from_small: bool, now: u64) -> Verdict {
         let verdict = self.map.peek_with(key, |k, e| {
             let meta = &e.meta;
             if meta.generation != generation {
@@ -276,15 +275,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             if meta.keep_until() <= now || meta.tags.found_invalid() {
                 return Verdict::Expired(self.weight(k, &e.value));
             }
-            let frequency = meta.frequency.load(Ordering::Relaxed);
+            let frequency = meta.frequency();
             if frequency == 0 {
                 return Verdict::Evict(self.weight(k, &e.value));
             }
             if from_small {
-                meta.frequency.store(0, Ordering::Relaxed);
-                meta.in_main.store(true, Ordering::Relaxed);
+                meta.set_eviction(0, true);
             } else {
-                meta.frequency.store(frequency - 1, Ordering::Relaxed);
+                meta.set_eviction(frequency - 1, true);
             }
             Verdict::Keep
         });
@@ -293,7 +291,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Drops FIFO items left behind by replaced or removed entries.
     fn compact(&self, w: &mut Writer<K>) {
-        let current = |(key, generation): &(K, u32)| {
+        let current = |(key, generation): &(K, u16)| {
             self.map.peek_with(key, |_, e| e.meta.generation == *generation).unwrap_or(false)
         };
         w.small.retain(current);
