@@ -110,8 +110,10 @@ pub(crate) type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send
 ///
 /// Built with [`Cache::builder`]. `Send + Sync`; share it by reference or in an `Arc`.
 pub struct Cache<K, V> {
-    map: HashIndex<K, Entry<V>, Hasher>,
-    writer: Mutex<Writer<K>>,
+    /// Each key's slot in `slab` (see the `store` module).
+    map: HashIndex<K, u32, Hasher>,
+    slab: Arc<store::Slab<K, V>>,
+    writer: Mutex<Writer<K, V>>,
     flights: Mutex<HashMap<K, Arc<Flight<V>>, Hasher>>,
     /// Bumped by `invalidate_all`; a load that started in an earlier epoch is not stored.
     epoch: AtomicU64,
@@ -175,9 +177,11 @@ impl Cache<(), ()> {
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     fn with_policy(policy: Policy) -> Self {
         clock::ensure_started();
+        let slab = Arc::default();
         Self {
             map: HashIndex::with_hasher(Hasher::default()),
-            writer: Mutex::new(Writer::default()),
+            slab: Arc::clone(&slab),
+            writer: Mutex::new(Writer::new(slab)),
             flights: Mutex::new(HashMap::with_hasher(Hasher::default())),
             epoch: AtomicU64::new(0),
             policy,
@@ -248,8 +252,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let now = clock::now_millis_fast();
         let found = self
-            .map
-            .peek_with(key, |_, e| {
+            .peek_entry(key, |_, e| {
                 (self.judge(&e.meta, now) == Verdict::Fresh).then(|| {
                     e.meta.touch();
                     (e.value.clone(), e.meta.negative())
@@ -275,7 +278,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// assert!(!info.negative);
     /// ```
     pub fn entry_info(&self, key: &K) -> Option<EntryInfo> {
-        self.map.peek_with(key, |_, e| e.meta.info())
+        self.peek_entry(key, |_, e| e.meta.info())
     }
 
     /// The verdict on an entry at `now`, its tags included: an entry whose tags were
@@ -367,7 +370,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         Some(Entry { value, meta })
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, Writer<K>> {
+    fn lock_writer(&self) -> MutexGuard<'_, Writer<K, V>> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

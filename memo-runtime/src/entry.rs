@@ -24,9 +24,6 @@ pub(crate) struct Meta {
     stale_if_error: Offset,
     /// Tags the entry carries, for invalidation by tag, and their validity.
     pub(crate) tags: Tags,
-    /// Distinguishes this entry from earlier ones under the same key (eviction bookkeeping;
-    /// wraps, and a coincidence costs at most one eviction decision).
-    pub(crate) generation: u16,
     /// How long the load took (for early refresh), in 8 bits (see [`LoadTime`]).
     load_time: LoadTime,
     /// S3-FIFO's frequency (hits since the entry last went through eviction, up to 3) in the
@@ -139,21 +136,25 @@ impl Meta {
     }
 
     /// Hits since the entry last went through eviction, up to 3.
+    #[inline(always)]
     pub(crate) fn frequency(&self) -> u8 {
         self.bits.load(Ordering::Relaxed) & FREQUENCY
     }
 
     /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
+    #[inline(always)]
     pub(crate) fn in_main(&self) -> bool {
         self.bits.load(Ordering::Relaxed) & IN_MAIN != 0
     }
 
     /// `None` / `Ok(None)`: kept for the negative time to live.
+    #[inline(always)]
     pub(crate) fn negative(&self) -> bool {
         self.bits.load(Ordering::Relaxed) & NEGATIVE != 0
     }
 
     /// How long the load took, in microseconds, rounded up to within an eighth.
+    #[inline(always)]
     pub(crate) fn load_micros(&self) -> u32 {
         self.load_time.micros()
     }
@@ -251,7 +252,6 @@ impl Meta {
             stale: Offset::new(created_at, stale_until),
             stale_if_error: Offset::new(created_at, stale_if_error_until),
             tags,
-            generation: 0,
             load_time: LoadTime::new(load_micros),
             bits: AtomicU8::new(if negative { NEGATIVE } else { 0 }),
         }

@@ -74,7 +74,7 @@ where
     fn evict_key(&self, key: &[u8], at: u64) {
         let Ok(key) = postcard::from_bytes::<K>(key) else { return };
         // A copy made after `at` is at least as new as what the message is about: keep it.
-        let older = self.map.peek_with(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
+        let older = self.peek_entry(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
         let mut w = self.lock_writer();
         // A load that began before `at` may have read what the message says is stale.
         if let Some(flight) = self.lock_flights().get(&key)
@@ -149,7 +149,7 @@ where
         let Ok(key_bytes) = KeyBytes::of(key) else { return };
         let entry = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
         let at = if written {
-            let created = self.map.peek_with(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
+            let created = self.peek_entry(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
             if let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) {
                 l2.write_behind(entry.clone(), bytes, Duration::from_millis(keep_ms), None);
             }
@@ -226,8 +226,7 @@ where
     fn encode_for_l2(&self, l2: &RedisL2, key: &K, key_bytes: &KeyBytes) -> Option<(Vec<u8>, u64)> {
         let now = clock::now_millis_fast();
         let encoded = self
-            .map
-            .peek_with(key, |_, e| {
+            .peek_entry(key, |_, e| {
                 let meta = envelope::Meta {
                     created_at: e.meta.created_at,
                     fresh_until: e.meta.fresh_until(),

@@ -51,8 +51,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub(super) fn probe(&self, key: &K) -> Probe<V> {
         let now = clock::now_millis_fast();
         let probe = self
-            .map
-            .peek_with(key, |_, e| {
+            .peek_entry(key, |_, e| {
                 let verdict = self.judge(&e.meta, now);
                 if verdict.is_servable() {
                     e.meta.touch();
@@ -84,8 +83,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.policy.stale_if_error_ms?;
         let now = clock::now_millis_fast();
         let kept = self
-            .map
-            .peek_with(key, |_, e| {
+            .peek_entry(key, |_, e| {
                 (self.policy.falls_back(&e.meta, now) && self.tags_valid(&e.meta))
                     .then(|| Entry { value: e.value.clone(), meta: self.policy.stale_if_error_meta(&e.meta, now) })
             })

@@ -376,7 +376,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         // A leader stores its value before it unregisters its flight: re-check under the lock.
         let now = crate::clock::now_millis_fast();
-        let fresh = self.map.peek_with(key, |_, e| self.judge(&e.meta, now).is_fresh().then(|| e.value.clone()));
+        let fresh = self.peek_entry(key, |_, e| self.judge(&e.meta, now).is_fresh().then(|| e.value.clone()));
         if let Some(value) = fresh.flatten() {
             return Join::Hit(value);
         }

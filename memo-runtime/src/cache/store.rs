@@ -1,74 +1,73 @@
 //! Writes to the L1 map and the eviction that keeps it within capacity: S3-FIFO with gated
 //! readmission.
 //!
-//! Reads never lock: they probe the lock-free `HashIndex` and raise the entry's 2-bit
-//! frequency if it is below 3 (so a hot entry's line is not written again). Writes (a load's
-//! result, `put`, `invalidate`) take the cache's writer lock, which also guards two FIFOs of
-//! `(key, generation)`: a small one (2% of the capacity) where new keys start, and a main one.
+//! Entries live in a [`Slab`] of slots named by 32-bit ids, and the lock-free `HashIndex` maps
+//! each key to its slot's id. Reads never lock: they find the id, read the slot, and raise the
+//! entry's 2-bit frequency if it is below 3 (so a hot entry's line is not written again).
+//! Writes (a load's result, `put`, `invalidate`) take the cache's writer lock, which also
+//! guards two FIFOs of `(slot id, generation)`: a small one (2% of the capacity) where new keys
+//! start, and a main one.
 //! Over capacity, the small FIFO's oldest entry moves to the main FIFO if it was hit while
 //! there, or is evicted and its key's hash remembered in a ghost FIFO; the main FIFO's oldest
 //! entry is reinserted while its frequency, decremented each pass, is not zero, or evicted.
 //! Expired entries are evicted first wherever they are. A new key whose hash is in the ghost
 //! starts in the main FIFO, if the main FIFO has room or a sketch of misses says the key
 //! missed more often than the entry it would push out: the rule that holds a loop a little
-//! larger than the cache. FIFO items whose generation no longer matches the stored entry
-//! (replaced or removed since) are dropped, and the FIFOs are compacted when such leftovers
-//! pile up, so their size stays O(capacity). The benchmark behind the choice is
-//! `benches/hit_ratio`.
+//! larger than the cache. A slot's generation changes when its entry leaves (replaced or
+//! removed), so FIFO items left behind are dropped when they come up, and the FIFOs are
+//! compacted when such leftovers pile up, so their size stays O(capacity). The benchmark
+//! behind the choice is `benches/hit_ratio`.
 //!
 //! Under a bound in bytes (`max_bytes`) the same eviction also runs while the entries weigh
 //! more than the bound: the writer keeps their total, weighing an entry as it is stored and
 //! again as it leaves (so a weigher must give the same weight for the same entry).
 
 mod admission;
+mod slab;
+mod weigher;
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use scc::hash_index::Entry as Slot;
+use scc::hash_index::Entry as MapEntry;
 
 use super::{Cache, Hasher};
 use crate::clock;
 use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
 use admission::{Ghost, Sketch};
-
-/// What an entry weighs against the byte bound ([`CacheBuilder::max_bytes`]).
-///
-/// [`CacheBuilder::max_bytes`]: super::CacheBuilder::max_bytes
-pub(crate) enum Weigher<K, V> {
-    /// The key's and the value's inline size.
-    Inline,
-    /// A weigher of key and value ([`Cache::with_weigher`]).
-    Entry(fn(&K, &V) -> usize),
-    /// A weigher of the value (`#[cached(weigher = ...)]`).
-    Value(fn(&V) -> usize),
-}
-
-impl<K, V> Weigher<K, V> {
-    fn weigh(&self, key: &K, value: &V) -> u64 {
-        let bytes = match self {
-            Self::Inline => size_of::<K>() + size_of::<V>(),
-            Self::Entry(weigh) => weigh(key, value),
-            Self::Value(weigh) => weigh(value),
-        };
-        bytes as u64
-    }
-}
+pub(crate) use slab::Slab;
+pub(crate) use weigher::Weigher;
 
 /// State guarded by the writer lock.
 #[derive(Debug)]
-pub(crate) struct Writer<K> {
-    small: VecDeque<(K, u16)>,
-    main: VecDeque<(K, u16)>,
+pub(crate) struct Writer<K, V> {
+    /// The slots, shared with readers; live and retired slots are emptied when the writer
+    /// drops, with the cache.
+    slab: Arc<Slab<K, V>>,
+    small: VecDeque<(u32, u16)>,
+    main: VecDeque<(u32, u16)>,
     /// Made when the cache first fills.
     history: Option<History>,
     live: usize,
     /// What the live entries weigh, kept only under a byte bound.
     bytes: u64,
     next_generation: u16,
+    /// Each slot's generation while it holds a live entry, [`EMPTY`] otherwise.
+    generations: Vec<u16>,
+    /// Empty slots ready for reuse.
+    ready: Vec<u32>,
+    /// Slots that left the map during this write, to empty once no reader can see them.
+    retired: Vec<u32>,
 }
+
+/// The generation of a slot without a live entry.
+const EMPTY: u16 = 0;
+
+/// Evicted or replaced slots emptied together.
+const RETIRE_BATCH: usize = 32;
 
 /// What the store remembers of keys it does not hold.
 #[derive(Debug)]
@@ -78,26 +77,78 @@ struct History {
     hasher: Hasher,
 }
 
-impl<K> Default for Writer<K> {
-    fn default() -> Self {
-        Self { small: VecDeque::new(), main: VecDeque::new(), history: None, live: 0, bytes: 0, next_generation: 0 }
+impl<K, V> Writer<K, V> {
+    pub(crate) fn new(slab: Arc<Slab<K, V>>) -> Self {
+        Self {
+            slab,
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            history: None,
+            live: 0,
+            bytes: 0,
+            next_generation: EMPTY,
+            generations: Vec::new(),
+            ready: Vec::new(),
+            retired: Vec::new(),
+        }
     }
 }
 
-impl<K: CacheKey> Writer<K> {
+impl<K, V> Drop for Writer<K, V> {
+    fn drop(&mut self) {
+        let live = self.generations.iter().enumerate().filter(|&(_, &g)| g != EMPTY).map(|(id, _)| id as u32);
+        for id in live.chain(self.retired.drain(..)) {
+            // SAFETY: the cache is dropping, so no reader is left, and these slots (live, or
+            // retired but not yet handed to a deferred closure) are filled.
+            unsafe { self.slab.empty(id) };
+        }
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Writer<K, V> {
+    /// An empty slot for a new entry: one given back, else a new one; none when all 2^32 ids
+    /// are taken.
+    fn claim(&mut self) -> Option<u32> {
+        if self.ready.is_empty() {
+            self.ready = self.slab.take_free();
+        }
+        if let Some(id) = self.ready.pop() {
+            return Some(id);
+        }
+        let id = u32::try_from(self.generations.len()).ok()?;
+        self.generations.push(EMPTY);
+        Some(id)
+    }
+
+    /// Slot `id` left the map: its FIFO items are leftovers from now on, and it is emptied
+    /// when the write ends.
+    fn retire(&mut self, id: u32) {
+        self.generations[id as usize] = EMPTY;
+        self.retired.push(id);
+    }
+
+    /// Whether a FIFO item is its slot's live entry.
+    fn current(&self, &(id, generation): &(u32, u16)) -> bool {
+        self.generations.get(id as usize) == Some(&generation)
+    }
+
     /// Whether a new key starts in the main FIFO: its hash is in the ghost, and the main FIFO
-    /// has room or the key missed more often than the main FIFO's next victim.
-    fn starts_in_main(&mut self, key: &K, main_capacity: usize) -> bool {
+    /// has room or the key missed more often than the main FIFO's next victim (`victim` gives
+    /// the key of a live slot).
+    fn starts_in_main<'a>(&mut self, key: &K, main_capacity: usize, victim: impl FnOnce(u32) -> Option<&'a K>) -> bool
+    where
+        K: 'a,
+    {
+        let front = self.main.front().copied().filter(|item| self.current(item));
+        let full = self.main.len() >= main_capacity;
         let Some(h) = &mut self.history else { return false };
         let hash = h.hasher.hash_one(key);
         h.misses.add(hash);
         if !h.ghost.contains(hash) {
             return false;
         }
-        let admitted = match self.main.front() {
-            Some((victim, _)) if self.main.len() >= main_capacity => {
-                h.misses.estimate(hash) > h.misses.estimate(h.hasher.hash_one(victim))
-            }
+        let admitted = match front.and_then(|(id, _)| victim(id)) {
+            Some(victim) if full => h.misses.estimate(hash) > h.misses.estimate(h.hasher.hash_one(victim)),
             _ => true,
         };
         if admitted {
@@ -107,14 +158,12 @@ impl<K: CacheKey> Writer<K> {
     }
 }
 
-/// What to do with the oldest item of a FIFO.
+/// What to do with a live entry at the front of a FIFO.
 enum Verdict {
-    /// The entry was replaced or removed since: drop the item.
-    Leftover,
-    /// Nothing left to serve (expired, or invalidated by tag): evict it. (With its weight.)
-    Expired(u64),
-    /// Not hit: evict it to make room. (With its weight.)
-    Evict(u64),
+    /// Nothing left to serve (expired, or invalidated by tag): evict it.
+    Expired,
+    /// Not hit: evict it to make room.
+    Evict,
     /// Move it to (or keep it in) the main FIFO.
     Keep,
 }
@@ -133,7 +182,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if self.policy.max_bytes.is_some() { self.weigher.weigh(key, value) } else { 0 }
     }
 
-    fn over_bound(&self, w: &Writer<K>) -> bool {
+    fn over_bound(&self, w: &Writer<K, V>) -> bool {
         w.live > self.policy.capacity || self.policy.max_bytes.is_some_and(|max| w.bytes > max)
     }
 
@@ -157,67 +206,116 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.weigher = Weigher::Value(weigher);
     }
 
+    /// The entry stored for `key`, read in place (no lock, no copy).
+    #[inline(always)]
+    pub(super) fn peek_entry<R>(&self, key: &K, read: impl FnOnce(&K, &Entry<V>) -> R) -> Option<R> {
+        self.map
+            .peek_with(key, |_, &id| {
+                // SAFETY: found in the map within its read guard: the slot is emptied only
+                // after every guard that could see its id has ended.
+                let (key, entry) = unsafe { self.slab.get(id) }?;
+                Some(read(key, entry))
+            })
+            .flatten()
+    }
+
+    /// A live slot's entry. The caller holds the writer lock and has not retired `id`.
+    fn live(&self, id: u32) -> Option<&(K, Entry<V>)> {
+        // SAFETY: live slots are emptied only after the writer retires them.
+        unsafe { self.slab.get(id) }
+    }
+
     /// Stores `entry` under `key`, replacing any entry there, then evicts down to capacity.
     /// A replaced entry keeps its place (small or main FIFO) and its frequency. The caller
     /// holds the writer lock.
-    pub(super) fn write(&self, w: &mut Writer<K>, key: K, mut entry: Entry<V>) {
+    pub(super) fn write(&self, w: &mut Writer<K, V>, key: K, entry: Entry<V>) {
         if self.policy.capacity == 0 {
             return;
         }
-        w.next_generation = w.next_generation.wrapping_add(1);
+        let Some(id) = w.claim() else { return };
+        w.next_generation = w.next_generation.wrapping_add(1).max(EMPTY + 1);
         let generation = w.next_generation;
-        entry.meta.generation = generation;
         let weight = self.weight(&key, &entry.value);
+        let mut replaced = false;
         let in_main = match self.map.entry_sync(key.clone()) {
-            Slot::Occupied(mut o) => {
-                w.bytes = w.bytes.saturating_sub(self.weight(o.key(), &o.get().value));
-                let old = &o.get().meta;
-                let in_main = old.in_main();
-                entry.meta.set_eviction(old.frequency(), in_main);
-                o.update(entry);
+            MapEntry::Occupied(mut o) => {
+                let old = *o.get();
+                let in_main = match self.live(old) {
+                    Some((old_key, old_entry)) => {
+                        w.bytes = w.bytes.saturating_sub(self.weight(old_key, &old_entry.value));
+                        entry.meta.set_eviction(old_entry.meta.frequency(), old_entry.meta.in_main());
+                        old_entry.meta.in_main()
+                    }
+                    None => false,
+                };
+                // SAFETY: `id` is empty (claimed), and the map shows it only after this.
+                unsafe { self.slab.fill(id, key, entry) };
+                o.update(id);
+                w.retire(old);
+                replaced = true;
                 in_main
             }
-            Slot::Vacant(v) => {
-                let in_main = w.starts_in_main(&key, self.main_capacity());
+            MapEntry::Vacant(v) => {
+                let in_main = w.starts_in_main(&key, self.main_capacity(), |victim| self.live(victim).map(|(k, _)| k));
                 entry.meta.set_eviction(0, in_main);
-                v.insert_entry(entry);
+                // SAFETY: as above.
+                unsafe { self.slab.fill(id, key, entry) };
+                v.insert_entry(id);
                 w.live += 1;
                 in_main
             }
         };
+        w.generations[id as usize] = generation;
         w.bytes += weight;
         let fifo = if in_main { &mut w.main } else { &mut w.small };
-        fifo.push_back((key, generation));
+        fifo.push_back((id, generation));
         self.evict(w);
-        self.entries.store(w.live, Ordering::Relaxed);
+        self.finish(w, replaced);
     }
 
     /// Removes `key`'s entry; true if there was one. The caller holds the writer lock.
-    pub(super) fn remove(&self, w: &mut Writer<K>, key: &K) -> bool {
-        let weight = match self.policy.max_bytes {
-            Some(_) => self.map.peek_with(key, |k, e| self.weight(k, &e.value)).unwrap_or(0),
-            None => 0,
-        };
-        let removed = self.map.remove_sync(key);
-        if removed {
-            w.live -= 1;
-            w.bytes = w.bytes.saturating_sub(weight);
-            self.entries.store(w.live, Ordering::Relaxed);
+    pub(super) fn remove(&self, w: &mut Writer<K, V>, key: &K) -> bool {
+        let mut removed = None;
+        self.map.remove_if_sync(key, |&id| {
+            removed = Some(id);
+            true
+        });
+        let Some(id) = removed else { return false };
+        if let Some((key, entry)) = self.live(id) {
+            w.bytes = w.bytes.saturating_sub(self.weight(key, &entry.value));
         }
-        removed
+        w.live -= 1;
+        w.retire(id);
+        self.finish(w, true);
+        true
     }
 
     /// Removes every entry. The caller holds the writer lock.
-    pub(super) fn clear(&self, w: &mut Writer<K>) {
-        self.map.clear_sync();
+    pub(super) fn clear(&self, w: &mut Writer<K, V>) {
+        let mut ids = Vec::new();
+        self.map.retain_sync(|_, &id| {
+            ids.push(id);
+            false
+        });
+        ids.into_iter().for_each(|id| w.retire(id));
         w.small.clear();
         w.main.clear();
         w.live = 0;
         w.bytes = 0;
-        self.entries.store(0, Ordering::Relaxed);
+        self.finish(w, true);
     }
 
-    fn evict(&self, w: &mut Writer<K>) {
+    /// Ends a write: the slots that left the map are emptied once no reader can see them, in
+    /// batches for evictions (so that a miss does not pay for a deferred closure each time),
+    /// at once (`now`) for replaced and removed values, which the caller expects gone.
+    fn finish(&self, w: &mut Writer<K, V>, now: bool) {
+        if w.retired.len() >= RETIRE_BATCH || (now && !w.retired.is_empty()) {
+            self.slab.retire(std::mem::take(&mut w.retired));
+        }
+        self.entries.store(w.live, Ordering::Relaxed);
+    }
+
+    fn evict(&self, w: &mut Writer<K, V>) {
         if !self.over_bound(w) {
             return;
         }
@@ -235,66 +333,50 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             turns -= 1;
             let from_small = w.small.len() >= self.small_capacity() || w.main.is_empty();
             let fifo = if from_small { &mut w.small } else { &mut w.main };
-            let Some((key, generation)) = fifo.pop_front() else { break };
-            match self.verdict(&key, generation, from_small, now) {
-                Verdict::Leftover => {}
-                Verdict::Keep => w.main.push_back((key, generation)),
-                Verdict::Expired(weight) => {
-                    if self.map.remove_sync(&key) {
-                        w.live -= 1;
-                        w.bytes = w.bytes.saturating_sub(weight);
-                        self.evicted_expired.add(1);
-                    }
+            let Some(item) = fifo.pop_front() else { break };
+            let Some((key, entry)) = w.current(&item).then(|| self.live(item.0)).flatten() else { continue };
+            let (expired, weight) = match self.verdict(entry, from_small, now) {
+                Verdict::Keep => {
+                    w.main.push_back(item);
+                    continue;
                 }
-                Verdict::Evict(weight) => {
-                    if self.map.remove_sync(&key) {
-                        w.live -= 1;
-                        w.bytes = w.bytes.saturating_sub(weight);
-                        self.evicted_for_size.add(1);
-                    }
-                    if from_small && let Some(h) = &mut w.history {
-                        h.ghost.remember(h.hasher.hash_one(&key));
-                    }
-                }
+                Verdict::Expired => (true, self.weight(key, &entry.value)),
+                Verdict::Evict => (false, self.weight(key, &entry.value)),
+            };
+            if from_small
+                && !expired
+                && let Some(h) = &mut w.history
+            {
+                h.ghost.remember(h.hasher.hash_one(key));
             }
+            self.map.remove_sync(key);
+            w.live -= 1;
+            w.bytes = w.bytes.saturating_sub(weight);
+            w.retire(item.0);
+            if expired { &self.evicted_expired } else { &self.evicted_for_size }.add(1);
         }
         if w.small.len() + w.main.len() > 2 * w.live + 64 {
-            self.compact(w);
+            w.small.retain(|item| w.generations.get(item.0 as usize) == Some(&item.1));
+            w.main.retain(|item| w.generations.get(item.0 as usize) == Some(&item.1));
         }
     }
 
-    /// The fate of a FIFO's oldest item. An entry leaving the small FIFO after a hit enters
-    /// the main FIFO with its frequency cleared; one in the main FIFO pays one unit of
-    /// frequency for each pass it survives.
-    fn verdict(&self, key: &K, generation: u16, from_small: bool, now: u64) -> Verdict {
-        let verdict = self.map.peek_with(key, |k, e| {
-            let meta = &e.meta;
-            if meta.generation != generation {
-                return Verdict::Leftover;
-            }
-            if meta.keep_until() <= now || meta.tags.found_invalid() {
-                return Verdict::Expired(self.weight(k, &e.value));
-            }
-            let frequency = meta.frequency();
-            if frequency == 0 {
-                return Verdict::Evict(self.weight(k, &e.value));
-            }
-            if from_small {
-                meta.set_eviction(0, true);
-            } else {
-                meta.set_eviction(frequency - 1, true);
-            }
-            Verdict::Keep
-        });
-        verdict.unwrap_or(Verdict::Leftover)
-    }
-
-    /// Drops FIFO items left behind by replaced or removed entries.
-    fn compact(&self, w: &mut Writer<K>) {
-        let current = |(key, generation): &(K, u16)| {
-            self.map.peek_with(key, |_, e| e.meta.generation == *generation).unwrap_or(false)
-        };
-        w.small.retain(current);
-        w.main.retain(current);
+    /// The fate of a live entry at the front of a FIFO. An entry leaving the small FIFO after
+    /// a hit enters the main FIFO with its frequency cleared; one in the main FIFO pays one
+    /// unit of frequency for each pass it survives.
+    fn verdict(&self, entry: &Entry<V>, from_small: bool, now: u64) -> Verdict {
+        let meta = &entry.meta;
+        if meta.keep_until() <= now || meta.tags.found_invalid() {
+            return Verdict::Expired;
+        }
+        let frequency = meta.frequency();
+        if frequency == 0 {
+            return Verdict::Evict;
+        }
+        meta.set_eviction(if from_small { 0 } else { frequency - 1 }, true);
+        Verdict::Keep
     }
 }
+
+#[cfg(test)]
+mod tests;
