@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use super::Cache;
+use super::body::{Body, Detached, MakeLoad, Out};
 use super::fresh::{Probe, Reload};
-use super::load::{Apart, Inline, MakeLoad, SendDerive};
+use super::load::{Apart, Inline};
 use super::miss::Timeout;
 use super::miss::{Accept, Beneath};
 use super::runner::Runner;
@@ -45,62 +46,50 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// A background-mode call's look at L1: the answer when a servable entry holds one (a
     /// stale entry, or one due for an early refresh, starts a background reload), else the
     /// body back for the miss.
-    #[allow(clippy::type_complexity, reason = "the body, handed back")]
-    pub(super) fn serve<R, S, D, M>(&'static self, key: &K, shape: S, derive: D, make: M) -> Result<S::Output, (D, M)>
-    where
-        R: Runner,
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: SendDerive<V>,
-        M: MakeLoad<S::Output>,
-    {
+    pub(super) fn serve<R: Runner, B: Detached<V>>(&'static self, key: &K, body: B) -> Result<Out<B, V>, B> {
         if !crate::enabled() {
-            return Err((derive, make));
+            return Err(body);
         }
+        let shape = body.shape();
         match self.probe(key) {
             Probe::Fresh(value) => Ok(shape.rebuild(value)),
             Probe::Refresh(value, why) => {
-                self.reload::<R, S, D, M>(key, shape, derive, make, why);
+                self.reload::<R, B>(key, body, why);
                 Ok(shape.rebuild(value))
             }
-            Probe::Miss => Err((derive, make)),
+            Probe::Miss => Err(body),
         }
     }
 
     /// A background-mode miss in L1: the tier beneath, if this runner reads it (whose stale
     /// entry answers while a reload runs), then the body, which loads apart from the caller
     /// when a timeout can end its wait, in the caller otherwise.
-    pub(super) async fn background_miss<R, S, D, M>(
+    pub(super) async fn background_miss<R: Runner, B: Detached<V>>(
         &'static self,
         key: K,
-        shape: S,
-        derive: D,
-        on_timeout: Option<fn(LoadTimeout) -> S::Output>,
-        make: M,
-    ) -> S::Output
-    where
-        R: Runner,
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: SendDerive<V>,
-        M: MakeLoad<S::Output>,
-    {
-        let (derive, make) = if R::reads_tier() {
+        body: B,
+        on_timeout: Option<fn(LoadTimeout) -> Out<B, V>>,
+    ) -> Out<B, V> {
+        let body = if R::reads_tier() {
             match self.read_beneath(&key, Accept::Servable).await {
-                Beneath::Fresh(value) => return shape.rebuild(value),
-                Beneath::Stored => match self.serve::<R, S, D, M>(&key, shape, derive, make) {
+                Beneath::Fresh(value) => return body.shape().rebuild(value),
+                Beneath::Stored => match self.serve::<R, B>(&key, body) {
                     Ok(output) => return output,
                     Err(body) => body,
                 },
-                Beneath::Nothing => (derive, make),
+                Beneath::Nothing => body,
             }
         } else {
-            (derive, make)
+            body
         };
-        let inline = |make: M, derive: D| Inline { load: make.make(), derive };
+        let shape = body.shape();
+        let inline = |body: B| {
+            let Body { derive, make, .. } = body.parts();
+            Inline { load: make.make(), derive }
+        };
         if !crate::enabled() {
-            let body = inline(make, derive);
-            return self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await;
+            let body = inline(body);
+            return self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None).await;
         }
         let mut timeout = self.policy.timeout.zip(on_timeout).map(|(after, answer)| Timeout { after, answer });
         if timeout.is_some() && !R::can_time() {
@@ -114,27 +103,21 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         match timeout {
             Some(Timeout { after, .. }) => {
-                let body = Apart { cache: self, make, derive };
-                self.miss::<R, S, _>(key, shape, move |start| body.start::<R, S>(start, shape, after), timeout).await
+                let apart = Apart { cache: self, body };
+                self.miss::<R, B::Shape, _>(key, shape, move |start| apart.start::<R>(start, after), timeout).await
             }
             None => {
-                let body = inline(make, derive);
-                self.miss::<R, S, _>(key, shape, move |start| body.start(start, shape), None).await
+                let body = inline(body);
+                self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None).await
             }
         }
     }
 
     /// Starts a background reload of `key` unless one runs; counted when it starts. When
     /// nothing can take it now, the servable value answers and a later call reloads.
-    fn reload<R, S, D, M>(&'static self, key: &K, shape: S, derive: D, make: M, why: Reload)
-    where
-        R: Runner,
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: SendDerive<V>,
-        M: MakeLoad<S::Output>,
-    {
+    fn reload<R: Runner, B: Detached<V>>(&'static self, key: &K, body: B, why: Reload) {
         let Some(lead) = self.lead_reload(key) else { return };
+        let Body { shape, derive, make } = body.parts();
         if R::spawn(Box::pin(async move { drop(self.run_lead(lead, shape, derive, make.make()).await) })) {
             self.loads.add(1);
             if why == Reload::Early {

@@ -5,6 +5,7 @@
 
 use std::marker::PhantomData;
 
+use super::body::Body;
 use super::runner::{self, Blocking, Job, Tokio};
 use super::{Cache, LoadTimeout};
 use crate::outcome::{CacheKey, CacheValue, PlainShape, Shape};
@@ -264,11 +265,9 @@ where
     fn run(cache: &'static Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
         let make = move || async move { finish.apply(body()) };
-        match cache.serve::<Blocking, S, _, _>(&key, shape, derive, make) {
+        match cache.serve::<Blocking, _>(&key, Body { shape, derive, make }) {
             Ok(output) => output,
-            Err((derive, make)) => {
-                runner::drive(cache.background_miss::<Blocking, S, _, _>(key, shape, derive, on_timeout, make))
-            }
+            Err(body) => runner::drive(cache.background_miss::<Blocking, _>(key, body, on_timeout)),
         }
     }
 }
@@ -321,11 +320,9 @@ where
     fn step(cache: &'static Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
         let (shape, body, finish, derive, on_timeout) = load.into_parts();
         let make = move || async move { finish.apply(body.await) };
-        match cache.serve::<Tokio, S, _, _>(&key, shape, derive, make) {
+        match cache.serve::<Tokio, _>(&key, Body { shape, derive, make }) {
             Ok(output) => Step::Ready(output),
-            Err((derive, make)) => {
-                Step::Await(Box::pin(cache.background_miss::<Tokio, S, _, _>(key, shape, derive, on_timeout, make)))
-            }
+            Err(body) => Step::Await(Box::pin(cache.background_miss::<Tokio, _>(key, body, on_timeout))),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::Cache;
+use super::body::{Body, Detached, MakeLoad, Out};
 use super::flight::{Flight, Joined, Running, Waited};
 use super::fresh::Failure;
 use super::runner::{Job, Runner};
@@ -198,60 +199,27 @@ impl<F, D> Inline<F, D> {
     }
 }
 
-/// Tags computed from a loaded value by a load that may run on another thread or task.
-pub(super) trait SendDerive<V>: FnOnce(&V) -> Vec<Tag> + Send + 'static {}
-
-impl<V, D: FnOnce(&V) -> Vec<Tag> + Send + 'static> SendDerive<V> for D {}
-
-/// Starts a load that may outlive its call: `make()` gives the load, whose output is the tags
-/// computed with it and the call's output `O`.
-pub(super) trait MakeLoad<O>: Send + 'static {
-    /// The load.
-    type Load: Future<Output = (Vec<Tag>, O)> + Send + 'static;
-    /// Starts it.
-    fn make(self) -> Self::Load;
-}
-
-impl<O, M, F> MakeLoad<O> for M
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = (Vec<Tag>, O)> + Send + 'static,
-{
-    type Load = F;
-    fn make(self) -> F {
-        self()
-    }
-}
-
 /// A body that runs apart from the caller (another thread or task), so that the caller can
 /// stop waiting at the timeout while the load goes on and stores its value.
-pub(super) struct Apart<K: 'static, V: 'static, M, D> {
+pub(super) struct Apart<K: 'static, V: 'static, B> {
     pub(super) cache: &'static Cache<K, V>,
-    pub(super) make: M,
-    pub(super) derive: D,
+    pub(super) body: B,
 }
 
-impl<K: CacheKey, V: CacheValue, M, D> Apart<K, V, M, D> {
+impl<K: CacheKey, V: CacheValue, B: Detached<V>> Apart<K, V, B> {
     /// Not an `async fn`: the lead is handed to the job before the returned future exists,
     /// which then holds only the wait (and is `Send`; see [`Job`](super::runner::Job)).
-    pub(super) fn start<R, S>(
+    pub(super) fn start<R: Runner>(
         self,
         start: Start<'_, K, V>,
-        shape: S,
         timeout: Duration,
-    ) -> impl Future<Output = Waited<S::Output>>
-    where
-        R: Runner,
-        S: Shape<Stored = V>,
-        S::Output: Send + 'static,
-        D: SendDerive<V>,
-        M: MakeLoad<S::Output>,
-    {
-        let Self { cache, make, derive } = self;
+    ) -> impl Future<Output = Waited<Out<B, V>>> {
+        let Self { cache, body } = self;
+        let Body { shape, derive, make } = body.parts();
         let apart = match start {
             Start::Lead(lead) => {
                 let lead = lead.rebind(cache);
-                let job: Job<Caught<S::Output>> =
+                let job: Job<Caught<Out<B, V>>> =
                     Box::pin(async move { cache.run_lead(lead, shape, derive, make.make()).await });
                 Ok(R::run_apart(job, timeout))
             }
