@@ -54,6 +54,8 @@ pub(crate) struct Writer<K, V> {
     live: usize,
     /// What the live entries weigh, kept only under a byte bound.
     bytes: u64,
+    /// What the live entries of the small FIFO weigh, kept only under a byte bound.
+    small_bytes: u64,
     next_generation: u16,
     /// Each slot's generation while it holds a live entry, [`EMPTY`] otherwise.
     generations: Vec<u16>,
@@ -86,6 +88,7 @@ impl<K, V> Writer<K, V> {
             history: None,
             live: 0,
             bytes: 0,
+            small_bytes: 0,
             next_generation: EMPTY,
             generations: Vec::new(),
             ready: Vec::new(),
@@ -177,33 +180,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.policy.capacity.saturating_sub(self.small_capacity())
     }
 
-    /// What an entry weighs, counted only under a byte bound.
-    fn weight(&self, key: &K, value: &V) -> u64 {
-        if self.policy.max_bytes.is_some() { self.weigher.weigh(key, value) } else { 0 }
+    /// Whether eviction takes from the small FIFO: it holds its share of the entries (2%) or,
+    /// under a byte bound, of the bytes, or the main FIFO is empty.
+    fn small_full(&self, w: &Writer<K, V>) -> bool {
+        w.small.len() >= self.small_capacity()
+            || self.policy.max_bytes.is_some_and(|max| w.small_bytes >= max / 50)
+            || w.main.is_empty()
     }
 
     fn over_bound(&self, w: &Writer<K, V>) -> bool {
         w.live > self.policy.capacity || self.policy.max_bytes.is_some_and(|max| w.bytes > max)
-    }
-
-    /// Weighs entries with `weigher` (key, value) against the byte bound
-    /// ([`CacheBuilder::max_bytes`](super::CacheBuilder::max_bytes)). It should give the same
-    /// weight for the same entry each time. Call it before the cache holds entries.
-    ///
-    /// ```
-    /// let cache: memo_runtime::Cache<u32, Vec<u8>> =
-    ///     memo_runtime::Cache::builder().max_bytes(64 << 20).build().with_weigher(|_, bytes| bytes.len());
-    /// cache.insert(1, vec![0; 1024]);
-    /// ```
-    #[must_use]
-    pub fn with_weigher(mut self, weigher: fn(&K, &V) -> usize) -> Self {
-        self.weigher = Weigher::Entry(weigher);
-        self
-    }
-
-    /// Weighs entries by their value (the macro's `weigher`).
-    pub(crate) fn weigh_values(&mut self, weigher: fn(&V) -> usize) {
-        self.weigher = Weigher::Value(weigher);
     }
 
     /// The entry stored for `key`, read in place (no lock, no copy).
@@ -242,7 +228,11 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 let old = *o.get();
                 let in_main = match self.live(old) {
                     Some((old_key, old_entry)) => {
-                        w.bytes = w.bytes.saturating_sub(self.weight(old_key, &old_entry.value));
+                        let old_weight = self.weight(old_key, &old_entry.value);
+                        w.bytes = w.bytes.saturating_sub(old_weight);
+                        if !old_entry.meta.in_main() {
+                            w.small_bytes = w.small_bytes.saturating_sub(old_weight);
+                        }
                         entry.meta.set_eviction(old_entry.meta.frequency(), old_entry.meta.in_main());
                         old_entry.meta.in_main()
                     }
@@ -267,6 +257,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         };
         w.generations[id as usize] = generation;
         w.bytes += weight;
+        if !in_main {
+            w.small_bytes += weight;
+        }
         let fifo = if in_main { &mut w.main } else { &mut w.small };
         fifo.push_back((id, generation));
         self.evict(w);
@@ -282,7 +275,11 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         });
         let Some(id) = removed else { return false };
         if let Some((key, entry)) = self.live(id) {
-            w.bytes = w.bytes.saturating_sub(self.weight(key, &entry.value));
+            let weight = self.weight(key, &entry.value);
+            w.bytes = w.bytes.saturating_sub(weight);
+            if !entry.meta.in_main() {
+                w.small_bytes = w.small_bytes.saturating_sub(weight);
+            }
         }
         w.live -= 1;
         w.retire(id);
@@ -302,6 +299,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         w.main.clear();
         w.live = 0;
         w.bytes = 0;
+        w.small_bytes = 0;
         self.finish(w, true);
     }
 
@@ -331,17 +329,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let mut turns = 4 * (w.small.len() + w.main.len()) + 1;
         while self.over_bound(w) && turns > 0 {
             turns -= 1;
-            let from_small = w.small.len() >= self.small_capacity() || w.main.is_empty();
+            let from_small = self.small_full(w);
             let fifo = if from_small { &mut w.small } else { &mut w.main };
             let Some(item) = fifo.pop_front() else { break };
             let Some((key, entry)) = w.current(&item).then(|| self.live(item.0)).flatten() else { continue };
-            let (expired, weight) = match self.verdict(entry, from_small, now) {
+            let weight = self.weight(key, &entry.value);
+            if from_small {
+                // Whatever its fate, it leaves the small FIFO.
+                w.small_bytes = w.small_bytes.saturating_sub(weight);
+            }
+            let expired = match self.verdict(entry, from_small, now) {
                 Verdict::Keep => {
                     w.main.push_back(item);
                     continue;
                 }
-                Verdict::Expired => (true, self.weight(key, &entry.value)),
-                Verdict::Evict => (false, self.weight(key, &entry.value)),
+                Verdict::Expired => true,
+                Verdict::Evict => false,
             };
             if from_small
                 && !expired

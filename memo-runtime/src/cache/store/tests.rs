@@ -75,3 +75,23 @@ fn readers_see_whole_values_while_the_writer_replaces_evicts_and_removes() {
     assert!(seen > 0, "the readers found values");
     assert!(cache.stats().entries <= 32);
 }
+
+#[test]
+fn under_a_byte_bound_new_keys_are_evicted_before_keys_hit_again() {
+    // Room for 100 pages of 1,000 bytes; the bound in entries (10,000) is far away.
+    let cache: Cache<u32, Vec<u8>> =
+        Cache::builder().max_bytes(100_000).build().with_weigher(|_, page: &Vec<u8>| page.len());
+    for k in 0..100 {
+        cache.insert(k, vec![0; 1_000]);
+    }
+    // Keys 0..10 are read again, then a scan of one-time keys passes through.
+    for k in 0..10 {
+        assert!(cache.get(&k).is_some());
+    }
+    for k in 1_000..1_300 {
+        cache.insert(k, vec![0; 1_000]);
+    }
+    let kept = (0..10).filter(|k| cache.get(k).is_some()).count();
+    assert_eq!(kept, 10, "the keys read again outlive the scan");
+    assert!(cache.stats().entries <= 100);
+}
