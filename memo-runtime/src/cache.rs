@@ -63,9 +63,8 @@ mod policy;
 pub(crate) mod runner;
 mod store;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use scc::HashIndex;
@@ -78,13 +77,14 @@ use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};
 use crate::notice::Notice;
 use crate::outcome::{CacheKey, CacheValue};
-use crate::stats::{CacheStats, Counter, Evictions, HitCounter, Invalidations, LoadHistogram, StatsSource};
+use crate::stats::{CacheStats, CallCounter, Counter, Invalidations, LoadHistogram, StatsSource};
 use crate::tags::Tag;
 use policy::{Policy, Verdict};
 use store::Writer;
 
 pub(crate) use changes::put_output;
 pub(crate) use flight::{Flight, Joined, RunsHere, Turn};
+use flight::{Flights, Padded};
 
 pub(crate) type Hasher = foldhash::fast::RandomState;
 
@@ -114,20 +114,16 @@ pub struct Cache<K, V> {
     /// Each key's slot in `slab` (see the `store` module).
     map: HashIndex<K, u32, Hasher>,
     slab: Arc<store::Slab<K, V>>,
-    writer: Mutex<Writer<K, V>>,
-    flights: Mutex<HashMap<K, Arc<Flight<V>>, Hasher>>,
+    writer: Padded<Mutex<Writer<K, V>>>,
+    flights: Flights<K, V>,
     /// Bumped by `invalidate_all`; a load that started in an earlier epoch is not stored.
     epoch: AtomicU64,
     policy: Policy,
-    entries: AtomicUsize,
-    hits: HitCounter,
+    /// Hits, misses and loads, striped per thread (see `stats::counter`).
+    calls: CallCounter,
     l2_hits: Counter,
-    misses: Counter,
     coalesced: Counter,
-    loads: Counter,
     load_errors: Counter,
-    evicted_for_size: Counter,
-    evicted_expired: Counter,
     invalidated_keys: Counter,
     invalidated_all: Counter,
     invalidated_by_tag: Counter,
@@ -154,7 +150,7 @@ impl<K, V> fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
             .field("name", &self.policy.name)
-            .field("entries", &self.entries.load(Ordering::Relaxed))
+            .field("entries", &self.writer.0.try_lock().map(|w| w.live))
             .field("capacity", &self.policy.capacity)
             .finish_non_exhaustive()
     }
@@ -182,19 +178,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         Self {
             map: HashIndex::with_hasher(Hasher::default()),
             slab: Arc::clone(&slab),
-            writer: Mutex::new(Writer::new(slab)),
-            flights: Mutex::new(HashMap::with_hasher(Hasher::default())),
+            writer: Padded(Mutex::new(Writer::new(slab))),
+            flights: Flights::new(),
             epoch: AtomicU64::new(0),
             policy,
-            entries: AtomicUsize::new(0),
-            hits: HitCounter::default(),
+            calls: CallCounter::default(),
             l2_hits: Counter::default(),
-            misses: Counter::default(),
             coalesced: Counter::default(),
-            loads: Counter::default(),
             load_errors: Counter::default(),
-            evicted_for_size: Counter::default(),
-            evicted_expired: Counter::default(),
             invalidated_keys: Counter::default(),
             invalidated_all: Counter::default(),
             invalidated_by_tag: Counter::default(),
@@ -261,7 +252,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             })
             .flatten();
         if let Some((_, negative)) = &found {
-            self.hits.record(*negative);
+            self.calls.hit(*negative);
         }
         found
     }
@@ -318,7 +309,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub fn wait_for_loads(&self, limit: std::time::Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;
         loop {
-            if self.lock_flights().is_empty() {
+            if self.flights.is_empty() {
                 return true;
             }
             if std::time::Instant::now() >= deadline {
@@ -338,18 +329,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// assert_eq!((stats.hits, stats.misses, stats.loads, stats.entries), (1, 1, 1, 1));
     /// ```
     pub fn stats(&self) -> CacheStats {
-        let (hits, negative_hits) = self.hits.get();
+        let calls = self.calls.get();
+        let (entries, evictions) = {
+            let w = self.lock_writer();
+            (w.live as u64, w.evictions)
+        };
         CacheStats {
             name: self.policy.name.clone(),
-            hits,
-            negative_hits,
+            hits: calls.hits,
+            negative_hits: calls.negative_hits,
             l2_hits: self.l2_hits.get(),
             request_hits: 0,
-            misses: self.misses.get(),
+            misses: calls.misses,
             coalesced: self.coalesced.get(),
-            loads: self.loads.get(),
+            loads: calls.loads,
             load_errors: self.load_errors.get(),
-            evictions: Evictions { size: self.evicted_for_size.get(), expired: self.evicted_expired.get() },
+            evictions,
             invalidations: Invalidations {
                 keys: self.invalidated_keys.get(),
                 all: self.invalidated_all.get(),
@@ -359,7 +354,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             early_refreshes: self.early_refreshes.get(),
             stale_if_error_served: self.stale_if_error_served.get(),
             timeouts: self.timeouts.get(),
-            entries: self.entries.load(Ordering::Relaxed) as u64,
+            entries,
             load_time: self.load_times.snapshot(),
         }
     }
@@ -372,11 +367,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer<K, V>> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+        self.writer.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_flights(&self) -> MutexGuard<'_, HashMap<K, Arc<Flight<V>>, Hasher>> {
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard of the flights table that holds `key`'s flight, locked.
+    fn lock_flights(&self, key: &K) -> MutexGuard<'_, flight::Shard<K, V>> {
+        self.flights.lock(key)
     }
 }
 

@@ -26,7 +26,7 @@ mod histogram;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-pub(crate) use counter::{Counter, HitCounter};
+pub(crate) use counter::{CallCounter, Counter};
 pub(crate) use histogram::LoadHistogram;
 
 /// A snapshot of one cache's counters.

@@ -119,7 +119,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let Some(lead) = self.lead_reload(key) else { return };
         let Body { shape, derive, make } = body.parts();
         if R::spawn(Box::pin(async move { drop(self.run_lead(lead, shape, derive, make.make()).await) })) {
-            self.loads.add(1);
+            self.calls.load();
             if why == Reload::Early {
                 self.early_refreshes.add(1);
             }

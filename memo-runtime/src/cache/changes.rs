@@ -102,9 +102,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     pub(crate) fn drop_copies(&self) {
         let mut w = self.lock_writer();
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        for flight in self.lock_flights().values() {
-            flight.invalidate();
-        }
+        self.flights.for_each(|flight| flight.invalidate());
         self.clear(&mut w);
     }
 
@@ -113,7 +111,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// so that one key never has two loads at once and no load that began before the
     /// invalidation is served after it.
     fn invalidate_flight(&self, key: &K) {
-        if let Some(flight) = self.lock_flights().get(key) {
+        if let Some(flight) = self.lock_flights(key).get(key) {
             flight.invalidate();
         }
     }

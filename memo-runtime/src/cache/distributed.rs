@@ -77,7 +77,7 @@ where
         let older = self.peek_entry(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
         let mut w = self.lock_writer();
         // A load that began before `at` may have read what the message says is stale.
-        if let Some(flight) = self.lock_flights().get(&key)
+        if let Some(flight) = self.lock_flights(&key).get(&key)
             && flight.started_at <= at
         {
             flight.invalidate();

@@ -17,6 +17,8 @@
 //! runs the body again instead of waiting, for sync and async functions alike.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -24,6 +26,60 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+
+/// One shard of a cache's flights: the loads running for the keys that hash to it.
+pub(crate) type Shard<K, V> = HashMap<K, Arc<Flight<V>>, foldhash::fast::RandomState>;
+
+/// A shard behind its own lock, alone on its cache line.
+type Locked<K, V> = Padded<Mutex<Shard<K, V>>>;
+
+/// A cache's flights by key, in shards chosen by the key's hash so that misses on different
+/// keys seldom take the same lock. Each shard's lock sits on its own cache line.
+#[derive(Debug)]
+pub(crate) struct Flights<K, V> {
+    shards: Box<[Locked<K, V>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// A value alone on its cache line (128 bytes: two lines, as adjacent lines are fetched in
+/// pairs), so that writes to it do not slow reads of its neighbours.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<K: Hash + Eq, V> Flights<K, V> {
+    /// A table with four shards per core, at most 64.
+    pub(crate) fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = (cores * 4).next_power_of_two().min(64);
+        let hasher = foldhash::fast::RandomState::default();
+        Self { shards: (0..shards).map(|_| Padded(Mutex::new(HashMap::with_hasher(hasher.clone())))).collect(), hasher }
+    }
+
+    /// The shard that holds `key`'s flight, locked.
+    pub(crate) fn lock(&self, key: &K) -> MutexGuard<'_, Shard<K, V>> {
+        // The high bits: the shard's map uses the low ones.
+        let at = (self.hasher.hash_one(key) >> 58) as usize & (self.shards.len() - 1);
+        self.shards[at].0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls `each` with every flight running now, one shard locked at a time.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(&Flight<V>)) {
+        for shard in &self.shards {
+            shard.0.lock().unwrap_or_else(PoisonError::into_inner).values().for_each(|flight| each(flight));
+        }
+    }
+
+    /// Whether no load runs now.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn is_empty(&self) -> bool {
+        let mut empty = true;
+        for shard in &self.shards {
+            empty &= shard.0.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
+        }
+        empty
+    }
+}
 
 #[derive(Debug)]
 enum State<V> {

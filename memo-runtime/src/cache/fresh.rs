@@ -65,9 +65,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             })
             .unwrap_or(Probe::Miss);
         match &probe {
-            Probe::Fresh(_) | Probe::Refresh(_, Reload::Early) => self.hits.record(false),
+            Probe::Fresh(_) | Probe::Refresh(_, Reload::Early) => self.calls.hit(false),
             Probe::Refresh(_, Reload::Stale) => {
-                self.hits.record(false);
+                self.calls.hit(false);
                 self.stale_served.add(1);
             }
             Probe::Miss => {}

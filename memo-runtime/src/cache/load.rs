@@ -60,7 +60,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
     pub(super) fn answer(mut self, value: &V) {
         if let Some(key) = self.key.take() {
             self.detach(&key);
-            self.flight.complete(value.clone());
+            self.hand_over(value);
         }
     }
 
@@ -68,10 +68,10 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
     pub(super) fn finish(mut self, value: &V, negative: bool, load_micros: u32, tags: Vec<Tag>) {
         let cache = self.cache;
         let Some(key) = self.key.take() else { return };
-        {
+        // Built before the lock is taken, to hold it for the write only.
+        if let Some(entry) = cache.new_entry(value.clone(), negative, load_micros, tags, self.tag_seq) {
             let mut w = cache.lock_writer();
-            let current = !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch;
-            if current && let Some(entry) = cache.new_entry(value.clone(), negative, load_micros, tags, self.tag_seq) {
+            if !self.flight.is_invalidated() && cache.epoch.load(Ordering::Acquire) == self.epoch {
                 cache.write(&mut w, key.clone(), entry);
                 drop(w);
                 if let Some(tier) = cache.tier.get() {
@@ -80,7 +80,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
             }
         }
         self.detach(&key);
-        self.flight.complete(value.clone());
+        self.hand_over(value);
     }
 
     /// Stores a prepared entry (unless invalidated meanwhile) and hands its value to the
@@ -98,12 +98,21 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
             }
         }
         self.detach(&key);
-        self.flight.complete(value.clone());
+        self.hand_over(value);
+    }
+
+    /// Hands `value` to the callers waiting for the flight, which is unregistered: when no
+    /// one but the leader holds it, no one can join it any more, and `value` is not cloned.
+    fn hand_over(&self, value: &V) {
+        // Waiters took their hold under the shard lock that unregistering took since.
+        if Arc::strong_count(&self.flight) > 1 {
+            self.flight.complete(value.clone());
+        }
     }
 
     /// Unregisters the flight if it is still the one registered for `key`.
     fn detach(&self, key: &K) {
-        let mut flights = self.cache.lock_flights();
+        let mut flights = self.cache.lock_flights(key);
         if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
             flights.remove(key);
         }
@@ -314,18 +323,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// Leads a load of `key` unless one is running: for background reloads of entries that
     /// are still servable.
     pub(super) fn lead_reload(&self, key: &K) -> Option<Lead<'_, K, V>> {
-        let mut flights = self.lock_flights();
+        let mut flights = self.lock_flights(key);
         if flights.contains_key(key) {
             return None;
         }
         Some(self.register(&mut flights, key))
     }
 
-    fn register<'c>(
-        &'c self,
-        flights: &mut std::collections::HashMap<K, Arc<Flight<V>>, super::Hasher>,
-        key: &K,
-    ) -> Lead<'c, K, V> {
+    fn register<'c>(&'c self, flights: &mut super::flight::Shard<K, V>, key: &K) -> Lead<'c, K, V> {
         let flight = Arc::new(Flight::new());
         flights.insert(key.clone(), Arc::clone(&flight));
         Lead {
@@ -338,7 +343,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     pub(super) fn join(&self, key: &K) -> Join<'_, K, V> {
-        let mut flights = self.lock_flights();
+        let mut flights = self.lock_flights(key);
         if let Some(flight) = flights.get(key) {
             return Join::Wait(Arc::clone(flight));
         }

@@ -227,20 +227,20 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if let Beneath::Fresh(value) = self.read_beneath(&key, Accept::Fresh).await {
             return Begin::Done(shape.rebuild(value));
         }
-        self.misses.add(1);
+        self.calls.miss();
         if !crate::enabled() {
-            self.loads.add(1);
+            self.calls.load();
             return Begin::Run { timed: true };
         }
         match self.turn::<Tokio>(&key, None, &mut false).await {
             Turn::Value(value) => Begin::Done(shape.rebuild(value)),
             Turn::Lead(lead) => {
-                self.loads.add(1);
+                self.calls.load();
                 Begin::Lead(lead)
             }
             // `TimedOut` only ends a wait with a timeout, and this one has none.
             Turn::Run | Turn::TimedOut => {
-                self.loads.add(1);
+                self.calls.load();
                 Begin::Run { timed: false }
             }
         }
@@ -288,7 +288,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         S: Shape<Stored = V>,
         Fut: Future<Output = Waited<S::Output>>,
     {
-        self.misses.add(1);
+        self.calls.miss();
         if !crate::enabled() {
             return self.load_uncached(body(Start::Run)).await;
         }
@@ -301,7 +301,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Turn::TimedOut => Waited::TimedOut,
                 Turn::Lead(lead) => match body.take() {
                     Some(body) => {
-                        self.loads.add(1);
+                        self.calls.load();
                         body(Start::Lead(lead)).await
                     }
                     // The body went to a load this call stopped waiting for, which ended
@@ -314,7 +314,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 },
                 Turn::Run => match body.take() {
                     Some(body) => {
-                        self.loads.add(1);
+                        self.calls.load();
                         body(Start::Run).await
                     }
                     None => Waited::TimedOut,
@@ -348,7 +348,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Runs a load with caching off ([`crate::enabled`]): counted and timed, not stored.
     async fn load_uncached<O>(&self, load: impl Future<Output = Waited<O>>) -> O {
-        self.loads.add(1);
+        self.calls.load();
         let started = std::time::Instant::now();
         let output = load.instrument(self.load_span()).await;
         self.record_load_time(started.elapsed());

@@ -29,7 +29,6 @@ mod weigher;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use scc::hash_index::Entry as MapEntry;
 
@@ -37,6 +36,7 @@ use super::{Cache, Hasher};
 use crate::clock;
 use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
+use crate::stats::Evictions;
 use admission::{Ghost, Sketch};
 pub(crate) use slab::Slab;
 pub(crate) use weigher::Weigher;
@@ -51,7 +51,10 @@ pub(crate) struct Writer<K, V> {
     main: VecDeque<(u32, u16)>,
     /// Made when the cache first fills.
     history: Option<History>,
-    live: usize,
+    /// Entries in the map.
+    pub(crate) live: usize,
+    /// Entries evicted, by cause.
+    pub(crate) evictions: Evictions,
     /// What the live entries weigh, kept only under a byte bound.
     bytes: u64,
     /// What the live entries of the small FIFO weigh, kept only under a byte bound.
@@ -87,6 +90,7 @@ impl<K, V> Writer<K, V> {
             main: VecDeque::new(),
             history: None,
             live: 0,
+            evictions: Evictions::default(),
             bytes: 0,
             small_bytes: 0,
             next_generation: EMPTY,
@@ -310,7 +314,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if w.retired.len() >= RETIRE_BATCH || (now && !w.retired.is_empty()) {
             self.slab.retire(std::mem::take(&mut w.retired));
         }
-        self.entries.store(w.live, Ordering::Relaxed);
     }
 
     fn evict(&self, w: &mut Writer<K, V>) {
@@ -356,7 +359,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             w.live -= 1;
             w.bytes = w.bytes.saturating_sub(weight);
             w.retire(item.0);
-            if expired { &self.evicted_expired } else { &self.evicted_for_size }.add(1);
+            *if expired { &mut w.evictions.expired } else { &mut w.evictions.size } += 1;
         }
         if w.small.len() + w.main.len() > 2 * w.live + 64 {
             w.small.retain(|item| w.generations.get(item.0 as usize) == Some(&item.1));

@@ -8,7 +8,7 @@ use super::{CURRENT, Scope};
 use crate::cache::runner::{self, Blocking, Runner, Tokio};
 use crate::cache::{Flight, Hasher, Joined, RunsHere, Turn};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
-use crate::stats::{CacheStats, Counter, HitCounter, StatsSource};
+use crate::stats::{CacheStats, CallCounter, StatsSource};
 
 /// Identifies one memoized function: a `static` in its body, compared by address. Counts the
 /// calls its request memo answered and those that ran the function, under the function's name.
@@ -18,14 +18,7 @@ pub struct MemoSite {
     /// Whether what runs on a miss is the function's body (`#[request_memo]`), rather than a
     /// cache that counts its own loads (`#[cached(request_consistent)]`).
     runs_body: bool,
-    counts: OnceLock<SiteCounts>,
-}
-
-#[derive(Debug, Default)]
-struct SiteCounts {
-    hits: HitCounter,
-    misses: Counter,
-    loads: Counter,
+    counts: OnceLock<CallCounter>,
 }
 
 impl MemoSite {
@@ -46,35 +39,40 @@ impl MemoSite {
         std::ptr::from_ref(self).addr()
     }
 
-    fn counts(&'static self) -> &'static SiteCounts {
+    fn counts(&'static self) -> &'static CallCounter {
         self.counts.get_or_init(|| {
             crate::stats::register(self);
-            SiteCounts::default()
+            CallCounter::default()
         })
     }
 
     #[inline]
     fn hit(&'static self) {
-        self.counts().hits.record(false);
+        self.counts().hit(false);
     }
 
     fn miss(&'static self) {
-        self.counts().misses.add(1);
+        self.counts().miss();
     }
 
     /// The body runs, inside a scope.
     fn load(&'static self) {
         if self.runs_body {
-            self.counts().loads.add(1);
+            self.counts().load();
         }
     }
 }
 
 impl StatsSource for MemoSite {
     fn stats(&self) -> CacheStats {
-        let (request_hits, misses, loads) =
-            self.counts.get().map_or((0, 0, 0), |c| (c.hits.get().0, c.misses.get(), c.loads.get()));
-        CacheStats { name: self.name.to_owned(), request_hits, misses, loads, ..CacheStats::default() }
+        let calls = self.counts.get().map(CallCounter::get).unwrap_or_default();
+        CacheStats {
+            name: self.name.to_owned(),
+            request_hits: calls.hits,
+            misses: calls.misses,
+            loads: calls.loads,
+            ..CacheStats::default()
+        }
     }
 }
 

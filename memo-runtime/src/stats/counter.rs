@@ -1,7 +1,7 @@
 //! Counters that many threads bump without sharing a cache line.
 //!
-//! A hit must not write memory that other cores read or write, or two threads hitting the
-//! same cache slow each other down. The hit counter is therefore split into cache-line-sized
+//! A hit or a miss must not write memory that other cores read or write, or two threads
+//! calling the same cache slow each other down. The call counter is therefore split into cache-line-sized
 //! stripes; each thread leases a stripe for its lifetime and is its only writer while fewer
 //! than [`STRIPES`] threads hold leases, so it can add with a plain load and store. Threads
 //! beyond that share stripes and add atomically.
@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 pub(crate) const STRIPES: usize = 64;
 
-/// A counter bumped on slow paths (misses, loads): one shared atomic.
+/// A counter bumped on rare paths (errors, invalidations, refreshes): one shared atomic.
 #[derive(Debug, Default)]
 pub(crate) struct Counter(AtomicU64);
 
@@ -30,42 +30,76 @@ impl Counter {
 struct Stripe {
     hits: AtomicU64,
     negative_hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
 }
 
-/// Hit and negative-hit counts, striped per thread.
-pub(crate) struct HitCounter {
+/// What calls found and did, summed over the stripes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Calls {
+    pub(crate) hits: u64,
+    pub(crate) negative_hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) loads: u64,
+}
+
+/// The counts every call bumps (hits, negative hits, misses, loads), striped per thread, so
+/// that neither a hit nor a miss writes a line another thread writes.
+pub(crate) struct CallCounter {
     stripes: Box<[Stripe]>,
 }
 
-impl std::fmt::Debug for HitCounter {
+impl std::fmt::Debug for CallCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (hits, negative_hits) = self.get();
-        f.debug_struct("HitCounter").field("hits", &hits).field("negative_hits", &negative_hits).finish()
+        self.get().fmt(f)
     }
 }
 
-impl Default for HitCounter {
+impl Default for CallCounter {
     fn default() -> Self {
         Self { stripes: (0..STRIPES).map(|_| Stripe::default()).collect() }
     }
 }
 
-impl HitCounter {
-    #[inline]
-    pub(crate) fn record(&self, negative: bool) {
+impl CallCounter {
+    /// This thread's stripe and whether it is its only writer.
+    #[inline(always)]
+    fn stripe(&self) -> Option<(&Stripe, bool)> {
         let lease = lease();
         // Index is always < STRIPES; `get` keeps the hit path free of panics regardless.
-        let Some(stripe) = self.stripes.get(lease.index) else { return };
-        bump(&stripe.hits, lease.exclusive);
+        Some((self.stripes.get(lease.index)?, lease.exclusive))
+    }
+
+    #[inline]
+    pub(crate) fn hit(&self, negative: bool) {
+        let Some((stripe, exclusive)) = self.stripe() else { return };
+        bump(&stripe.hits, exclusive);
         if negative {
-            bump(&stripe.negative_hits, lease.exclusive);
+            bump(&stripe.negative_hits, exclusive);
         }
     }
 
-    pub(crate) fn get(&self) -> (u64, u64) {
-        self.stripes
-            .iter()
-            .fold((0, 0), |(h, n), s| (h + s.hits.load(Ordering::Relaxed), n + s.negative_hits.load(Ordering::Relaxed)))
+    pub(crate) fn miss(&self) {
+        if let Some((stripe, exclusive)) = self.stripe() {
+            bump(&stripe.misses, exclusive);
+        }
+    }
+
+    pub(crate) fn load(&self) {
+        if let Some((stripe, exclusive)) = self.stripe() {
+            bump(&stripe.loads, exclusive);
+        }
+    }
+
+    pub(crate) fn get(&self) -> Calls {
+        let sum =
+            |count: fn(&Stripe) -> &AtomicU64| self.stripes.iter().map(|s| count(s).load(Ordering::Relaxed)).sum();
+        Calls {
+            hits: sum(|s| &s.hits),
+            negative_hits: sum(|s| &s.negative_hits),
+            misses: sum(|s| &s.misses),
+            loads: sum(|s| &s.loads),
+        }
     }
 }
 
@@ -168,32 +202,45 @@ mod tests {
     #[test]
     fn a_thread_gives_its_stripe_back_when_it_exits() {
         let _many = MANY.lock().unwrap_or_else(PoisonError::into_inner);
-        let counter = std::sync::Arc::new(HitCounter::default());
+        let counter = std::sync::Arc::new(CallCounter::default());
         for _ in 0..(STRIPES * 3) {
             let counter = std::sync::Arc::clone(&counter);
             let exclusive = std::thread::spawn(move || {
-                counter.record(false);
+                counter.hit(false);
                 lease().exclusive
             });
             assert!(exclusive.join().unwrap(), "a thread finds a stripe of its own: exiting threads give theirs back");
         }
-        assert_eq!(counter.get(), ((STRIPES * 3) as u64, 0));
+        assert_eq!(counter.get(), Calls { hits: (STRIPES * 3) as u64, ..Calls::default() });
     }
 
     #[test]
     fn counts_exactly_across_more_threads_than_stripes() {
         let _many = MANY.lock().unwrap_or_else(PoisonError::into_inner);
-        let counter = HitCounter::default();
+        let counter = CallCounter::default();
         std::thread::scope(|s| {
             for t in 0..(STRIPES * 2) {
                 let counter = &counter;
                 s.spawn(move || {
                     for i in 0..1_000 {
-                        counter.record(i % 4 == 0 && t % 2 == 0);
+                        counter.hit(i % 4 == 0 && t % 2 == 0);
+                        if i % 10 == 0 {
+                            counter.miss();
+                            counter.load();
+                        }
                     }
                 });
             }
         });
-        assert_eq!(counter.get(), ((STRIPES * 2 * 1_000) as u64, (STRIPES * 250) as u64));
+        let threads = (STRIPES * 2) as u64;
+        assert_eq!(
+            counter.get(),
+            Calls {
+                hits: threads * 1_000,
+                negative_hits: threads / 2 * 250,
+                misses: threads * 100,
+                loads: threads * 100
+            }
+        );
     }
 }

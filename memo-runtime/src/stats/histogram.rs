@@ -50,7 +50,10 @@ impl LoadHistogram {
         if let Some(b) = self.buckets.get(bucket_of(micros)) {
             b.fetch_add(1, Ordering::Relaxed);
         }
-        self.max_micros.fetch_max(micros, Ordering::Relaxed);
+        // Read first: most loads set no new maximum, and a read shares the line.
+        if micros > self.max_micros.load(Ordering::Relaxed) {
+            self.max_micros.fetch_max(micros, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> LoadTimes {
