@@ -335,7 +335,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             (w.live as u64, w.evictions)
         };
         CacheStats {
-            name: self.policy.name.clone(),
+            name: self.policy.name.to_string(),
             hits: calls.hits,
             negative_hits: calls.negative_hits,
             l2_hits: self.l2_hits.get(),

@@ -94,8 +94,8 @@ pub fn record() {
 }
 
 /// Records one load's duration (called as each load ends).
-pub(crate) fn load_seconds(cache: &str, took: std::time::Duration) {
-    histogram!("memo_load_seconds", "cache" => cache.to_owned()).record(took.as_secs_f64());
+pub(crate) fn load_seconds(cache: &std::sync::Arc<str>, took: std::time::Duration) {
+    histogram!("memo_load_seconds", "cache" => std::sync::Arc::clone(cache)).record(took.as_secs_f64());
 }
 
 #[cfg(feature = "redis")]

@@ -37,7 +37,7 @@ impl Default for CacheBuilder {
     fn default() -> Self {
         Self {
             policy: Policy {
-                name: "memo".to_owned(),
+                name: "memo".into(),
                 version: 0,
                 ttl_ms: None,
                 jitter_ms: 0,
@@ -63,7 +63,7 @@ fn millis(d: Duration) -> u64 {
 impl CacheBuilder {
     /// The cache's name, shown in statistics (the macros use `module::function`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.policy.name = name.into();
+        self.policy.name = name.into().into();
         self
     }
 

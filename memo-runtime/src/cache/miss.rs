@@ -94,27 +94,23 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag>,
     {
         let (shape, body, finish, derive, _) = load.into_parts();
-        // Boxed (on a miss only), so that what follows is compiled per output, not per body.
-        self.load_blocking_boxed(key, shape, Box::new(body), finish, derive)
+        // Only this future's small poll is compiled per function (it calls the body and a
+        // finish shared by functions with the same output); what runs it, once per cache.
+        let load = std::pin::pin!(async move { finish.apply(body()) });
+        self.load_blocking_derived(key, shape, derive, load)
     }
 
-    /// A sync miss with its body boxed.
+    /// A sync miss with its body erased: compiled once per shape and `derive`.
     #[inline(never)]
-    fn load_blocking_boxed<S, X, D>(
+    fn load_blocking_derived<S: Shape<Stored = V>, D: FnOnce(&V) -> Vec<Tag>>(
         &self,
         key: K,
         shape: S,
-        body: Box<dyn FnOnce() -> X + '_>,
-        finish: Finish<X, S::Output>,
         derive: D,
-    ) -> S::Output
-    where
-        S: Shape<Stored = V>,
-        D: FnOnce(&V) -> Vec<Tag>,
-    {
+        load: std::pin::Pin<&mut dyn Future<Output = (Vec<Tag>, S::Output)>>,
+    ) -> S::Output {
         let mut derive = Some(derive);
         let mut derive = move |value: &V| derive.take().map_or_else(Vec::new, |derive| derive(value));
-        let load = std::pin::pin!(async move { finish.apply(body()) });
         self.load_blocking_erased(key, shape, &mut derive, load)
     }
 

@@ -8,7 +8,8 @@ use crate::tags::Tag;
 /// How entries are kept: fixed when the cache is built.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
-    pub(crate) name: String,
+    /// Shared: every load's `metrics` label clones it.
+    pub(crate) name: std::sync::Arc<str>,
     pub(crate) version: u32,
     pub(crate) ttl_ms: Option<u64>,
     pub(crate) jitter_ms: u64,
