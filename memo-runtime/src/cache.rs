@@ -237,7 +237,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// A fresh hit with its negative flag; counts it.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn lookup(&self, key: &K) -> Option<(V, bool)> {
         if !crate::enabled() {
             return None;
@@ -275,7 +275,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// The verdict on an entry at `now`, its tags included: an entry whose tags were
     /// invalidated is expired. Every path that reads an entry asks this.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn judge(&self, meta: &Meta, now: u64) -> Verdict {
         match self.policy.verdict(meta, now) {
             Verdict::Expired => Verdict::Expired,
@@ -286,7 +286,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Whether an entry's tags survived the invalidations by tag since its load; counts an
     /// entry found invalid for the first time.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn tags_valid(&self, meta: &Meta) -> bool {
         match meta.tag_state() {
             TagState::Valid => true,

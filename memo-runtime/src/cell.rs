@@ -41,7 +41,7 @@ pub struct ValueWeigher {
 
 impl ValueWeigher {
     /// Records `weigh` with its value type.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn new<V: 'static>(weigh: fn(&V) -> usize) -> Self {
         Self { value: TypeId::of::<V>(), weigh: weigh as *const () }
     }
@@ -78,7 +78,7 @@ impl CacheCell {
     }
 
     /// This slot, whose cache `config` describes.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn with(&'static self, config: fn() -> CacheBuilder) -> Slot {
         Slot { cell: self, config, weigher: None }
     }
@@ -92,7 +92,7 @@ impl Default for CacheCell {
 
 impl Slot {
     /// This slot, whose cache weighs its values with `weigher`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     #[must_use]
     pub fn weighing(self, weigher: ValueWeigher) -> Self {
         Self { weigher: Some(weigher), ..self }
@@ -101,7 +101,7 @@ impl Slot {
     /// The cache of the function whose key closure and return shape these are: generated
     /// code passes them so that the compiler infers the cache's key and value types, which the
     /// macro cannot spell.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn cache<A, K: CacheKey, S: Shape>(
         self,
         _key_fn: &impl FnOnce(A) -> K,

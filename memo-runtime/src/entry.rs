@@ -62,7 +62,7 @@ impl Tags {
 
     /// Checks the tags against invalidations by tag: one relaxed load unless something was
     /// invalidated since the last check.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn state(&self) -> TagState {
         let Some(set) = &self.0 else { return TagState::Valid };
         let now = crate::tags::sequence();
@@ -114,7 +114,7 @@ pub(crate) enum TagState {
 
 impl Meta {
     /// Whether the entry's tags survived the invalidations since it was loaded.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn tag_state(&self) -> TagState {
         self.tags.state()
     }
@@ -127,7 +127,7 @@ impl Meta {
     /// Counts a hit for eviction, writing only while the frequency is below 3 so that hits on
     /// a hot entry do not bounce its cache line between cores. (A hit racing another change
     /// of the byte is not counted: the frequency is a hint.)
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn touch(&self) {
         let bits = self.bits.load(Ordering::Relaxed);
         if bits & FREQUENCY < 3 {
@@ -136,25 +136,25 @@ impl Meta {
     }
 
     /// Hits since the entry last went through eviction, up to 3.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn frequency(&self) -> u8 {
         self.bits.load(Ordering::Relaxed) & FREQUENCY
     }
 
     /// Whether the entry is in the main FIFO rather than the small one (see `cache::store`).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn in_main(&self) -> bool {
         self.bits.load(Ordering::Relaxed) & IN_MAIN != 0
     }
 
     /// `None` / `Ok(None)`: kept for the negative time to live.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn negative(&self) -> bool {
         self.bits.load(Ordering::Relaxed) & NEGATIVE != 0
     }
 
     /// How long the load took, in microseconds, rounded up to within an eighth.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn load_micros(&self) -> u32 {
         self.load_time.micros()
     }
@@ -230,7 +230,7 @@ impl Offset {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn until(self, created_at: u64) -> u64 {
         if self.0 == Self::FOREVER {
             u64::MAX
@@ -268,13 +268,13 @@ impl Meta {
     }
 
     /// Until when a hit serves it as fresh (`u64::MAX`: no time to live).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn fresh_until(&self) -> u64 {
         self.fresh.until(self.created_at)
     }
 
     /// Until when it may be served stale while one reload runs.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn stale_until(&self) -> u64 {
         self.stale.until(self.created_at)
     }

@@ -28,7 +28,7 @@ pub struct Site<S, F, D>(pub S, pub F, pub D, pub Slot);
 
 impl<S: Shape, F, D> Site<S, F, D> {
     /// The function's cache (the key closure's output is its key type).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn cache<A, K: CacheKey>(&self) -> &'static Cache<K, S::Stored>
     where
         F: FnOnce(A) -> K,
@@ -177,7 +177,7 @@ where
     T::Owned: CacheKey,
 {
     /// The owned form stored in the key: `Clone + Eq + Hash + Send + Sync + 'static`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn cache_key_part(self) -> T::Owned {
         self.0.to_owned()
     }
@@ -190,7 +190,7 @@ pub struct KeyValue<T>(pub T);
 
 impl<T: CacheKey> KeyValue<T> {
     /// The key: `Clone + Eq + Hash + Send + Sync + 'static`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn cache_key(self) -> T {
         self.0
     }
@@ -217,7 +217,7 @@ where
     T::Owned: CacheKey + DistributedKey,
 {
     /// The owned form stored in the key, which names the entry in the L2.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn distributed_key_part(self) -> T::Owned {
         self.0.to_owned()
     }
@@ -227,7 +227,7 @@ where
 #[cfg(feature = "distributed")]
 impl<T: CacheKey + DistributedKey> KeyValue<T> {
     /// The key, which names the entry in the L2.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn distributed_cache_key(self) -> T {
         self.0
     }
@@ -246,7 +246,7 @@ where
     S::Stored: DistributedValue,
 {
     /// The shape, its stored value checked to serialize.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn serializable(self) -> S {
         self.0
     }
@@ -260,7 +260,7 @@ pub struct Weighs<S>(pub S);
 
 impl<S: Shape> Weighs<S> {
     /// The weigher, its value type recorded.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn values(self, weigh: fn(&S::Stored) -> usize) -> ValueWeigher {
         ValueWeigher::new(weigh)
     }
@@ -274,7 +274,7 @@ pub struct Cacheable<S>(pub S);
 
 impl<S: Shape> Cacheable<S> {
     /// The shape, its stored value checked to be `Clone + Send + Sync + 'static`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn checked(self) -> S {
         self.0
     }

@@ -81,7 +81,7 @@ fn records() -> MutexGuard<'static, Records> {
 }
 
 /// The current invalidation sequence value; a load records it when it starts.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn sequence() -> u64 {
     SEQUENCE.load(Ordering::Acquire)
 }

@@ -243,7 +243,7 @@ where
     S::Output: 'static,
     D: FnOnce(&V) -> Vec<Tag>,
 {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn run(cache: &'c Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
         if let Some((value, _)) = cache.lookup(&key) {
             return load.shape.rebuild(value);
@@ -301,7 +301,7 @@ pub trait AsyncMode<'c, K, V, S: Shape, F, X, D>: Sized {
 }
 
 impl<'c, K, V, S: Shape, F, X, D> AsyncMode<'c, K, V, S, F, X, D> for InCall {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn step(_: &'c Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
         Step::InCall(key, load)
     }

@@ -60,7 +60,7 @@ impl Verdict {
 impl Policy {
     /// The verdict on an entry at `now`. One comparison for a fresh entry when early refresh
     /// is off; when on, a random draw only in the last stretch before expiry.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn verdict(&self, meta: &Meta, now: u64) -> Verdict {
         if now < meta.fresh_until() {
             match self.early_refresh {

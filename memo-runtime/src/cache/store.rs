@@ -197,7 +197,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     }
 
     /// The entry stored for `key`, read in place (no lock, no copy).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(super) fn peek_entry<R>(&self, key: &K, read: impl FnOnce(&K, &Entry<V>) -> R) -> Option<R> {
         self.map
             .peek_with(key, |_, &id| {

@@ -63,7 +63,7 @@ impl Default for CallCounter {
 
 impl CallCounter {
     /// This thread's stripe and whether it is its only writer.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn stripe(&self) -> Option<(&Stripe, bool)> {
         let lease = lease();
         // Index is always < STRIPES; `get` keeps the hit path free of panics regardless.
@@ -103,7 +103,7 @@ impl CallCounter {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn bump(cell: &AtomicU64, exclusive: bool) {
     if exclusive {
         // Only this thread writes this stripe: no read-modify-write needed.
@@ -160,7 +160,7 @@ impl Drop for Release {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn lease() -> Lease {
     match LEASE.with(Cell::get) {
         0 => acquire(),

@@ -49,7 +49,7 @@ impl<K, V> std::fmt::Debug for Slab<K, V> {
 }
 
 /// The chunk and the place in it of slot `id`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn locate(id: u32) -> (usize, usize) {
     if id < FIRST {
         (0, id as usize)
@@ -95,7 +95,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Slab<K, V> {
     ///
     /// `id` was filled and is not emptied while the reference lives: the caller found it in
     /// the map within the map's read guard, or is the writer and has not retired it.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn get(&self, id: u32) -> Option<&(K, Entry<V>)> {
         let (chunk, at) = locate(id);
         let slot = self.chunks.get(chunk)?.get()?.slots.get(at)?;
