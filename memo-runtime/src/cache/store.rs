@@ -5,8 +5,8 @@
 //! each key to its slot's id. Reads never lock: they find the id, read the slot, and raise the
 //! entry's 2-bit frequency if it is below 3 (so a hot entry's line is not written again).
 //! Writes (a load's result, `put`, `invalidate`) take the cache's writer lock, which also
-//! guards two FIFOs of `(slot id, generation)`: a small one (2% of the capacity) where new keys
-//! start, and a main one.
+//! guards two FIFOs of `(slot id, generation)`: a small one (2% of the capacity, and of
+//! `max_bytes` under a byte bound) where new keys start, and a main one.
 //! Over capacity, the small FIFO's oldest entry moves to the main FIFO if it was hit while
 //! there, or is evicted and its key's hash remembered in a ghost FIFO; the main FIFO's oldest
 //! entry is reinserted while its frequency, decremented each pass, is not zero, or evicted.
@@ -222,10 +222,11 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         if self.policy.capacity == 0 {
             return;
         }
+        // Weighed first: a weigher that panics leaves the writer as it was.
+        let weight = self.weight(&key, &entry.value);
         let Some(id) = w.claim() else { return };
         w.next_generation = w.next_generation.wrapping_add(1).max(EMPTY + 1);
         let generation = w.next_generation;
-        let weight = self.weight(&key, &entry.value);
         let mut replaced = false;
         let in_main = match self.map.entry_sync(key.clone()) {
             MapEntry::Occupied(mut o) => {
@@ -233,12 +234,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 let in_main = match self.live(old) {
                     Some((old_key, old_entry)) => {
                         let old_weight = self.weight(old_key, &old_entry.value);
+                        let in_main = old_entry.meta.in_main();
                         w.bytes = w.bytes.saturating_sub(old_weight);
-                        if !old_entry.meta.in_main() {
+                        if !in_main {
                             w.small_bytes = w.small_bytes.saturating_sub(old_weight);
                         }
-                        entry.meta.set_eviction(old_entry.meta.frequency(), old_entry.meta.in_main());
-                        old_entry.meta.in_main()
+                        entry.meta.set_eviction(old_entry.meta.frequency(), in_main);
+                        in_main
                     }
                     None => false,
                 };
