@@ -67,8 +67,6 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use scc::HashIndex;
-
 pub use background_mode::{FromTimeout, LoadTimeout};
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_RETRY_AFTER};
 pub use call::{AsyncMode, Background, InCall, Load, Step, SyncMode};
@@ -111,8 +109,8 @@ pub(crate) type Pending<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send
 ///
 /// Built with [`Cache::builder`]. `Send + Sync`; share it by reference or in an `Arc`.
 pub struct Cache<K, V> {
-    /// Each key's slot in `slab` (see the `store` module).
-    map: HashIndex<K, u32, Hasher>,
+    /// Each key's slot in `slab`, by the key's hash (see the `store` module).
+    index: store::Index,
     slab: Arc<store::Slab<K, V>>,
     writer: Padded<Mutex<Writer<K, V>>>,
     flights: Flights<K, V>,
@@ -176,7 +174,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         clock::ensure_started();
         let slab = Arc::default();
         Self {
-            map: HashIndex::with_hasher(Hasher::default()),
+            index: store::Index::default(),
             slab: Arc::clone(&slab),
             writer: Padded(Mutex::new(Writer::new(slab))),
             flights: Flights::new(),
@@ -243,14 +241,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             return None;
         }
         let now = clock::now_millis_fast();
-        let found = self
-            .peek_entry(key, |_, e| {
-                (self.judge(&e.meta, now) == Verdict::Fresh).then(|| {
-                    e.meta.touch();
-                    (e.value.clone(), e.meta.negative())
-                })
-            })
-            .flatten();
+        // No closure for the compiler to decide not to inline: the entry is read in place.
+        let guard = scc::Guard::new();
+        let found = match self.entry(key, &guard) {
+            Some((_, e)) if self.judge(&e.meta, now) == Verdict::Fresh => {
+                e.meta.touch();
+                Some((e.value.clone(), e.meta.negative()))
+            }
+            _ => None,
+        };
+        drop(guard);
         if let Some((_, negative)) = &found {
             self.calls.hit(*negative);
         }

@@ -1,8 +1,8 @@
 //! Writes to the L1 map and the eviction that keeps it within capacity: S3-FIFO with gated
 //! readmission.
 //!
-//! Entries live in a [`Slab`] of slots named by 32-bit ids, and the lock-free `HashIndex` maps
-//! each key to its slot's id. Reads never lock: they find the id, read the slot, and raise the
+//! Entries live in a [`Slab`] of slots named by 32-bit ids, and the lock-free [`Index`] maps
+//! each key's hash to its slot's id. Reads never lock: they find the id, read the slot, and raise the
 //! entry's 2-bit frequency if it is below 3 (so a hot entry's line is not written again).
 //! Writes (a load's result, `put`, `invalidate`) take the cache's writer lock, which also
 //! guards two FIFOs of `(slot id, generation)`: a small one (2% of the capacity, and of
@@ -23,21 +23,20 @@
 //! again as it leaves (so a weigher must give the same weight for the same entry).
 
 mod admission;
+mod index;
 mod slab;
 mod weigher;
 
 use std::collections::VecDeque;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use scc::hash_index::Entry as MapEntry;
-
-use super::{Cache, Hasher};
+use super::Cache;
 use crate::clock;
 use crate::entry::Entry;
 use crate::outcome::{CacheKey, CacheValue};
 use crate::stats::Evictions;
 use admission::{Ghost, Sketch};
+pub(crate) use index::Index;
 pub(crate) use slab::Slab;
 pub(crate) use weigher::Weigher;
 
@@ -79,7 +78,6 @@ const RETIRE_BATCH: usize = 32;
 struct History {
     ghost: Ghost,
     misses: Sketch,
-    hasher: Hasher,
 }
 
 impl<K, V> Writer<K, V> {
@@ -139,23 +137,19 @@ impl<K: CacheKey, V: CacheValue> Writer<K, V> {
         self.generations.get(id as usize) == Some(&generation)
     }
 
-    /// Whether a new key starts in the main FIFO: its hash is in the ghost, and the main FIFO
-    /// has room or the key missed more often than the main FIFO's next victim (`victim` gives
-    /// the key of a live slot).
-    fn starts_in_main<'a>(&mut self, key: &K, main_capacity: usize, victim: impl FnOnce(u32) -> Option<&'a K>) -> bool
-    where
-        K: 'a,
-    {
+    /// Whether a new key (with this `hash`) starts in the main FIFO: its hash is in the ghost,
+    /// and the main FIFO has room or the key missed more often than the main FIFO's next
+    /// victim (`victim` gives the hash of a live slot's key).
+    fn starts_in_main(&mut self, hash: u64, main_capacity: usize, victim: impl FnOnce(u32) -> Option<u64>) -> bool {
         let front = self.main.front().copied().filter(|item| self.current(item));
         let full = self.main.len() >= main_capacity;
         let Some(h) = &mut self.history else { return false };
-        let hash = h.hasher.hash_one(key);
         h.misses.add(hash);
         if !h.ghost.contains(hash) {
             return false;
         }
         let admitted = match front.and_then(|(id, _)| victim(id)) {
-            Some(victim) if full => h.misses.estimate(hash) > h.misses.estimate(h.hasher.hash_one(victim)),
+            Some(victim) if full => h.misses.estimate(hash) > h.misses.estimate(victim),
             _ => true,
         };
         if admitted {
@@ -199,14 +193,20 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// The entry stored for `key`, read in place (no lock, no copy).
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(super) fn peek_entry<R>(&self, key: &K, read: impl FnOnce(&K, &Entry<V>) -> R) -> Option<R> {
-        self.map
-            .peek_with(key, |_, &id| {
-                // SAFETY: found in the map within its read guard: the slot is emptied only
-                // after every guard that could see its id has ended.
-                let (key, entry) = unsafe { self.slab.get(id) }?;
-                Some(read(key, entry))
-            })
-            .flatten()
+        let guard = scc::Guard::new();
+        let found = self.entry(key, &guard).map(|(stored, entry)| read(stored, entry));
+        drop(guard);
+        found
+    }
+
+    /// The key and entry stored for `key`, valid while `guard` lives.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub(super) fn entry<'g>(&'g self, key: &K, guard: &'g scc::Guard) -> Option<&'g (K, Entry<V>)> {
+        // SAFETY: found in the index within `guard`: the slot is emptied only after every
+        // guard that could see its id has ended.
+        let slot = self.index.find(self.index.hash(key), guard).and_then(|id| unsafe { self.slab.get(id) });
+        // Another key with the same hash is not this one's entry.
+        slot.filter(|(stored, _)| stored == key)
     }
 
     /// A live slot's entry. The caller holds the writer lock and has not retired `id`.
@@ -224,43 +224,43 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         // Weighed first: a weigher that panics leaves the writer as it was.
         let weight = self.weight(&key, &entry.value);
+        let hash = self.index.hash(&key);
         let Some(id) = w.claim() else { return };
         w.next_generation = w.next_generation.wrapping_add(1).max(EMPTY + 1);
         let generation = w.next_generation;
-        let mut replaced = false;
-        let in_main = match self.map.entry_sync(key.clone()) {
-            MapEntry::Occupied(mut o) => {
-                let old = *o.get();
-                let in_main = match self.live(old) {
-                    Some((old_key, old_entry)) => {
-                        let old_weight = self.weight(old_key, &old_entry.value);
-                        let in_main = old_entry.meta.in_main();
-                        w.bytes = w.bytes.saturating_sub(old_weight);
-                        if !in_main {
-                            w.small_bytes = w.small_bytes.saturating_sub(old_weight);
-                        }
-                        entry.meta.set_eviction(old_entry.meta.frequency(), in_main);
-                        in_main
-                    }
-                    None => false,
-                };
-                // SAFETY: `id` is empty (claimed), and the map shows it only after this.
-                unsafe { self.slab.fill(id, key, entry) };
-                o.update(id);
-                w.retire(old);
-                replaced = true;
+        // The entry this one replaces: this key's, keeping its place and frequency, or (two
+        // keys with one hash) another key's, which leaves.
+        let replaced = self.indexed(hash);
+        let mut kept = None;
+        if let Some(old) = replaced {
+            if let Some((old_key, old_entry)) = self.live(old) {
+                self.unweigh(w, old_key, old_entry);
+                if *old_key == key {
+                    kept = Some((old_entry.meta.frequency(), old_entry.meta.in_main()));
+                }
+            }
+            if kept.is_none() {
+                w.live -= 1;
+                w.evictions.size += 1;
+            }
+            w.retire(old);
+        }
+        let in_main = match kept {
+            Some((frequency, in_main)) => {
+                entry.meta.set_eviction(frequency, in_main);
                 in_main
             }
-            MapEntry::Vacant(v) => {
-                let in_main = w.starts_in_main(&key, self.main_capacity(), |victim| self.live(victim).map(|(k, _)| k));
+            None => {
+                let victim = |victim| self.live(victim).map(|(k, _)| self.index.hash(k));
+                let in_main = w.starts_in_main(hash, self.main_capacity(), victim);
                 entry.meta.set_eviction(0, in_main);
-                // SAFETY: as above.
-                unsafe { self.slab.fill(id, key, entry) };
-                v.insert_entry(id);
                 w.live += 1;
                 in_main
             }
         };
+        // SAFETY: `id` is empty (claimed), and the index shows it only after this.
+        unsafe { self.slab.fill(id, key, entry) };
+        self.index.insert(hash, id);
         w.generations[id as usize] = generation;
         w.bytes += weight;
         if !in_main {
@@ -269,23 +269,34 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let fifo = if in_main { &mut w.main } else { &mut w.small };
         fifo.push_back((id, generation));
         self.evict(w);
-        self.finish(w, replaced);
+        self.finish(w, replaced.is_some());
+    }
+
+    /// The slot id indexed under `hash`. The caller holds the writer lock, so the id stays.
+    fn indexed(&self, hash: u64) -> Option<u32> {
+        self.index.find(hash, &scc::Guard::new())
+    }
+
+    /// Takes a leaving entry's weight off the writer's totals.
+    fn unweigh(&self, w: &mut Writer<K, V>, key: &K, entry: &Entry<V>) {
+        let weight = self.weight(key, &entry.value);
+        w.bytes = w.bytes.saturating_sub(weight);
+        if !entry.meta.in_main() {
+            w.small_bytes = w.small_bytes.saturating_sub(weight);
+        }
     }
 
     /// Removes `key`'s entry; true if there was one. The caller holds the writer lock.
     pub(super) fn remove(&self, w: &mut Writer<K, V>, key: &K) -> bool {
-        let mut removed = None;
-        self.map.remove_if_sync(key, |&id| {
-            removed = Some(id);
-            true
-        });
-        let Some(id) = removed else { return false };
-        if let Some((key, entry)) = self.live(id) {
-            let weight = self.weight(key, &entry.value);
-            w.bytes = w.bytes.saturating_sub(weight);
-            if !entry.meta.in_main() {
-                w.small_bytes = w.small_bytes.saturating_sub(weight);
-            }
+        let hash = self.index.hash(key);
+        let Some(id) = self.indexed(hash) else { return false };
+        let found = self.live(id);
+        if found.is_some_and(|(stored, _)| stored != key) {
+            return false;
+        }
+        self.index.remove(hash, id);
+        if let Some((key, entry)) = found {
+            self.unweigh(w, key, entry);
         }
         w.live -= 1;
         w.retire(id);
@@ -295,12 +306,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// Removes every entry. The caller holds the writer lock.
     pub(super) fn clear(&self, w: &mut Writer<K, V>) {
-        let mut ids = Vec::new();
-        self.map.retain_sync(|_, &id| {
-            ids.push(id);
-            false
-        });
-        ids.into_iter().for_each(|id| w.retire(id));
+        self.index.clear().into_iter().for_each(|id| w.retire(id));
         w.small.clear();
         w.main.clear();
         w.live = 0;
@@ -309,7 +315,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.finish(w, true);
     }
 
-    /// Ends a write: the slots that left the map are emptied once no reader can see them, in
+    /// Ends a write: the slots that left the index are emptied once no reader can see them, in
     /// batches for evictions (so that a miss does not pay for a deferred closure each time),
     /// at once (`now`) for replaced and removed values, which the caller expects gone.
     fn finish(&self, w: &mut Writer<K, V>, now: bool) {
@@ -324,8 +330,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         }
         let capacity = self.policy.capacity;
         if w.history.is_none() {
-            w.history =
-                Some(History { ghost: Ghost::new(capacity), misses: Sketch::new(capacity), hasher: Hasher::default() });
+            w.history = Some(History { ghost: Ghost::new(capacity), misses: Sketch::new(capacity) });
         }
         let now = clock::now_millis_fast();
         // Every live entry has exactly one FIFO item with its generation, and an item goes
@@ -351,13 +356,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                 Verdict::Expired => true,
                 Verdict::Evict => false,
             };
+            let hash = self.index.hash(key);
             if from_small
                 && !expired
                 && let Some(h) = &mut w.history
             {
-                h.ghost.remember(h.hasher.hash_one(key));
+                h.ghost.remember(hash);
             }
-            self.map.remove_sync(key);
+            self.index.remove(hash, item.0);
             w.live -= 1;
             w.bytes = w.bytes.saturating_sub(weight);
             w.retire(item.0);

@@ -95,3 +95,29 @@ fn under_a_byte_bound_new_keys_are_evicted_before_keys_hit_again() {
     assert_eq!(kept, 10, "the keys read again outlive the scan");
     assert!(cache.stats().entries <= 100);
 }
+
+/// A key whose hash is the same for every value: a legal `Hash` (equal keys hash alike) that
+/// makes every pair of keys collide in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OneHash(u32);
+
+impl std::hash::Hash for OneHash {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+#[test]
+fn keys_with_one_hash_never_answer_for_each_other() {
+    let cache: Cache<OneHash, u32> = Cache::builder().build();
+    cache.insert(OneHash(1), 10);
+    assert_eq!(cache.get(&OneHash(1)), Some(10));
+    assert_eq!(cache.get(&OneHash(2)), None, "another key with the same hash misses");
+    cache.insert(OneHash(2), 20);
+    assert_eq!(cache.get(&OneHash(2)), Some(20));
+    assert_eq!(cache.get(&OneHash(1)), None, "the key it displaced misses, and is not answered with 20");
+    assert!(!cache.invalidate(&OneHash(1)), "invalidating the displaced key removes nothing");
+    assert_eq!(cache.get(&OneHash(2)), Some(20));
+    assert_eq!(cache.get_or_load(OneHash(1), crate::Load::value(|| 11)), 11);
+    assert_eq!(cache.get(&OneHash(1)), Some(11));
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.evictions.size), (1, 2), "one place, two displacements");
+}
