@@ -73,11 +73,7 @@ impl<K: Hash + Eq, V> Flights<K, V> {
     /// Whether no load runs now.
     #[cfg(feature = "test-util")]
     pub(crate) fn is_empty(&self) -> bool {
-        let mut empty = true;
-        for shard in &self.shards {
-            empty &= shard.0.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
-        }
-        empty
+        self.shards.iter().all(|shard| shard.0.lock().unwrap_or_else(PoisonError::into_inner).is_empty())
     }
 }
 
