@@ -159,7 +159,7 @@ fn describe() {
     describe_counter!("memo_hits_total", "Calls answered from a cache layer (request memo, in-process L1, Redis L2).");
     describe_counter!("memo_negative_hits_total", "Hits on negative entries (None, Ok(None)).");
     describe_counter!("memo_misses_total", "Calls no layer answered: they loaded or waited for a load.");
-    describe_counter!("memo_coalesced_total", "Misses that waited for another call's load of the same key.");
+    describe_counter!("memo_coalesced_total", "Misses answered by another call's load of the same key.");
     describe_counter!("memo_loads_total", "Runs of the cached function's body.");
     describe_counter!("memo_load_errors_total", "Loads that returned an error, panicked or were abandoned.");
     describe_counter!("memo_stale_served_total", "Stale values served while one reload ran.");

@@ -47,7 +47,8 @@ pub struct CacheStats {
     pub negative_hits: u64,
     /// Calls that no layer answered: they loaded or waited for a load.
     pub misses: u64,
-    /// Misses that waited for another call's load of the same key instead of loading.
+    /// Misses answered by another call's load of the same key instead of loading: they
+    /// waited for it, or it stored its value as they looked.
     pub coalesced: u64,
     /// Runs of the function body.
     pub loads: u64,

@@ -179,7 +179,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let Some(tier) = self.tier.get().filter(|_| crate::enabled()) else { return Beneath::Nothing };
         tier.settle().await;
         let lead = match self.join(key) {
-            Join::Hit(value) => return Beneath::Fresh(value),
+            // Another call's load stored its value as this one looked.
+            Join::Hit(value) => {
+                self.calls.miss();
+                self.coalesced.add(1);
+                return Beneath::Fresh(value);
+            }
             // Someone in this process is already reading the tier or loading: wait with them.
             Join::Wait(_) => return Beneath::Nothing,
             Join::Lead(lead) => lead,

@@ -127,7 +127,8 @@ fn spawned(started: bool) -> bool {
 
 /// The one flight loop, of caches and request scopes alike: `join` the key's flight or lead
 /// it; as a waiter take the flight's value, or join again when its load failed, was abandoned
-/// or invalidated; stop waiting at `after`. `first_wait` runs when the call first waits.
+/// or invalidated; stop waiting at `after`. `first_wait` runs when the call is first answered
+/// by another call's load: when it first waits, or when that load ended just before it joined.
 pub(crate) async fn turn<R: Runner, L, V: Clone>(
     mut join: impl FnMut() -> Joined<L, V>,
     after: Option<Duration>,
@@ -135,7 +136,12 @@ pub(crate) async fn turn<R: Runner, L, V: Clone>(
 ) -> Turn<L, V> {
     loop {
         let flight = match join() {
-            Joined::Hit(value) => return Turn::Value(value),
+            Joined::Hit(value) => {
+                if let Some(first_wait) = first_wait.take() {
+                    first_wait();
+                }
+                return Turn::Value(value);
+            }
             Joined::Lead(lead) => return Turn::Lead(lead),
             // A load calling itself with the same key: waiting would never end.
             Joined::Wait(flight) if flight.runs_here() => return Turn::Run,
