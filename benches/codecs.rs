@@ -1,7 +1,7 @@
 //! The serde format for values kept in the L2: encoded size, encode and decode time of a
 //! ~200-byte and a ~20 KB value, for postcard, bitcode and MessagePack (rmp-serde).
 //!
-//! Run: `cargo bench --bench codecs`. The sizes are printed before the timings.
+//! Run: `cargo bench -p memo-benches --bench codecs`. The sizes are printed before the timings.
 
 use std::hint::black_box;
 use std::time::Duration;

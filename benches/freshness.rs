@@ -6,7 +6,7 @@
 //! requests. The loader takes about 0.3 ms of real time so that early refresh has a measured
 //! load time; simulated time does not move during a load.
 //!
-//! Run: `cargo bench --bench freshness`. Prints the tables (and leaves them for
+//! Run: `cargo bench -p memo-benches --bench freshness`. Prints the tables (and leaves them for
 //! `benches/table.py`, which puts them in the README) and writes `docs/freshness-loads.svg`
 //! (loader runs per second, one line per configuration).
 
@@ -267,13 +267,14 @@ fn main() {
     }
     // Read by `benches/table.py`, which writes the README's tables.
     let target = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
+        .map_or_else(|_| std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("target"), Into::into);
     let tables = target.join("criterion").join("freshness.md");
     if std::fs::create_dir_all(target.join("criterion")).and_then(|()| std::fs::write(&tables, &table)).is_err() {
         eprintln!("could not write {}", tables.display());
     }
 
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join("freshness-loads.svg");
+    let path =
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("docs").join("freshness-loads.svg");
     match std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
         .and_then(|()| std::fs::write(&path, svg(&runs)))
     {

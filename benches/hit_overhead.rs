@@ -4,7 +4,7 @@
 //! index itself. 1,000 warm keys asked in a shuffled order; the contenders take turns in rounds
 //! (so that drift on a shared machine hits them alike) and the median round is reported.
 //!
-//! Run: `cargo bench --bench hit_overhead`.
+//! Run: `cargo bench -p memo-benches --bench hit_overhead`.
 
 #[path = "support/keys.rs"]
 mod keys;

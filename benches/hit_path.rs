@@ -4,7 +4,7 @@
 //! the contenders take turns in rounds, so that drift on a shared machine hits them alike, and
 //! the median round is reported.
 //!
-//! Run: `cargo bench --bench hit_path` (prints the table; `-- --readme` writes it into the
+//! Run: `cargo bench -p memo-benches --bench hit_path` (prints the table; `-- --readme` writes it into the
 //! README).
 
 #[path = "support/keys.rs"]
@@ -154,7 +154,7 @@ fn main() {
     }
     let mut table = format!(
         "Hit, `fn(u64) -> u64`, 1,000 warm keys in a fixed shuffled order, contenders in turns over \
-         {ROUNDS} rounds of {PASSES} passes, medians: `cargo bench --bench hit_path`. Two threads: time \
+         {ROUNDS} rounds of {PASSES} passes, medians: `cargo bench -p memo-benches --bench hit_path`. Two threads: time \
          per call on each thread, and the calls per second of both.\n\n\
          | contender | sync, 1 thread | sync, 2 threads | async, 1 thread |\n|---|---|---|---|\n"
     );

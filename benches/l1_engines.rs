@@ -4,7 +4,7 @@
 //! rounds, and the median round is reported.
 //!
 //! This is the benchmark behind the L1 choice recorded in the README's design notes.
-//! Run: `cargo bench --bench l1_engines` (prints the table; `-- --readme` writes it into the
+//! Run: `cargo bench -p memo-benches --bench l1_engines` (prints the table; `-- --readme` writes it into the
 //! README).
 
 #[path = "support/keys.rs"]
@@ -153,7 +153,7 @@ fn main() {
     let mut table = format!(
         "L1 engine candidates, raw: a hit and a coarse-clock TTL check, 1,000 warm `u64` keys in a \
          fixed shuffled order, engines in turns over {ROUNDS} rounds of {PASSES} passes, medians: \
-         `cargo bench --bench l1_engines`. Two threads: time per call on each thread, and the calls \
+         `cargo bench -p memo-benches --bench l1_engines`. Two threads: time per call on each thread, and the calls \
          per second of both.\n\n| engine | 1 thread | 2 threads |\n|---|---|---|\n"
     );
     for (i, (name, _)) in engines.iter().enumerate() {

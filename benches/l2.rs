@@ -3,7 +3,7 @@
 //! crate's `AsyncRedisCache`, interleaved in rounds (median of the rounds' means); the latency a stopped Redis adds once the breaker is open; and
 //! the envelope's size and encode/decode time for a ~200-byte and a ~20 KB value.
 //!
-//! Run: `cargo bench --bench l2` (starts its own `redis-server`).
+//! Run: `cargo bench -p memo-benches --bench l2` (starts its own `redis-server`).
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -119,7 +119,7 @@ fn bench(c: &mut Criterion) {
         report.push_str(&format!("{name} {median:.0}\n"));
     }
     // Read by `benches/table.py`.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("criterion");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("target").join("criterion");
     let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("l2_hit.txt"), report));
 
     // Redis stopped: the added latency per call once the breaker is open.

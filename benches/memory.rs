@@ -3,7 +3,7 @@
 //! 1,100,000 `u64 -> u64` entries, so it is full and has evicted (what eviction keeps about
 //! keys it dropped counts too); the map gets the 1,000,000 it would hold.
 //!
-//! Run: `cargo bench --bench memory` (prints the table; `-- --readme` writes it into the README).
+//! Run: `cargo bench -p memo-benches --bench memory` (prints the table; `-- --readme` writes it into the README).
 
 #[path = "support/readme.rs"]
 mod readme;
@@ -104,7 +104,7 @@ fn main() {
     let map_per_entry = map_bytes as f64 / map_held as f64;
     let mut table = format!(
         "Bytes per entry, `u64 -> u64`, capacity 1,000,000 filled with 1,100,000 entries, each cache in \
-         a child process of its own (`cargo bench --bench memory`): resident-set growth per entry \
+         a child process of its own (`cargo bench -p memo-benches --bench memory`): resident-set growth per entry \
          held, minus a std `HashMap`'s ({map_per_entry:.0} bytes per entry for the same entries). \
          Median of {RUNS} runs.\n\n| cache | entries held | bytes per entry over a `HashMap` |\n|---|---|---|\n"
     );

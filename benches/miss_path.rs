@@ -4,7 +4,7 @@
 //! keys (total misses per second). Keys are scattered by a bijective hash, contenders run in
 //! turns over several rounds, and the medians are reported.
 //!
-//! Run: `cargo bench --bench miss_path` (prints the table; `-- --readme` writes it into the
+//! Run: `cargo bench -p memo-benches --bench miss_path` (prints the table; `-- --readme` writes it into the
 //! README).
 
 #[path = "support/readme.rs"]
@@ -101,7 +101,7 @@ fn main() {
     let mut table = String::from(
         "Cost of a miss (cold key, trivial body), ns per miss on each thread and total misses per \
          second; 200,000 misses a thread, a fresh cache each run (evicting: capacity 10,000, filled \
-         first), contenders in turns over 7 rounds, medians: `cargo bench --bench miss_path`.\n\n\
+         first), contenders in turns over 7 rounds, medians: `cargo bench -p memo-benches --bench miss_path`.\n\n\
          | case | threads |",
     );
     for name in names {

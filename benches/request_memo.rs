@@ -2,7 +2,7 @@
 //! warm call of `fn(u64) -> u64` over 1,000 keys in a fixed shuffled order, inside one request
 //! scope, the contenders in turns over rounds, medians reported.
 //!
-//! Run: `cargo bench --bench request_memo` (prints the table; `-- --readme` writes it into the
+//! Run: `cargo bench -p memo-benches --bench request_memo` (prints the table; `-- --readme` writes it into the
 //! README).
 
 #[path = "support/keys.rs"]
@@ -60,7 +60,7 @@ fn main() {
     let mut table = format!(
         "Request memo, one thread: `fn(u64) -> u64`, 1,000 warm keys in a fixed shuffled order, \
          contenders in turns over {ROUNDS} rounds of {PASSES} passes, medians: \
-         `cargo bench --bench request_memo`.\n\n| contender | time per call | calls/s |\n|---|---|---|\n"
+         `cargo bench -p memo-benches --bench request_memo`.\n\n| contender | time per call | calls/s |\n|---|---|---|\n"
     );
     for (name, run) in names.iter().zip(runs) {
         let ns = keys::median(run);

@@ -8,7 +8,7 @@
 //! the wall time of one whole stampede; the loader runs per stampede are counted in a first
 //! pass and printed (and must be 1 and 100 for memo).
 //!
-//! Run: `cargo bench --bench stampede`.
+//! Run: `cargo bench -p memo-benches --bench stampede`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 """Writes the README's benchmark table from the criterion results in target/criterion.
 
 Run after the benches:
-    cargo bench --bench stampede --bench l2 --bench freshness && python3 benches/table.py
+    cargo bench -p memo-benches --bench stampede --bench l2 --bench freshness && python3 benches/table.py
 It replaces the text between the `<!-- bench:start -->` and `<!-- bench:end -->` markers. (The
 hit-path, request-memo, tags, L1-engine, hit-ratio, memory and miss-path tables are written by
 their own benches, run with `-- --readme`.)
@@ -35,13 +35,13 @@ def main():
     except (OSError, AttributeError):
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    lines.append(f"Measured with `cargo bench --bench stampede --bench l2` on {cpu} ({rustc}),")
+    lines.append(f"Measured with `cargo bench -p memo-benches --bench stampede --bench l2` on {cpu} ({rustc}),")
     lines.append("then written here by `python3 benches/table.py`. Means of criterion samples; lower time is better.")
     lines.append("")
     l2_file = CRITERION / "l2_hit.txt"
     if l2_file.exists():
         l2 = dict(line.split() for line in l2_file.read_text().split("\n") if line.strip())
-        lines.append("| Redis L2 (`cargo bench --bench l2`), ~200-byte value, L1 kept empty; interleaved rounds, median | time per call | vs raw GET |")
+        lines.append("| Redis L2 (`cargo bench -p memo-benches --bench l2`), ~200-byte value, L1 kept empty; interleaved rounds, median | time per call | vs raw GET |")
         lines.append("|---|---|---|")
         raw = float(l2["raw_redis_get"])
         for label, bench in [

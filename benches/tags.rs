@@ -2,7 +2,7 @@
 //! warm calls over 1,000 keys in a fixed shuffled order, the contenders in turns over rounds;
 //! every figure is a median of rounds.
 //!
-//! Run: `cargo bench --bench tags` (prints the table; `-- --readme` writes it into the README).
+//! Run: `cargo bench -p memo-benches --bench tags` (prints the table; `-- --readme` writes it into the README).
 
 #[path = "support/keys.rs"]
 mod keys;
@@ -106,7 +106,7 @@ fn main() {
         }
     }
     let mut table = format!(
-        "Tags, one thread (`cargo bench --bench tags`): hits are warm calls over 1,000 keys in a fixed \
+        "Tags, one thread (`cargo bench -p memo-benches --bench tags`): hits are warm calls over 1,000 keys in a fixed \
          shuffled order, contenders in turns over {ROUNDS} rounds of {PASSES} passes; \
          `invalidate_tag` is timed over 10,000 calls a round; medians of rounds.\n\n\
          | operation | time |\n|---|---|\n"

@@ -7,8 +7,8 @@
 //! Each prints what it measured and the bounds it checked:
 //!
 //! ```text
-//! cargo test --release --test faults
-//! cargo test --release --test faults -- partition     # the scenarios whose name contains it
+//! cargo test -p memo-tests --release --test faults
+//! cargo test -p memo-tests --release --test faults -- partition     # the scenarios whose name contains it
 //! ```
 //!
 //! The loads count calls, not seconds; time enters only where the fault is a time (an outage

@@ -3,8 +3,8 @@
 //! simulated on one thread (SIEVE, S3-FIFO, W-TinyLFU) and Belady's optimum as the ceiling.
 //! A miss is one run of the body: for a service, one call that reaches the database.
 //!
-//! Run: `cargo bench --bench hit_ratio` (prints the table);
-//! `cargo bench --bench hit_ratio -- --readme` also writes it into the README.
+//! Run: `cargo bench -p memo-benches --bench hit_ratio` (prints the table);
+//! `cargo bench -p memo-benches --bench hit_ratio -- --readme` also writes it into the README.
 
 mod policies;
 #[path = "../support/readme.rs"]
@@ -150,7 +150,7 @@ fn main() {
     }
     let table = format!(
         "Hit ratio, capacity 10,000 entries, 2,000,000 requests a stream (the scan stream adds its \
-         500,000 one-time keys), one thread: `cargo bench --bench hit_ratio`. Streams are seeded, and \
+         500,000 one-time keys), one thread: `cargo bench -p memo-benches --bench hit_ratio`. Streams are seeded, and \
          keys are ranks scattered by a bijective hash, so popular keys are not neighbours. The first \
          four columns are the caches themselves; the next four are policies simulated over a plain \
          map (`benches/hit_ratio/policies.rs`); Belady's optimum sees the future. Median of 3 runs \

@@ -2,10 +2,10 @@
 //! L2, Prometheus metrics, and a load generator that shows what caching does for it.
 //!
 //! ```text
-//! cargo run --example catalog                      # serve on 127.0.0.1:3000
-//! cargo run --example catalog -- --load-test       # caching off, then on; table + plot
-//! DATABASE_URL=postgres://localhost/catalog REDIS_URL=redis://127.0.0.1/ cargo run --example catalog
-//! MEMO_DISABLE=1 cargo run --example catalog       # every call reaches the database
+//! cargo run -p memo-catalog --example catalog                      # serve on 127.0.0.1:3000
+//! cargo run -p memo-catalog --example catalog -- --load-test       # caching off, then on; table + plot
+//! DATABASE_URL=postgres://localhost/catalog REDIS_URL=redis://127.0.0.1/ cargo run -p memo-catalog --example catalog
+//! MEMO_DISABLE=1 cargo run -p memo-catalog --example catalog       # every call reaches the database
 //! ```
 //!
 //! The SQLite file is created and seeded with 100,000 products on first run (see `--help`).

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// `target/<profile>/examples/catalog`, built by `cargo test` with the other examples, or
-/// here when only some tests were asked for (`cargo test --test catalog` builds no examples)
+/// here when only some tests were asked for (`cargo test -p memo-tests --test catalog` builds no examples)
 /// and the binary is missing or older than the example's sources.
 pub fn binary() -> PathBuf {
     static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
@@ -26,20 +26,25 @@ pub fn binary() -> PathBuf {
     if !*built && is_stale(&catalog) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--example", "catalog"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "-p", "memo-catalog", "--example", "catalog"])
+            .current_dir(workspace())
             .status()
-            .expect("cargo build --example catalog");
+            .expect("cargo build -p memo-catalog --example catalog");
         assert!(status.success(), "building the catalog example failed");
     }
     *built = true;
     catalog
 }
 
+/// The workspace's root: this package is its `tests` folder.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ in the workspace").to_path_buf()
+}
+
 /// Whether `binary` is missing or older than a source file of the example.
 fn is_stale(binary: &Path) -> bool {
     let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else { return true };
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("catalog");
+    let sources = workspace().join("examples").join("catalog");
     std::fs::read_dir(sources)
         .map(|files| {
             files.filter_map(Result::ok).any(|f| f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t > built))

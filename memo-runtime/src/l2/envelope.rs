@@ -29,7 +29,7 @@
 //! bytes remaining before anything is allocated, and any malformed, truncated, trailing or
 //! wrong-version input is a [`DecodeError`] (a miss), never a panic.
 //!
-//! postcard was chosen by `cargo bench --bench codecs`: against bitcode and MessagePack it
+//! postcard was chosen by `cargo bench -p memo-benches --bench codecs`: against bitcode and MessagePack it
 //! decodes fastest for both a ~200-byte and a ~20 KB value (decoding is the L2 hit path), its
 //! encoded size is within 1% of the smallest for small values, and its wire format is
 //! documented as stable, which entries shared by instances of different builds need.

@@ -4,7 +4,7 @@
 //! same user from the "database". With `RequestMemoLayer`, `#[request_memo]` makes those
 //! fetches run once per request; the same handler mounted without the layer runs them all.
 //!
-//! Run: `cargo run --example request_memo_axum` (serves on a loopback port, sends a few
+//! Run: `cargo run -p memo-example-axum --example request_memo_axum` (serves on a loopback port, sends a few
 //! requests, prints the responses and exits), or add `-- --serve` to keep serving on
 //! 127.0.0.1:3000.
 
