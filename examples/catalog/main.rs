@@ -149,7 +149,9 @@ fn fail(message: &str) -> ExitCode {
 
 /// Opens (and seeds) the database.
 pub async fn open_database(options: &Options) -> Result<Db, String> {
-    let db = Db::connect(&options.database_url()?).await?;
+    let url = options.database_url()?;
+    let db = Db::connect(&url).await?;
+    eprintln!("catalog: database at {}", db::redact(&url));
     db.seed(options.products).await?;
     Ok(db)
 }

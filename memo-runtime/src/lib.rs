@@ -37,6 +37,14 @@
 //!
 //! See [`cached`] for every argument, [`outcome`] for how return values are classified, and
 //! [`Cache`] for the cache underneath.
+//!
+//! Features: `macros` (on by default: the attributes), `tower` (`RequestMemoLayer`),
+//! `distributed` (the L2 envelope), `redis` (the Redis L2 and backplane), `tls` (`rediss://`),
+//! `metrics` (the `metrics` facade) and `test-util` (a controllable clock). Items that need one
+//! say so in these docs.
+
+// docs.rs builds with `--cfg docsrs` and labels each item with the features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod background;
 pub mod cache;
@@ -358,5 +366,5 @@ pub use warm::warm;
 pub mod __private;
 
 #[cfg(all(doctest, feature = "tower", feature = "tls"))]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
