@@ -105,12 +105,11 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Error
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => {
-                let kind = if r.colon_token.is_some() {
-                    Receiver::Typed
-                } else if r.reference.is_some() {
-                    Receiver::Ref
-                } else {
-                    Receiver::Value
+                let kind = match r.kind {
+                    syn::ReceiverKind::Value => Receiver::Value,
+                    syn::ReceiverKind::Typed(..) => Receiver::Typed,
+                    // `&self`, `&mut self` and any borrowed form syn adds later.
+                    _ => Receiver::Ref,
                 };
                 receiver = Some((kind, r.self_token));
             }
@@ -250,13 +249,14 @@ pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) 
 pub(crate) fn require_owned(sig: &syn::Signature, arg: &syn::Ident, errors: &mut Errors) {
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) if r.colon_token.is_none() && r.reference.is_some() => errors.spanned(
-                r,
-                format_args!(
-                    "`{arg}` loads in the background, after the call returns, so the function must own its \
+            FnArg::Receiver(r) if !matches!(r.kind, syn::ReceiverKind::Value | syn::ReceiverKind::Typed(..)) => errors
+                .spanned(
+                    r,
+                    format_args!(
+                        "`{arg}` loads in the background, after the call returns, so the function must own its \
                      arguments: take `self: Arc<Self>` instead of `&self`"
+                    ),
                 ),
-            ),
             FnArg::Typed(typed) => {
                 if let Some(borrowed) = find_borrow(&typed.ty) {
                     let inner = &borrowed.elem;
