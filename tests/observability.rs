@@ -14,6 +14,11 @@ fn failing(x: u64) -> Result<u64, String> {
     Err(format!("no {x}"))
 }
 
+#[cached(ttl = 60, name = "obs.pushed")]
+fn pushed(x: u64) -> u64 {
+    x * 2
+}
+
 #[request_memo]
 fn per_request(x: u64) -> u64 {
     x + 1
@@ -87,6 +92,48 @@ async fn l2_errors_and_the_breaker_state_reach_the_exporter() {
     let series = |s: &str| value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
     let errors = series(r#"memo_l2_errors_total{namespace="obs-unreachable"}"#);
     assert!(errors >= 5.0 && (before..=after).contains(&errors), "{errors} not in {before}..={after}");
-    assert_eq!(series(r#"memo_l2_breaker_state{namespace="obs-unreachable"}"#), 2.0, "open");
+    for (state, value) in [("closed", 0.0), ("half_open", 0.0), ("open", 1.0)] {
+        let breaker = format!(r#"memo_l2_breaker_state{{namespace="obs-unreachable",state="{state}"}}"#);
+        assert_eq!(series(&breaker), value, "{state}");
+    }
     assert!(series(r#"memo_l2_operations_total{namespace="obs-unreachable",result="skipped"}"#) > 0.0);
+}
+
+/// A push exporter installed as the global recorder gets the counters from `record_every`'s
+/// thread, without any call to `record`.
+#[test]
+fn record_every_hands_counters_to_the_global_recorder_until_dropped() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("the only global recorder of this test binary");
+    pushed(1);
+    pushed(1);
+    pushed(1);
+    let interval = std::time::Duration::from_millis(20);
+    let recording = memo_runtime::metrics::record_every(interval).expect("a thread");
+    let hits = r#"memo_hits_total{cache="obs.pushed",layer="l1"}"#;
+    // Bounded by 500 intervals: the first recording is made at once.
+    let deadline = std::time::Instant::now() + interval * 500;
+    while value(&handle.render(), hits) != Some(2.0) {
+        assert!(std::time::Instant::now() < deadline, "no {hits} = 2 in:\n{}", handle.render());
+        std::thread::sleep(interval / 4);
+    }
+    pushed(1);
+    while value(&handle.render(), hits) != Some(3.0) {
+        assert!(std::time::Instant::now() < deadline, "no {hits} = 3 in:\n{}", handle.render());
+        std::thread::sleep(interval / 4);
+    }
+    assert_eq!(threads_named("memo-metrics"), 1);
+    // Dropping the handle ends the thread: the drop returns once it has.
+    drop(recording);
+    assert_eq!(threads_named("memo-metrics"), 0);
+}
+
+/// This process's threads with this name (Linux: `/proc/self/task/*/comm`).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(Result::ok)
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim_end() == name))
+        .count()
 }

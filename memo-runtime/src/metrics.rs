@@ -4,8 +4,9 @@
 //! Load durations go to the histogram `memo_load_seconds` as each load ends. Counters are kept
 //! by the caches themselves (a hit writes no shared memory, and going through a recorder on
 //! every hit would cost more than the hit) and are handed to the recorder by [`record`]: call
-//! it before the exporter renders, e.g. at the top of a `/metrics` handler, or every few
-//! seconds for a push exporter.
+//! it before a pull exporter renders, e.g. at the top of a `/metrics` handler. A push exporter
+//! (OpenTelemetry, StatsD), which sends on its own schedule, gets them from [`record_every`]:
+//! a thread that calls [`record`] at an interval for as long as its handle is kept.
 //!
 //! Every series is labelled `cache` with the cache's name (the function's path unless
 //! `name = ".."` says otherwise), so cardinality is the number of cached functions.
@@ -30,7 +31,7 @@
 //! | `memo_l2_errors_total` | counter | `namespace` |
 //! | `memo_l2_invalidations_total` | counter | `namespace`, `fate` = `sent`, `coarsened` |
 //! | `memo_l2_breaker_opened_total` | counter | `namespace` |
-//! | `memo_l2_breaker_state` | gauge | `namespace` (0 closed, 1 half-open, 2 open) |
+//! | `memo_l2_breaker_state` | gauge | `namespace`, `state` = `closed`, `half_open`, `open`: 1 for the breaker's state, 0 for the others |
 //!
 //! The L2 series are labelled by the client's namespace: one Redis client serves every cache.
 //!
@@ -49,8 +50,24 @@
 //!     memo_runtime::metrics::record(); // before rendering
 //! }
 //! ```
+//!
+//! With a push exporter, installed as the global recorder:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     // e.g. `metrics_exporter_statsd::StatsdBuilder::from("127.0.0.1", 8125).build(None)`,
+//!     // installed with `metrics::set_global_recorder`.
+//!     let _recording = memo_runtime::metrics::record_every(Duration::from_secs(10))?;
+//!     // ... serve; counters reach the exporter every 10 s until `_recording` is dropped.
+//!     Ok(())
+//! }
+//! ```
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
@@ -93,6 +110,49 @@ pub fn record() {
     record_l2();
 }
 
+/// Calls [`record`] every `interval` (at least 10 ms) on a thread of its own, for exporters
+/// that push rather than being scraped; the first call is made at once. The global recorder
+/// receives them (`metrics::set_global_recorder`; a recorder set with
+/// `metrics::with_local_recorder` belongs to its own thread and sees none of this).
+///
+/// Recording stops, and the thread ends, when the returned [`Recording`] is dropped: keep it
+/// for as long as the exporter runs.
+///
+/// # Errors
+///
+/// If the operating system cannot start the thread.
+pub fn record_every(interval: Duration) -> std::io::Result<Recording> {
+    let interval = interval.max(Duration::from_millis(10));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new().name("memo-metrics".into()).spawn(move || {
+        record();
+        // Nothing is ever sent: the wait ends early only when the handle's drop disconnects.
+        while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+            record();
+        }
+    })?;
+    Ok(Recording { stop: Some(stop), thread: Some(thread) })
+}
+
+/// The thread started by [`record_every`]: dropping it stops the recording and waits for the
+/// thread to end (at most one [`record`] call).
+#[derive(Debug)]
+#[must_use = "recording stops when the `Recording` is dropped"]
+pub struct Recording {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // `record` does not panic; if a recorder did, its panic stays on that thread.
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Records one load's duration (called as each load ends).
 pub(crate) fn load_seconds(cache: &std::sync::Arc<str>, took: std::time::Duration) {
     histogram!("memo_load_seconds", "cache" => std::sync::Arc::clone(cache)).record(took.as_secs_f64());
@@ -123,12 +183,13 @@ fn record_l2() {
             counter!("memo_l2_invalidations_total", "namespace" => namespace.clone(), "fate" => fate).absolute(value);
         }
         counter!("memo_l2_breaker_opened_total", "namespace" => namespace.clone()).absolute(s.breaker_opened);
-        let state = match l2.breaker_state() {
-            BreakerState::Closed => 0.0,
-            BreakerState::HalfOpen => 1.0,
-            BreakerState::Open => 2.0,
-        };
-        gauge!("memo_l2_breaker_state", "namespace" => namespace).set(state);
+        let now = l2.breaker_state();
+        for (state, label) in
+            [(BreakerState::Closed, "closed"), (BreakerState::HalfOpen, "half_open"), (BreakerState::Open, "open")]
+        {
+            let value = if state == now { 1.0 } else { 0.0 };
+            gauge!("memo_l2_breaker_state", "namespace" => namespace.clone(), "state" => label).set(value);
+        }
     }
 }
 
@@ -180,5 +241,8 @@ fn describe() {
         "Invalidations sent to Redis and the other instances, or coarsened into clears."
     );
     describe_counter!("memo_l2_breaker_opened_total", "Times the Redis L2 circuit breaker opened.");
-    describe_gauge!("memo_l2_breaker_state", "Redis L2 circuit breaker: 0 closed, 1 half-open, 2 open.");
+    describe_gauge!(
+        "memo_l2_breaker_state",
+        "Redis L2 circuit breaker: 1 for its state (closed, half_open, open), 0 for the others."
+    );
 }
