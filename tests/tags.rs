@@ -132,7 +132,8 @@ async fn price_list(page: u32) -> Vec<u64> {
 }
 
 /// Takes `currency` by value and moves it: the entry arguments are evaluated before the body.
-#[invalidate(entries = [price_of(&id, &currency)], all = [price_list])]
+/// Arguments are given as the cached function takes them (`id`) or by reference (`&currency`).
+#[invalidate(entries = [price_of(id, &currency)], all = [price_list])]
 async fn reprice(id: u64, currency: String) -> Option<String> {
     Some(currency)
 }

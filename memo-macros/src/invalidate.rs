@@ -142,7 +142,7 @@ fn whole_functions(exprs: &[Expr], errors: &mut Errors) -> Vec<syn::ExprPath> {
 /// ```text
 /// async fn rename(id: u64, name: String) -> Result<(), DbError> {
 ///     let __memo_tags = vec![tag(format!("product:{id}"))];
-///     let __memo_entry_0 = { let id = id.clone(); move || { load_product::invalidate(&id); } };
+///     let __memo_entry_0 = { let id = id.clone(); move || { load_product::invalidate(&(&id)); } };
 ///     let __memo_output = async move { body }.await;
 ///     if !is_error(&__memo_output) { invalidate_tags(__memo_tags); __memo_entry_0(); }
 ///     __memo_output
@@ -169,7 +169,9 @@ fn expand(
             Some(quote!(let #ident = ::core::clone::Clone::clone(&#ident);))
         });
         let path = &entry.path;
-        let args = &entry.args;
+        // The handle takes references: an argument given by value or by reference works alike
+        // (`&&T` coerces to `&T`, `&&String` to `&str`).
+        let args = entry.args.iter().map(|arg| quote_spanned!(arg.span()=> &(#arg)));
         let call = quote_spanned!(path.span()=> #path::invalidate(#(#args),*));
         quote!(let #name = { #(#rebinds)* move || { let _ = #call; } };)
     });

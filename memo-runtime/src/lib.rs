@@ -313,7 +313,7 @@ pub use memo::{Memo, MemoBuilder};
 /// | argument | invalidates |
 /// |---|---|
 /// | `tags = [expr, ..]` | every entry carrying one of these tags, in every cached function ([`invalidate_tag`]) |
-/// | `entries = [f(args), ..]` | the entry of cached function `f` for those arguments (`f::invalidate(args)`) |
+/// | `entries = [f(args), ..]` | the entry of cached function `f` for those arguments, given as `f` takes them or by reference: `f(id)` and `f(&id)` alike (`f::invalidate(&id)`) |
 /// | `all = [f, ..]` | every entry of cached function `f` (`f::invalidate_all()`) |
 /// | `crate = path` | — (where to find `memo_runtime`) |
 ///
