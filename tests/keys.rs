@@ -1,6 +1,7 @@
-//! How keys are formed: reference arguments by their owned form, `skip`, `key = ...`, and
-//! invalidation racing a load.
+//! How keys are formed: reference and `Cow` arguments by their owned form, `skip`,
+//! `key = ...`, and invalidation racing a load.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 
@@ -13,6 +14,27 @@ struct Filter {
 }
 
 static SLICE_LOADS: AtomicU32 = AtomicU32::new(0);
+static COW_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 60)]
+fn greeting<'a>(name: Cow<'a, str>) -> String {
+    COW_LOADS.fetch_add(1, Ordering::SeqCst);
+    format!("hello {name}")
+}
+
+/// A `Cow` is keyed by the owned form of what it holds, borrowed or owned alike.
+#[test]
+fn cow_arguments_are_keyed_by_their_owned_form() {
+    assert_eq!(greeting(Cow::Borrowed("ann")), "hello ann");
+    assert_eq!(greeting(Cow::Owned(String::from("ann"))), "hello ann");
+    assert_eq!(COW_LOADS.load(Ordering::SeqCst), 1);
+    greeting(Cow::Borrowed("bob"));
+    assert_eq!(COW_LOADS.load(Ordering::SeqCst), 2);
+    // The handle takes what the `Cow` holds, by reference.
+    assert!(greeting::invalidate("ann"));
+    greeting(Cow::Borrowed("ann"));
+    assert_eq!(COW_LOADS.load(Ordering::SeqCst), 3);
+}
 
 #[cached(ttl = 60)]
 fn total(prices: &[u32], filter: &Filter, label: &str) -> u64 {

@@ -25,7 +25,9 @@ pub(crate) struct Param {
     /// `None` when the parameter is a pattern such as `(a, b): (u8, u8)`.
     pub(crate) ident: Option<Ident>,
     pub(crate) ty: Type,
-    /// The referenced type when the parameter is `&T`.
+    /// The referenced type when the parameter is `&T`, or the `T` of a `Cow<'a, T>`, which is
+    /// keyed and handled like a `&T` (it derefs to one): the key holds `T`'s owned form, not
+    /// the borrow, and the handle takes `&T`.
     pub(crate) referent: Option<Type>,
     pub(crate) mutable_ref: bool,
 }
@@ -129,7 +131,7 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Error
                 }
                 let (referent, mutable_ref) = match &*typed.ty {
                     Type::Reference(r) => (Some((*r.elem).clone()), r.mutability.is_some()),
-                    _ => (None, false),
+                    ty => (cow_referent(ty).cloned(), false),
                 };
                 params.push(Param { ident, ty: (*typed.ty).clone(), referent, mutable_ref });
             }
@@ -202,6 +204,18 @@ fn find_borrow(ty: &Type) -> Option<syn::TypeReference> {
 
 /// Replaces named lifetimes other than `'static` with `'_`, so the type can be written in a
 /// closure that does not declare them.
+/// The `T` of a `Cow<'a, T>` (known by its last path segment's name).
+fn cow_referent(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last().filter(|s| s.ident == "Cow")?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    types.next().filter(|_| types.next().is_none())
+}
+
 fn elide_lifetimes(mut ty: Type) -> Type {
     struct Elide;
     impl VisitMut for Elide {

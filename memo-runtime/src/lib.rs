@@ -142,8 +142,9 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// # Keys
 ///
 /// The key is the tuple of the parameters that are not skipped, in their owned form: `&str` is
-/// keyed as `String`, `&[T]` as `Vec<T>`, `&T` as `T`. Key parts must be
-/// `Clone + Eq + Hash + Send + Sync + 'static`; the cached value `Clone + Send + Sync + 'static`
+/// keyed as `String`, `&[T]` as `Vec<T>`, `&T` as `T`, and a `Cow<'a, T>` (borrowed or owned
+/// alike) as `T`'s owned form (`Cow<'a, str>` as `String`; the handle takes `&str`). Key parts
+/// must be `Clone + Eq + Hash + Send + Sync + 'static`; the cached value `Clone + Send + Sync + 'static`
 /// (wrap large values in `Arc` to make hits cheap).
 ///
 /// # Single-flight
