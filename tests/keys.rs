@@ -172,3 +172,22 @@ fn an_invalidate_all_during_a_load_keeps_the_old_value_out() {
     assert_eq!(loader.join().unwrap(), 1);
     assert_eq!(racing_all(1, &None), 2);
 }
+
+static FLOAT_LOADS: AtomicU32 = AtomicU32::new(0);
+
+/// A float cannot be a key part (the macro says so and names this fix): its bits can.
+#[cached(ttl = 60, key = (weight_kg.to_bits(), zone))]
+fn shipping(weight_kg: f64, zone: u8) -> u32 {
+    FLOAT_LOADS.fetch_add(1, Ordering::SeqCst);
+    (weight_kg * f64::from(zone)) as u32
+}
+
+#[test]
+fn a_float_is_keyed_by_its_bits_when_the_key_says_so() {
+    assert_eq!(shipping(1.5, 2), 3);
+    assert_eq!(shipping(1.5, 2), 3);
+    assert_eq!(FLOAT_LOADS.load(Ordering::SeqCst), 1);
+    assert_eq!(shipping(2.5, 2), 5);
+    assert_eq!(FLOAT_LOADS.load(Ordering::SeqCst), 2);
+    assert!(shipping::invalidate(&1.5, &2));
+}

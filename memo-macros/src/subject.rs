@@ -114,6 +114,14 @@ fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &m
                      so it would not be changed; leave it out with `skip({ident})` if the result does not depend on it"
                 ),
             ),
+            Some(ident) if is_float(&param.key_source_type()) => errors.spanned(
+                &param.ty,
+                format_args!(
+                    "`{ident}` is a float, which cannot be part of a key: floats are neither `Eq` nor `Hash` \
+                     (`NaN != NaN`); key by its bits with `key = ...` and `{ident}.to_bits()`, or leave it out \
+                     with `skip({ident})`"
+                ),
+            ),
             Some(_) => keyed.push(i),
             None => errors.spanned(
                 &param.ty,
@@ -125,6 +133,11 @@ fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &m
         }
     }
     keyed
+}
+
+/// `f32` or `f64`, as written.
+fn is_float(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && (p.path.is_ident("f64") || p.path.is_ident("f32")))
 }
 
 /// The parameters (indices) an expression names, and whether it names `self`.

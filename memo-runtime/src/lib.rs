@@ -145,7 +145,8 @@ pub use layer::{RequestMemo, RequestMemoLayer};
 /// keyed as `String`, `&[T]` as `Vec<T>`, `&T` as `T`, and a `Cow<'a, T>` (borrowed or owned
 /// alike) as `T`'s owned form (`Cow<'a, str>` as `String`; the handle takes `&str`). Key parts
 /// must be `Clone + Eq + Hash + Send + Sync + 'static`; the cached value `Clone + Send + Sync + 'static`
-/// (wrap large values in `Arc` to make hits cheap).
+/// (wrap large values in `Arc` to make hits cheap). Floats are neither `Eq` nor `Hash`: key a
+/// float argument by its bits, as in `key = (weight.to_bits(), zone)`.
 ///
 /// # Single-flight
 ///
