@@ -107,11 +107,12 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Error
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => {
-                let kind = match r.kind {
-                    syn::ReceiverKind::Value => Receiver::Value,
-                    syn::ReceiverKind::Typed(..) => Receiver::Typed,
-                    // `&self`, `&mut self` and any borrowed form syn adds later.
-                    _ => Receiver::Ref,
+                let kind = if borrows_self(r) {
+                    Receiver::Ref
+                } else if matches!(r.kind, syn::ReceiverKind::Typed(..)) {
+                    Receiver::Typed
+                } else {
+                    Receiver::Value
                 };
                 receiver = Some((kind, r.self_token));
             }
@@ -202,8 +203,6 @@ fn find_borrow(ty: &Type) -> Option<syn::TypeReference> {
     finder.0
 }
 
-/// Replaces named lifetimes other than `'static` with `'_`, so the type can be written in a
-/// closure that does not declare them.
 /// The `T` of a `Cow<'a, T>` (known by its last path segment's name).
 fn cow_referent(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
@@ -216,6 +215,8 @@ fn cow_referent(ty: &Type) -> Option<&Type> {
     types.next().filter(|_| types.next().is_none())
 }
 
+/// Replaces named lifetimes other than `'static` with `'_`, so the type can be written in a
+/// closure that does not declare them.
 fn elide_lifetimes(mut ty: Type) -> Type {
     struct Elide;
     impl VisitMut for Elide {
@@ -258,19 +259,23 @@ pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) 
         .collect()
 }
 
+/// `&self`, `&mut self` and any borrowed receiver syn adds later (not `self`, `self: T`).
+fn borrows_self(r: &syn::Receiver) -> bool {
+    !matches!(r.kind, syn::ReceiverKind::Value | syn::ReceiverKind::Typed(..))
+}
+
 /// Loads that outlive their caller (`arg` is what makes them) need a `'static` body: no
 /// borrowed parameters and no `&self`.
 pub(crate) fn require_owned(sig: &syn::Signature, arg: &syn::Ident, errors: &mut Errors) {
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) if !matches!(r.kind, syn::ReceiverKind::Value | syn::ReceiverKind::Typed(..)) => errors
-                .spanned(
-                    r,
-                    format_args!(
-                        "`{arg}` loads in the background, after the call returns, so the function must own its \
+            FnArg::Receiver(r) if borrows_self(r) => errors.spanned(
+                r,
+                format_args!(
+                    "`{arg}` loads in the background, after the call returns, so the function must own its \
                      arguments: take `self: Arc<Self>` instead of `&self`"
-                    ),
                 ),
+            ),
             FnArg::Typed(typed) => {
                 if let Some(borrowed) = find_borrow(&typed.ty) {
                     let inner = &borrowed.elem;
