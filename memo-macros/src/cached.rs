@@ -9,20 +9,35 @@ mod plan;
 
 use proc_macro2::TokenStream;
 
+use crate::boxed::Function;
 use crate::errors;
+use crate::subject::Place;
 
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let (function, companions) = rewrite(args, item, Place::Free);
+    quote::quote!(#function #companions)
+}
+
+/// `#[cached]` on a method of a trait impl, for `#[cached_impl]`: the method, and its handle
+/// for an inherent `impl` of the type.
+pub(crate) fn in_trait_impl(args: TokenStream, item: TokenStream) -> (TokenStream, TokenStream) {
+    rewrite(args, item, Place::TraitImpl)
+}
+
+/// The rewritten function and what goes beside it: its handle, or nothing after an error.
+fn rewrite(args: TokenStream, item: TokenStream, place: Place) -> (TokenStream, TokenStream) {
     let func = match errors::parse_function(
         &item,
         "`#[cached]` goes on a function (`fn` or `async fn`), a method or an associated function",
     ) {
-        Ok(func) => func,
-        Err(tokens) => return tokens,
+        Ok(func) => Function::new(func),
+        Err(tokens) => return (tokens, TokenStream::new()),
     };
     let mut errors = errors::Errors::default();
-    let plan = config::Config::parse(args, &mut errors).and_then(|config| plan::Plan::new(config, &func, errors));
+    let plan =
+        config::Config::parse(args, &mut errors).and_then(|config| plan::Plan::new(config, &func, place, errors));
     match plan {
         Ok(plan) => expand::expand(&plan),
-        Err(error) => errors::with_item(item, &error),
+        Err(error) => (errors::with_item(item, &error), TokenStream::new()),
     }
 }

@@ -120,6 +120,21 @@ pub(crate) fn call_args(subject: &Subject<'_>, source: KeySource) -> TokenStream
     quote!((#(#args,)*))
 }
 
+/// The rewritten function with `body`: as written, or for a method `#[async_trait]` boxed,
+/// with the boxed signature and `body` in the boxed future.
+pub(crate) fn function(subject: &Subject<'_>, body: TokenStream) -> TokenStream {
+    let func = subject.func;
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    match subject.boxed {
+        Some(sig) => quote!(#(#attrs)* #vis #sig { ::std::boxed::Box::pin(async move { #body }) }),
+        None => {
+            let sig = &func.sig;
+            quote!(#(#attrs)* #vis #sig { #body })
+        }
+    }
+}
+
 /// The body as a loader: `move || -> R { body }` or `async move { body }`.
 pub(crate) fn loader(subject: &Subject<'_>) -> TokenStream {
     let block = &subject.func.block;

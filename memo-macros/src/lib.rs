@@ -2,7 +2,9 @@
 //! `memo-runtime`, which re-exports them; the documentation lives there.
 
 mod args;
+mod boxed;
 mod cached;
+mod cached_impl;
 mod codegen;
 mod errors;
 mod invalidate;
@@ -16,6 +18,13 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     cached::cached(args.into(), item.into()).into()
+}
+
+/// Gives the cached methods of a trait impl their handles; documented where `memo_runtime`
+/// re-exports it.
+#[proc_macro_attribute]
+pub fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    cached_impl::cached_impl(args.into(), item.into()).into()
 }
 
 /// Memoizes a function within a request scope; documented where `memo_runtime` re-exports it.

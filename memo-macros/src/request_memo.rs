@@ -5,9 +5,10 @@ use quote::quote;
 use syn::{Expr, Ident, Path};
 
 use crate::args::{self, Arg, RawArg, set_once};
+use crate::boxed::Function;
 use crate::codegen::{self, KeySource};
 use crate::errors::{self, Errors};
-use crate::subject::{KeyArgs, Subject};
+use crate::subject::{KeyArgs, Place, Subject};
 
 const KNOWN: &[&str] = &["skip", "key", "crate"];
 
@@ -45,7 +46,7 @@ impl Config {
 pub(crate) fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream {
     let func =
         match errors::parse_function(&item, "`#[request_memo]` goes on a function (`fn` or `async fn`) or a method") {
-            Ok(func) => func,
+            Ok(func) => Function::new(func),
             Err(tokens) => return tokens,
         };
     let mut errors = Errors::default();
@@ -68,7 +69,7 @@ pub(crate) fn request_memo(args: TokenStream, item: TokenStream) -> TokenStream 
         skip: config.skip.as_ref(),
         key: config.key.as_ref(),
         krate: config.krate.as_ref(),
-        in_impl: false,
+        place: Place::Free,
     };
     let subject = Subject::new(&func, &key_args, &mut errors);
     match errors.finish(subject) {
@@ -108,12 +109,9 @@ fn expand(subject: &Subject<'_>) -> TokenStream {
     } else {
         quote!(#p::request_memo(&__MEMO_SITE, __memo_key, __memo_shape, #loader))
     };
-    let attrs = &func.attrs;
-    let vis = &func.vis;
-    let sig = &func.sig;
-    quote! {
-        #(#attrs)*
-        #vis #sig {
+    codegen::function(
+        subject,
+        quote! {
             #prelude
             static __MEMO_SITE: #p::MemoSite =
                 #p::MemoSite::new(::core::concat!(::core::module_path!(), "::", #fn_name));
@@ -125,6 +123,6 @@ fn expand(subject: &Subject<'_>) -> TokenStream {
                 ::core::option::Option::None
             };
             #call
-        }
-    }
+        },
+    )
 }

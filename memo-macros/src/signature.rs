@@ -153,6 +153,17 @@ pub(crate) fn return_type(sig: &syn::Signature, macro_name: &str, errors: &mut E
         );
         return None;
     };
+    if crate::boxed::boxed_output(sig).is_some() {
+        errors.spanned(
+            ty,
+            format_args!(
+                "`#[{macro_name}]` cannot store a boxed future: write the function as an `async fn` \
+                 (with `#[async_trait]`, memo reads the `async fn` it rewrote as long as the body is only \
+                 `Box::pin(async move {{ .. }})`)"
+            ),
+        );
+        return None;
+    }
     if let Some(impl_trait) = find_impl_trait(ty) {
         let hint = if sig.asyncness.is_none() && impl_trait.to_token_stream().to_string().contains("Future") {
             "write an `async fn` instead of returning `impl Future`"

@@ -4,6 +4,8 @@
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use syn::{Expr, ItemFn, Path, Type};
 
+use crate::boxed::Function;
+
 use crate::args::Arg;
 use crate::errors::Errors;
 use crate::signature::{self, Param, Receiver};
@@ -23,11 +25,26 @@ pub(crate) struct KeyArgs<'a> {
     pub(crate) skip: Option<&'a Arg<Vec<Ident>>>,
     pub(crate) key: Option<&'a Arg<Expr>>,
     pub(crate) krate: Option<&'a Arg<Path>>,
-    pub(crate) in_impl: bool,
+    pub(crate) place: Place,
+}
+
+/// Where the function is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Not known to be in an `impl` block: a free function, or a method (it has a receiver).
+    Free,
+    /// In an `impl` block (`in_impl`).
+    Impl,
+    /// In a trait impl, rewritten by `#[cached_impl]`: generated companions go in an inherent
+    /// `impl` of the type, public as the trait's methods are.
+    TraitImpl,
 }
 
 pub(crate) struct Subject<'f> {
     pub(crate) func: &'f ItemFn,
+    /// The signature to emit when `#[async_trait]` boxed the method (see `boxed`).
+    pub(crate) boxed: Option<&'f syn::Signature>,
+    pub(crate) place: Place,
     pub(crate) krate: Path,
     pub(crate) ret: Type,
     pub(crate) is_async: bool,
@@ -41,7 +58,8 @@ pub(crate) struct Subject<'f> {
 impl<'f> Subject<'f> {
     /// Checks the function against the key arguments; every problem goes to `errors`.
     /// `None` when the function cannot be rewritten at all.
-    pub(crate) fn new(func: &'f ItemFn, args: &KeyArgs<'_>, errors: &mut Errors) -> Option<Self> {
+    pub(crate) fn new(function: &'f Function, args: &KeyArgs<'_>, errors: &mut Errors) -> Option<Self> {
+        let func = &function.item;
         let macro_name = args.macro_name;
         let sig = signature::analyze(&func.sig, macro_name, errors);
         let ret = signature::return_type(&func.sig, macro_name, errors);
@@ -82,14 +100,25 @@ impl<'f> Subject<'f> {
         let krate = args.krate.map_or_else(|| syn::parse_quote!(::memo_runtime), |k| k.value.clone());
         Some(Self {
             func,
+            boxed: function.boxed.as_ref(),
+            place: args.place,
             krate,
             ret: ret?,
             is_async: func.sig.asyncness.is_some(),
-            associated: sig.receiver.is_some() || args.in_impl,
+            associated: sig.receiver.is_some() || args.place != Place::Free,
             receiver: sig.receiver.map(|(kind, _)| kind),
             params: sig.params,
             key,
         })
+    }
+
+    /// The visibility of the generated companions: the function's, or `pub` in a trait impl,
+    /// whose methods are as visible as the trait.
+    pub(crate) fn companion_vis(&self) -> TokenStream {
+        match self.place {
+            Place::TraitImpl => quote::quote!(pub),
+            Place::Free | Place::Impl => quote::ToTokens::to_token_stream(&self.func.vis),
+        }
     }
 
     /// The parameters the key closure takes, and whether it takes `self`.

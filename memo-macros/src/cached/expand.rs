@@ -38,7 +38,7 @@ use crate::codegen::{self, KeySource, KeyUse};
 ///     pub fn stats() -> CacheStats { price::__memo_site(Stats) }
 /// }
 /// ```
-pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
+pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
     let subject = &plan.subject;
     let func = subject.func;
     let p = codegen::private(subject);
@@ -64,25 +64,22 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
     } else {
         load(plan, &cache, &quote!(__memo_key_fn(#call_args)), &loader)
     };
-    let attrs = &func.attrs;
-    let vis = &func.vis;
-    let sig = &func.sig;
-    let function = quote! {
-        #(#attrs)*
-        #vis #sig {
+    let function = codegen::function(
+        subject,
+        quote! {
             #prelude
             #l2_shape
             let __memo_key_fn = #key_fn;
             #lookup
-        }
-    };
+        },
+    );
     let handle = handle(plan, &names, &p);
     if subject.associated {
-        quote!(#function #handle)
+        (function, handle)
     } else {
+        let vis = &func.vis;
         let doc = format!("Handle of the cached function [`{ident}()`]: invalidation, write-through and statistics.");
-        quote! {
-            #function
+        let handle = quote! {
             #[doc = #doc]
             #[allow(non_camel_case_types, dead_code)]
             #[non_exhaustive]
@@ -90,7 +87,8 @@ pub(crate) fn expand(plan: &Plan<'_>) -> TokenStream {
             impl #ident {
                 #handle
             }
-        }
+        };
+        (function, handle)
     }
 }
 

@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use super::parts::{arg_tags, builder, derive_tags};
 use super::plan::Plan;
 use crate::codegen::{self, KeySource};
+use crate::subject::Place;
 
 /// Names of the generated handle functions: `invalidate` inside the handle type for a free
 /// function, `{method}_invalidate` beside a method.
@@ -52,7 +53,7 @@ impl Names {
 pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let ret = &subject.ret;
-    let vis = &subject.func.vis;
+    let vis = subject.companion_vis();
     let fn_name = subject.func.sig.ident.to_string();
     let builder = builder(plan, p);
     let Names { site, site_def, invalidate, invalidate_all, put, stats } = names;
@@ -94,7 +95,12 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         let check = quote_spanned!(weigher.span()=> #p::Weighs(__memo_shape).values(#weigher));
         quote!(.weighing(#check))
     });
-    let target = if subject.associated { format!("[`Self::{fn_name}`]") } else { format!("[`{fn_name}()`]") };
+    let target = match subject.place {
+        // A link to a trait's method from the type's inherent impl may not resolve.
+        Place::TraitImpl => format!("`{fn_name}`"),
+        _ if subject.associated => format!("[`Self::{fn_name}`]"),
+        _ => format!("[`{fn_name}()`]"),
+    };
     let doc_invalidate = format!("Removes the value {target} cached for these arguments; true if there was one.");
     let doc_invalidate_all = format!("Removes every value {target} cached.");
     let doc_put = format!(

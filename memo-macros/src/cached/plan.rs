@@ -1,11 +1,12 @@
 //! Validation: the arguments and the signature, checked together, become a plan that
 //! expansion turns into code without further checks.
 
-use syn::{ItemFn, LitStr};
+use syn::LitStr;
 
 use super::config::Config;
+use crate::boxed::Function;
 use crate::errors::Errors;
-use crate::subject::{KeyArgs, Subject};
+use crate::subject::{KeyArgs, Place, Subject};
 
 /// How entries are kept.
 pub(crate) struct Settings {
@@ -50,15 +51,16 @@ pub(crate) struct Plan<'f> {
 }
 
 impl<'f> Plan<'f> {
-    pub(crate) fn new(config: Config, func: &'f ItemFn, mut errors: Errors) -> syn::Result<Self> {
+    pub(crate) fn new(config: Config, function: &'f Function, place: Place, mut errors: Errors) -> syn::Result<Self> {
+        let func = &function.item;
         let args = KeyArgs {
             macro_name: "cached",
             skip: config.skip.as_ref(),
             key: config.key.as_ref(),
             krate: config.krate.as_ref(),
-            in_impl: config.in_impl.is_some(),
+            place: if config.in_impl.is_some() { Place::Impl } else { place },
         };
-        let subject = Subject::new(func, &args, &mut errors);
+        let subject = Subject::new(function, &args, &mut errors);
         let settings = Settings {
             ttl_ms: config.ttl.as_ref().map(|a| a.value),
             jitter_ms: config.jitter.as_ref().map(|a| a.value),
