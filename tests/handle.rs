@@ -111,3 +111,65 @@ fn methods_share_one_cache_or_key_by_instance() {
     assert_eq!(Repo::associated_stats().loads, 1);
     assert!(Repo::tenant_name_stats().name.ends_with("Repo::tenant_name"));
 }
+
+trait FromRow: Sized {
+    fn from_row(id: u64) -> Self;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(u64);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Order(u64);
+
+impl FromRow for User {
+    fn from_row(id: u64) -> Self {
+        User(id)
+    }
+}
+
+impl FromRow for Order {
+    fn from_row(id: u64) -> Self {
+        Order(id + 1000)
+    }
+}
+
+trait Db {
+    fn queries(&self) -> &AtomicU32;
+}
+
+struct Pool(AtomicU32);
+
+impl Db for Pool {
+    fn queries(&self) -> &AtomicU32 {
+        &self.0
+    }
+}
+
+/// A generic loader with its database as an `impl Trait` left out of the key.
+#[cached(ttl = 300, skip(db))]
+fn load<T: FromRow + Clone + Send + Sync>(db: &impl Db, id: u64) -> T {
+    db.queries().fetch_add(1, Ordering::SeqCst);
+    T::from_row(id)
+}
+
+#[test]
+fn a_generic_function_keeps_one_cache_per_instantiation_with_a_handle_for_each() {
+    let db = Pool(AtomicU32::new(0));
+    assert_eq!(load::<User>(&db, 1), User(1));
+    assert_eq!(load::<Order>(&db, 1), Order(1001), "the same key, another type: another cache");
+    assert_eq!(load::<User>(&db, 1), User(1));
+    assert_eq!(load::<Order>(&db, 1), Order(1001));
+    assert_eq!(db.queries().load(Ordering::SeqCst), 2, "one load per instantiation");
+    assert_eq!((load::<User>::stats().hits, load::<Order>::stats().hits), (1, 1));
+    assert!(load::<User>::stats().name.ends_with("load<handle::User>"), "{}", load::<User>::stats().name);
+
+    assert!(load::<User>::invalidate(&1));
+    assert_eq!(load::<Order>(&db, 1), Order(1001), "the other instantiation keeps its entry");
+    assert_eq!(db.queries().load(Ordering::SeqCst), 2);
+    assert_eq!(load::<User>(&db, 1), User(1));
+    assert_eq!(db.queries().load(Ordering::SeqCst), 3, "reloaded after invalidation");
+
+    load::<Order>::put(&2, Order(7));
+    assert_eq!(load::<Order>(&db, 2), Order(7), "written through");
+}

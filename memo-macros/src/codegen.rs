@@ -129,10 +129,49 @@ pub(crate) fn function(subject: &Subject<'_>, body: TokenStream) -> TokenStream 
     match subject.boxed {
         Some(sig) => quote!(#(#attrs)* #vis #sig { ::std::boxed::Box::pin(async move { #body }) }),
         None => {
-            let sig = &func.sig;
+            let mut sig = func.sig.clone();
+            make_static(&mut sig.generics);
             quote!(#(#attrs)* #vis #sig { #body })
         }
     }
+}
+
+/// Adds `'static` to each type parameter's bounds where they are written: in the `where`
+/// clause if it bounds the parameter, else beside the parameter.
+fn make_static(generics: &mut syn::Generics) {
+    let bounded_in_where: Vec<syn::Ident> = generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates)
+        .filter_map(|predicate| match predicate {
+            syn::WherePredicate::Type(bound) => match &bound.bounded_ty {
+                syn::Type::Path(path) => path.path.get_ident().cloned(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let lifetime: syn::TypeParamBound = syn::parse_quote!('static);
+    let params: Vec<syn::Ident> = generics.type_params().map(|param| param.ident.clone()).collect();
+    for param in generics.type_params_mut() {
+        if !bounded_in_where.contains(&param.ident) {
+            param.bounds.push(lifetime.clone());
+        }
+    }
+    for predicate in generics.where_clause.iter_mut().flat_map(|w| &mut w.predicates) {
+        if let syn::WherePredicate::Type(bound) = predicate
+            && matches!(&bound.bounded_ty, syn::Type::Path(path) if path.path.get_ident().is_some_and(|i| params.contains(i)))
+        {
+            bound.bounds.push(lifetime.clone());
+        }
+    }
+}
+
+/// `where T: 'static, ..` for each type parameter: an instantiation's cache is found by its
+/// types' `TypeId`.
+pub(crate) fn static_types(subject: &Subject<'_>) -> syn::WhereClause {
+    let types = subject.type_params();
+    syn::parse_quote!(where #(#types: 'static,)*)
 }
 
 /// The body as a loader: `move || -> R { body }` or `async move { body }`.

@@ -30,6 +30,8 @@ pub(crate) struct Param {
     /// the borrow, and the handle takes `&T`.
     pub(crate) referent: Option<Type>,
     pub(crate) mutable_ref: bool,
+    /// An `impl Trait` in the type: such a parameter can only be left out of the key.
+    pub(crate) impl_trait: Option<syn::TypeImplTrait>,
 }
 
 impl Param {
@@ -83,7 +85,9 @@ pub(crate) struct Signature {
     pub(crate) params: Vec<Param>,
 }
 
-pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Errors) -> Signature {
+/// `generic` says whether type parameters are allowed (a free function of `#[cached]`: one
+/// cache per instantiation).
+pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, generic: bool, errors: &mut Errors) -> Signature {
     if let Some(constness) = &sig.constness {
         errors.spanned(
             constness,
@@ -92,15 +96,25 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Error
             ),
         );
     }
-    let generics = &sig.generics;
-    if let Some(param) = generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
-        errors.spanned(
-            param,
-            format_args!(
-                "`#[{macro_name}]` cannot memoize a generic function: every instantiation would need its own \
-                 memo; apply it to a non-generic function for each type instead"
+    let method = sig.inputs.iter().any(|input| matches!(input, FnArg::Receiver(_)));
+    for param in &sig.generics.params {
+        let message = match param {
+            syn::GenericParam::Lifetime(_) => continue,
+            syn::GenericParam::Type(_) if generic && !method => continue,
+            syn::GenericParam::Const(_) => format!(
+                "`#[{macro_name}]` cannot memoize a function with a const parameter: write a function for each \
+                 value, or take the value as an argument"
             ),
-        );
+            syn::GenericParam::Type(_) if macro_name == "cached" => "`#[cached]` keeps one cache per instantiation \
+                 of a generic free function, not of a generic method or associated function: call a generic free \
+                 function from it"
+                .to_owned(),
+            syn::GenericParam::Type(_) => format!(
+                "`#[{macro_name}]` cannot memoize a generic function: apply it to a non-generic function for each \
+                 type instead"
+            ),
+        };
+        errors.spanned(param, message);
     }
     let mut receiver = None;
     let mut params = Vec::new();
@@ -121,20 +135,12 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, errors: &mut Error
                     Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
                     _ => None,
                 };
-                if let Some(impl_trait) = find_impl_trait(&typed.ty) {
-                    errors.spanned(
-                        impl_trait,
-                        format_args!(
-                            "`#[{macro_name}]` cannot take `impl Trait` arguments: they make the function generic; \
-                             take a concrete type, or `&dyn Trait` and leave it out of the key with `skip(..)`"
-                        ),
-                    );
-                }
                 let (referent, mutable_ref) = match &*typed.ty {
                     Type::Reference(r) => (Some((*r.elem).clone()), r.mutability.is_some()),
                     ty => (cow_referent(ty).cloned(), false),
                 };
-                params.push(Param { ident, ty: (*typed.ty).clone(), referent, mutable_ref });
+                let impl_trait = find_impl_trait(&typed.ty);
+                params.push(Param { ident, ty: (*typed.ty).clone(), referent, mutable_ref, impl_trait });
             }
         }
     }
@@ -264,6 +270,7 @@ pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) 
                 ty: (*typed.ty).clone(),
                 referent: None,
                 mutable_ref: false,
+                impl_trait: None,
             }),
             FnArg::Receiver(_) => None,
         })

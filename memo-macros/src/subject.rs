@@ -61,7 +61,8 @@ impl<'f> Subject<'f> {
     pub(crate) fn new(function: &'f Function, args: &KeyArgs<'_>, errors: &mut Errors) -> Option<Self> {
         let func = &function.item;
         let macro_name = args.macro_name;
-        let sig = signature::analyze(&func.sig, macro_name, errors);
+        let generic = macro_name == "cached" && args.place == Place::Free;
+        let sig = signature::analyze(&func.sig, macro_name, generic, errors);
         let ret = signature::return_type(&func.sig, macro_name, errors);
         let skipped = args.skip.map(|s| s.value.clone()).unwrap_or_default();
         for name in &skipped {
@@ -97,6 +98,20 @@ impl<'f> Subject<'f> {
             Some(arg) => key_from_expr(&arg.value, &sig.params),
             None => Key::Params(default_key(&sig.params, &skipped, macro_name, errors)),
         };
+        let keyed = match &key {
+            Key::Params(indices) | Key::Expr { params: indices, .. } => indices,
+        };
+        for &i in keyed {
+            if let Some(impl_trait) = &sig.params[i].impl_trait {
+                errors.spanned(
+                    impl_trait,
+                    format_args!(
+                        "`#[{macro_name}]` cannot key by an `impl Trait` argument: leave it out with `skip(..)` \
+                         (a database handle or client is not part of the key), or take a concrete type"
+                    ),
+                );
+            }
+        }
         let krate = args.krate.map_or_else(|| syn::parse_quote!(::memo_runtime), |k| k.value.clone());
         Some(Self {
             func,
@@ -119,6 +134,11 @@ impl<'f> Subject<'f> {
             Place::TraitImpl => quote::quote!(pub),
             Place::Free | Place::Impl => quote::ToTokens::to_token_stream(&self.func.vis),
         }
+    }
+
+    /// The function's type parameters (a generic free function of `#[cached]`).
+    pub(crate) fn type_params(&self) -> Vec<&Ident> {
+        self.func.sig.generics.type_params().map(|param| &param.ident).collect()
     }
 
     /// The parameters the key closure takes, and whether it takes `self`.

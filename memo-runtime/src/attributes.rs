@@ -165,11 +165,44 @@
 /// # }
 /// ```
 ///
+/// # Generic functions
+///
+/// A generic free function keeps one cache per instantiation, found by its type parameters
+/// (each made `'static`), and named after them (`app::load<app::User>`, also in the L2's keys).
+/// Its handle is generic over the same parameters. An `impl Trait` argument left out of the
+/// key, such as a database handle, needs nothing more: it does not change what is cached.
+///
+/// ```
+/// use memo_runtime::cached;
+///
+/// trait FromRow: Sized { fn from_row(id: u64) -> Self; }
+/// trait Db { fn query(&self, id: u64) -> u64; }
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User(u64);
+/// impl FromRow for User { fn from_row(id: u64) -> Self { User(id) } }
+///
+/// struct Pg;
+/// impl Db for Pg { fn query(&self, id: u64) -> u64 { id } }
+///
+/// #[cached(ttl = "5m", skip(db))]
+/// fn load<T: FromRow + Clone + Send + Sync>(db: &impl Db, id: u64) -> T {
+///     T::from_row(db.query(id))
+/// }
+///
+/// assert_eq!(load::<User>(&Pg, 1), User(1));
+/// assert!(load::<User>::invalidate(&1));
+/// assert_eq!(load::<User>::stats().loads, 1);
+/// ```
+///
+/// Generic methods, const parameters and `request_consistent` on a generic function are
+/// compile errors: call a generic free function from the method.
+///
 /// # Compile errors
 ///
 /// Misuse is a compile error on the offending token that says what to write instead: unknown
 /// or repeated arguments, malformed durations, a method without `skip(self)` or `key`, generic
-/// functions, `impl Trait` or `&mut` arguments in the key, borrowed or `()` return values, and
+/// methods, `impl Trait` or `&mut` arguments in the key, borrowed or `()` return values, and
 /// key or value types that lack the traits caching needs.
 #[doc(inline)]
 pub use memo_macros::cached;

@@ -135,3 +135,41 @@ impl Slot {
         unsafe { &*erased.0.cast::<Cache<K, V>>() }
     }
 }
+
+/// The cache cells of a generic function, one per instantiation: a `static` in the function's
+/// site accessor, which a generic function shares with all its instantiations, asked for the
+/// cell of the instantiation's type parameters `P` (as a tuple).
+#[derive(Debug)]
+pub struct GenericCells {
+    cells: OnceLock<scc::HashIndex<TypeId, &'static CacheCell>>,
+}
+
+impl GenericCells {
+    /// No cells yet, for a `static`.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { cells: OnceLock::new() }
+    }
+
+    /// The cell of the instantiation whose type parameters are `P`, made on first use. A cell
+    /// lives as long as the process, like the `static` of a non-generic function.
+    pub fn cell<P: ?Sized + 'static>(&'static self) -> &'static CacheCell {
+        let cells = self.cells.get_or_init(scc::HashIndex::default);
+        let id = TypeId::of::<P>();
+        if let Some(cell) = cells.peek_with(&id, |_, cell| *cell) {
+            return cell;
+        }
+        let made: &'static CacheCell = Box::leak(Box::new(CacheCell::new()));
+        match cells.insert_sync(id, made) {
+            Ok(()) => made,
+            // Another call made it first: one leaked empty cell, once per instantiation.
+            Err(_) => cells.peek_with(&id, |_, cell| *cell).unwrap_or(made),
+        }
+    }
+}
+
+impl Default for GenericCells {
+    fn default() -> Self {
+        Self::new()
+    }
+}

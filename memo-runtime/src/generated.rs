@@ -1,7 +1,7 @@
 //! Items used by the code the macros generate. Not a public API: it changes without notice.
 
 pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
-pub use crate::cell::{CacheCell, Slot, ValueWeigher};
+pub use crate::cell::{CacheCell, GenericCells, Slot, ValueWeigher};
 pub use crate::outcome::select;
 
 /// The four shape selectors, imported anonymously: generated code brings them into scope with

@@ -79,12 +79,24 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
     } else {
         let vis = &func.vis;
         let doc = format!("Handle of the cached function [`{ident}()`]: invalidation, write-through and statistics.");
+        // Generic over the function's type parameters: `load::<User>::invalidate(&id)`.
+        let types = subject.type_params();
+        let (impl_generics, fields, where_clause) = if types.is_empty() {
+            (None, quote!({}), None)
+        } else {
+            let (impl_generics, _, _) = func.sig.generics.split_for_impl();
+            let mut where_clause = codegen::static_types(subject);
+            where_clause.predicates.extend(func.sig.generics.where_clause.iter().flat_map(|w| w.predicates.clone()));
+            let fields = quote!({ __memo_types: ::core::marker::PhantomData<fn() -> (#(#types,)*)> });
+            (Some(impl_generics), fields, Some(where_clause))
+        };
+        let generics = (!types.is_empty()).then(|| quote!(<#(#types),*>));
         let handle = quote! {
             #[doc = #doc]
             #[allow(non_camel_case_types, dead_code)]
             #[non_exhaustive]
-            #vis struct #ident {}
-            impl #ident {
+            #vis struct #ident #generics #fields
+            impl #impl_generics #ident #generics #where_clause {
                 #handle
             }
         };

@@ -35,8 +35,10 @@ impl Names {
                 stats: format_ident!("{}_stats", ident),
             }
         } else {
+            let types = plan.subject.type_params();
+            let generics = (!types.is_empty()).then(|| quote!(::<#(#types),*>));
             Self {
-                site: quote!(#ident::__memo_site),
+                site: quote!(#ident #generics::__memo_site),
                 site_def: format_ident!("__memo_site"),
                 invalidate: format_ident!("invalidate"),
                 invalidate_all: format_ident!("invalidate_all"),
@@ -77,6 +79,12 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     put_indices.sort_unstable();
     put_indices.dedup();
     let put_params: Vec<TokenStream> = put_indices.iter().map(typed).collect();
+    // `value`, unless the function has a parameter of that name.
+    let value = if put_indices.iter().any(|&i| subject.params[i].ident.as_ref().is_some_and(|i| i == "value")) {
+        format_ident!("__memo_value")
+    } else {
+        format_ident!("value")
+    };
     let put_self = (uses_self || plan.tagging.uses_self).then(|| quote!(&self,));
     let tag_rebinds = plan.tagging.params.iter().filter_map(|&i| {
         let param = &subject.params[i];
@@ -108,15 +116,27 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
          Errors are not stored; negative values only with `negative_ttl`."
     );
     let doc_stats = format!("Statistics of {target}'s cache.");
+    // A `static` in a generic function is one for all its instantiations: theirs are looked up
+    // by their types.
+    let types = subject.type_params();
+    let (cell, cell_name) = if types.is_empty() {
+        (quote!(static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();), quote!(__MEMO_CELL))
+    } else {
+        let cell = quote! {
+            static __MEMO_CELLS: #p::GenericCells = #p::GenericCells::new();
+            let __memo_cell = __MEMO_CELLS.cell::<(#(#types,)*)>();
+        };
+        (cell, quote!(__memo_cell))
+    };
     quote! {
         #[doc(hidden)]
         #vis fn #site_def<#lifetime, __MemoVisit: #p::Visit<(#self_arg #(#arg_types,)*), #ret>>(
             visit: __MemoVisit,
         ) -> __MemoVisit::Out {
-            static CELL: #p::CacheCell = #p::CacheCell::new();
+            #cell
             #prelude
             let __memo_key_fn = #key_fn;
-            visit.visit(#p::Site(__memo_shape, __memo_key_fn, #derive, CELL.with(|| #builder) #weighing))
+            visit.visit(#p::Site(__memo_shape, __memo_key_fn, #derive, #cell_name.with(|| #builder) #weighing))
         }
 
         #[doc = #doc_invalidate]
@@ -133,8 +153,8 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
 
         #[doc = #doc_put]
         #[inline]
-        #vis fn #put(#put_self #(#put_params,)* value: #ret) {
-            #site(#p::Put(#call_args, value, #tags))
+        #vis fn #put(#put_self #(#put_params,)* #value: #ret) {
+            #site(#p::Put(#call_args, #value, #tags))
         }
 
         #[doc = #doc_stats]

@@ -42,6 +42,14 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
         (None, false) => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
         (None, true) => quote!(::std::format!("{}::{}", ::core::any::type_name::<Self>(), #fn_name)),
     };
+    // Each instantiation of a generic function has a cache of its own, named (and so keyed in
+    // the L2) by its types.
+    let types = plan.subject.type_params();
+    let name = if types.is_empty() {
+        name
+    } else {
+        quote!(::std::format!("{}<{}>", #name, [#(::core::any::type_name::<#types>()),*].join(", ")))
+    };
     let ms = |v: u64| quote!(::core::time::Duration::from_millis(#v));
     let ttl = s.ttl_ms.map(|v| {
         let d = ms(v);

@@ -84,6 +84,15 @@ impl<'f> Plan<'f> {
         {
             errors.at(arg.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
         }
+        if let Some(arg) = &config.request_consistent
+            && func.sig.generics.type_params().next().is_some()
+        {
+            errors.at(
+                arg.span(),
+                "`request_consistent` is not available on a generic function: call the generic function from a \
+                 non-generic one that has it",
+            );
+        }
         if let Some(arg) = config.background_argument() {
             crate::signature::require_owned(&func.sig, arg, &mut errors);
         }
