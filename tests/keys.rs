@@ -1,5 +1,5 @@
-//! How keys are formed: reference and `Cow` arguments by their owned form, `skip`,
-//! `key = ...`, and invalidation racing a load.
+//! How keys are formed: reference and `Cow` arguments by their owned form, parameters bound
+//! to patterns, `skip`, `key = ...`, and invalidation racing a load.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -190,4 +190,47 @@ fn a_float_is_keyed_by_its_bits_when_the_key_says_so() {
     assert_eq!(shipping(2.5, 2), 5);
     assert_eq!(FLOAT_LOADS.load(Ordering::SeqCst), 2);
     assert!(shipping::invalidate(&1.5, &2));
+}
+
+static AREA_LOADS: AtomicU32 = AtomicU32::new(0);
+static SHIFT_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct Point {
+    x: u32,
+    y: u32,
+}
+
+/// Keyed by the whole tuple; the handle takes it under the name `width_height`.
+#[cached(ttl = 60)]
+fn area((width, height): (u32, u32)) -> u32 {
+    AREA_LOADS.fetch_add(1, Ordering::SeqCst);
+    width * height
+}
+
+/// Keyed by one binding of each pattern; tagged by another.
+#[cached(ttl = 60, key = (x, dx), tags = [format!("keys:shift:{y}")])]
+fn shift(&Point { x, y }: &Point, (dx, mut dy): (u32, u32)) -> (u32, u32) {
+    SHIFT_LOADS.fetch_add(1, Ordering::SeqCst);
+    dy += 1;
+    (x + dx, y + dy)
+}
+
+#[test]
+fn pattern_parameters_are_keyed_by_their_value_or_by_the_bindings_a_key_names() {
+    assert_eq!(area((2, 3)), 6);
+    assert_eq!(area((2, 3)), 6);
+    assert_eq!(area((3, 2)), 6);
+    assert_eq!(AREA_LOADS.load(Ordering::SeqCst), 2, "(2, 3) and (3, 2) are two keys");
+    assert!(area::invalidate(&(2, 3)));
+    area((2, 3));
+    assert_eq!(AREA_LOADS.load(Ordering::SeqCst), 3);
+
+    assert_eq!(shift(&Point { x: 1, y: 5 }, (10, 0)), (11, 6));
+    assert_eq!(shift(&Point { x: 1, y: 9 }, (10, 7)), (11, 6), "same x and dx: a hit");
+    assert_eq!(SHIFT_LOADS.load(Ordering::SeqCst), 1);
+    memo_runtime::invalidate_tag("keys:shift:5");
+    assert_eq!(shift(&Point { x: 1, y: 9 }, (10, 7)), (11, 17), "tagged by the y it was loaded with");
+    assert_eq!(SHIFT_LOADS.load(Ordering::SeqCst), 2);
+    assert!(shift::invalidate(&Point { x: 1, y: 0 }, &(10, 0)));
 }

@@ -65,11 +65,7 @@ pub(crate) fn key_fn(subject: &Subject<'_>, key_use: KeyUse) -> TokenStream {
             if parts.len() == 1 { quote!(#(#parts)*) } else { quote!((#(#parts,)*)) }
         }
         Key::Expr { expr, params, .. } => {
-            let rebinds = params.iter().filter_map(|&i| {
-                let param = &subject.params[i];
-                let ident = param.ident.as_ref()?;
-                param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
-            });
+            let rebinds = params.iter().filter_map(|&i| subject.params[i].rebind());
             let whole = proc_macro2::Ident::new(whole, expr.span());
             let key = quote_spanned!(expr.span()=> #p::KeyValue(#expr).#whole());
             quote!({ #(#rebinds)* #key })
@@ -131,6 +127,16 @@ pub(crate) fn function(subject: &Subject<'_>, body: TokenStream) -> TokenStream 
         None => {
             let mut sig = func.sig.clone();
             make_static(&mut sig.generics);
+            // Pattern parameters take their names; the loader binds the patterns.
+            let typed = sig.inputs.iter_mut().filter_map(|input| match input {
+                syn::FnArg::Typed(typed) => Some(typed),
+                syn::FnArg::Receiver(_) => None,
+            });
+            for (typed, param) in typed.zip(&subject.params) {
+                if let (Some(_), Some(ident)) = (&param.pattern, &param.ident) {
+                    *typed.pat = syn::parse_quote!(#ident);
+                }
+            }
             quote!(#(#attrs)* #vis #sig { #body })
         }
     }
@@ -174,9 +180,22 @@ pub(crate) fn static_types(subject: &Subject<'_>) -> syn::WhereClause {
     syn::parse_quote!(where #(#types: 'static,)*)
 }
 
-/// The body as a loader: `move || -> R { body }` or `async move { body }`.
-pub(crate) fn loader(subject: &Subject<'_>) -> TokenStream {
+/// The body as a loader: `move || -> R { body }` or `async move { body }`, binding pattern
+/// parameters first (`let (a, b) = a_b;`) unless the caller has (`bound`).
+pub(crate) fn loader(subject: &Subject<'_>, bound: bool) -> TokenStream {
     let block = &subject.func.block;
     let ret = &subject.ret;
-    if subject.is_async { quote!(async move #block) } else { quote!(move || -> #ret #block) }
+    let destructure = if bound { TokenStream::new() } else { destructure(subject) };
+    let body = if destructure.is_empty() {
+        quote!(#block)
+    } else {
+        let stmts = &block.stmts;
+        quote!({ #destructure #(#stmts)* })
+    };
+    if subject.is_async { quote!(async move #body) } else { quote!(move || -> #ret #body) }
+}
+
+/// `let (a, b) = a_b;` for each pattern parameter, before the user's code that names `a`.
+pub(crate) fn destructure(subject: &Subject<'_>) -> TokenStream {
+    subject.params.iter().filter_map(crate::signature::Param::destructure).collect()
 }

@@ -103,7 +103,7 @@ fn expand(subject: &Subject<'_>) -> TokenStream {
     let prelude = codegen::prelude(subject);
     let key_fn = codegen::key_fn(subject, codegen::KeyUse::Cache);
     let call_args = codegen::call_args(subject, KeySource::Function);
-    let loader = codegen::loader(subject);
+    let loader = codegen::loader(subject, false);
     let call = if subject.is_async {
         quote!(#p::request_memo_async(&__MEMO_SITE, __memo_key, __memo_shape, #loader).await)
     } else {

@@ -22,8 +22,13 @@ pub(crate) enum Receiver {
 
 /// One parameter other than `self`.
 pub(crate) struct Param {
-    /// `None` when the parameter is a pattern such as `(a, b): (u8, u8)`.
+    /// The parameter's name; for a pattern such as `(a, b): (u8, u8)`, a name made of its
+    /// bindings (`a_b`) that the rewritten function gives the parameter (`None` only for
+    /// `#[invalidate]`, which does not rename).
     pub(crate) ident: Option<Ident>,
+    /// The pattern, for a parameter not bound to a plain name: the rewritten function binds it
+    /// from `ident` where the user's code runs.
+    pub(crate) pattern: Option<Pat>,
     pub(crate) ty: Type,
     /// The referenced type when the parameter is `&T`, or the `T` of a `Cow<'a, T>`, which is
     /// keyed and handled like a `&T` (it derefs to one): the key holds `T`'s owned form, not
@@ -131,20 +136,97 @@ pub(crate) fn analyze(sig: &syn::Signature, macro_name: &str, generic: bool, err
                 receiver = Some((kind, r.self_token));
             }
             FnArg::Typed(typed) => {
-                let ident = match &*typed.pat {
-                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
-                    _ => None,
+                let (ident, pattern) = match &*typed.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (p.ident.clone(), None),
+                    pat => (pattern_name(pat, params.len()), Some(pat.clone())),
                 };
                 let (referent, mutable_ref) = match &*typed.ty {
                     Type::Reference(r) => (Some((*r.elem).clone()), r.mutability.is_some()),
                     ty => (cow_referent(ty).cloned(), false),
                 };
                 let impl_trait = find_impl_trait(&typed.ty);
-                params.push(Param { ident, ty: (*typed.ty).clone(), referent, mutable_ref, impl_trait });
+                let ty = (*typed.ty).clone();
+                params.push(Param { ident: Some(ident), pattern, ty, referent, mutable_ref, impl_trait });
             }
         }
     }
+    // A pattern's name must not be another parameter's.
+    for i in 0..params.len() {
+        let taken = |ident: &Option<Ident>| params.iter().enumerate().any(|(j, p)| j != i && p.ident == *ident);
+        if params[i].pattern.is_some() && taken(&params[i].ident) {
+            params[i].ident = Some(quote::format_ident!("__memo_arg{}", i));
+        }
+    }
     Signature { receiver, params }
+}
+
+/// The name of a pattern parameter: its bindings joined (`(a, b)` gives `a_b`), or `arg{i}`.
+fn pattern_name(pat: &Pat, index: usize) -> Ident {
+    let names: Vec<String> =
+        bindings(pat).iter().map(|ident| ident.to_string().trim_start_matches('_').to_owned()).collect();
+    let name = names.join("_");
+    if name.is_empty() {
+        quote::format_ident!("arg{}", index)
+    } else {
+        Ident::new(&name, proc_macro2::Span::call_site())
+    }
+}
+
+/// The names a pattern binds.
+pub(crate) fn bindings(pat: &Pat) -> Vec<Ident> {
+    struct Names(Vec<Ident>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, node: &'ast syn::PatIdent) {
+            self.0.push(node.ident.clone());
+            syn::visit::visit_pat_ident(self, node);
+        }
+    }
+    let mut names = Names(Vec::new());
+    names.visit_pat(pat);
+    names.0
+}
+
+impl Param {
+    /// Whether user code naming `name` reads this parameter: its name or one of its pattern's
+    /// bindings.
+    pub(crate) fn binds(&self, name: &Ident) -> bool {
+        self.ident.as_ref() == Some(name) || self.pattern.as_ref().is_some_and(|pat| bindings(pat).contains(name))
+    }
+
+    /// Where the user's body runs: `let (a, b) = a_b;` for a pattern parameter.
+    pub(crate) fn destructure(&self) -> Option<TokenStream> {
+        let (pat, ident) = (self.pattern.as_ref()?, &self.ident);
+        Some(quote::quote!(let #pat = #ident;))
+    }
+
+    /// In a closure given the parameter by reference as `ident` (the key closure, `put`):
+    /// binds what a key or tag expression names, as an owned clone, or the pattern's bindings.
+    pub(crate) fn rebind(&self) -> Option<TokenStream> {
+        let ident = self.ident.as_ref()?;
+        match (&self.pattern, &self.referent) {
+            (Some(pat), referent) => {
+                let mut pat = pat.clone();
+                Immutable.visit_pat_mut(&mut pat);
+                // The expression may name some of the bindings only.
+                Some(match referent {
+                    Some(_) => quote::quote!(#[allow(unused_variables)] let #pat = #ident;),
+                    None => quote::quote!(#[allow(unused_variables)] let #pat = ::core::clone::Clone::clone(#ident);),
+                })
+            }
+            (None, None) => Some(quote::quote!(let #ident = ::core::clone::Clone::clone(#ident);)),
+            (None, Some(_)) => None,
+        }
+    }
+}
+
+/// Drops `mut` from a pattern's bindings (a copy bound only to be read).
+struct Immutable;
+
+impl VisitMut for Immutable {
+    fn visit_pat_ident_mut(&mut self, node: &mut syn::PatIdent) {
+        node.mutability = None;
+        syn::visit_mut::visit_pat_ident_mut(self, node);
+    }
 }
 
 /// The return type, or an error when it cannot be cached.
@@ -268,6 +350,7 @@ pub(crate) fn analyze_for_invalidate(sig: &syn::Signature, errors: &mut Errors) 
                     _ => None,
                 },
                 ty: (*typed.ty).clone(),
+                pattern: None,
                 referent: None,
                 mutable_ref: false,
                 impl_trait: None,

@@ -96,7 +96,7 @@ impl<'f> Subject<'f> {
         }
         let key = match args.key {
             Some(arg) => key_from_expr(&arg.value, &sig.params),
-            None => Key::Params(default_key(&sig.params, &skipped, macro_name, errors)),
+            None => Key::Params(default_key(&sig.params, &skipped, errors)),
         };
         let keyed = match &key {
             Key::Params(indices) | Key::Expr { params: indices, .. } => indices,
@@ -151,7 +151,7 @@ impl<'f> Subject<'f> {
 }
 
 /// Every parameter not skipped, each of which must be a named, non-`&mut` parameter.
-fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &mut Errors) -> Vec<usize> {
+fn default_key(params: &[Param], skipped: &[Ident], errors: &mut Errors) -> Vec<usize> {
     let mut keyed = Vec::new();
     for (i, param) in params.iter().enumerate() {
         match &param.ident {
@@ -171,14 +171,8 @@ fn default_key(params: &[Param], skipped: &[Ident], macro_name: &str, errors: &m
                      with `skip({ident})`"
                 ),
             ),
-            Some(_) => keyed.push(i),
-            None => errors.spanned(
-                &param.ty,
-                format_args!(
-                    "`#[{macro_name}]` builds the key from parameter names: bind this parameter to a name, \
-                     or give the key with `key = ...`"
-                ),
-            ),
+            // Every parameter of a memoized function has a name (see `signature::Param`).
+            Some(_) | None => keyed.push(i),
         }
     }
     keyed
@@ -194,12 +188,8 @@ pub(crate) fn named_params(expr: &Expr, params: &[Param]) -> (Vec<usize>, bool) 
     let mut named = Vec::new();
     let mut uses_self = false;
     rename_self(quote::ToTokens::to_token_stream(expr), &mut named, &mut uses_self);
-    let indices = params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.ident.as_ref().is_some_and(|i| named.contains(i)))
-        .map(|(i, _)| i)
-        .collect();
+    let indices =
+        params.iter().enumerate().filter(|(_, p)| named.iter().any(|name| p.binds(name))).map(|(i, _)| i).collect();
     (indices, uses_self)
 }
 
@@ -208,12 +198,8 @@ fn key_from_expr(expr: &Expr, params: &[Param]) -> Key {
     let mut uses_self = false;
     let tokens = rename_self(quote::ToTokens::to_token_stream(expr), &mut named, &mut uses_self);
     let expr = syn::parse2(tokens).unwrap_or_else(|_| expr.clone());
-    let params = params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.ident.as_ref().is_some_and(|i| named.contains(i)))
-        .map(|(i, _)| i)
-        .collect();
+    let params =
+        params.iter().enumerate().filter(|(_, p)| named.iter().any(|name| p.binds(name))).map(|(i, _)| i).collect();
     Key::Expr { expr, params, uses_self }
 }
 

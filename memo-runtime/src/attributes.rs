@@ -65,7 +65,9 @@
 /// alike) as `T`'s owned form (`Cow<'a, str>` as `String`; the handle takes `&str`). Key parts
 /// must be `Clone + Eq + Hash + Send + Sync + 'static`; the cached value `Clone + Send + Sync + 'static`
 /// (wrap large values in `Arc` to make hits cheap). Floats are neither `Eq` nor `Hash`: key a
-/// float argument by its bits, as in `key = (weight.to_bits(), zone)`.
+/// float argument by its bits, as in `key = (weight.to_bits(), zone)`. A parameter bound to
+/// a pattern, such as `(width, height): (u32, u32)`, is keyed by its whole value, which the
+/// handle takes (`area::invalidate(&(2, 3))`); `key = ...` and `tags` may name its bindings.
 ///
 /// # Single-flight
 ///

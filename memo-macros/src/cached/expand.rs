@@ -54,15 +54,14 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
         quote!(let __memo_shape = #check;)
     });
     let call_args = codegen::call_args(subject, KeySource::Function);
-    let loader = codegen::loader(subject);
     // The L1 cache, or for a `distributed` function the L1 reading through the L2 beneath it.
     // (The key and the value were checked to serialize where they were made, at their types.)
     let through_l2 = plan.settings.distributed.then(|| quote!(.through_l2()));
     let cache = quote!(#site(#p::GetSlot).cache(&__memo_key_fn, __memo_shape) #through_l2);
     let lookup = if plan.settings.request_consistent {
-        request_consistent(plan, &cache, &quote!(__memo_key_fn(#call_args)), &loader)
+        request_consistent(plan, &cache, &quote!(__memo_key_fn(#call_args)))
     } else {
-        load(plan, &cache, &quote!(__memo_key_fn(#call_args)), &loader)
+        load(plan, &cache, &quote!(__memo_key_fn(#call_args)))
     };
     let function = codegen::function(
         subject,
@@ -109,22 +108,26 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
 /// loads may outlive the call (`stale`, `early_refresh`, `timeout`), `background()` and the
 /// timeout's answer.
 ///
-/// Input: the cache and key expressions, the loader `move || -> R { body }` (or
-/// `async move { body }`).
+/// Input: the cache and key expressions (the loader, `move || -> R { body }` or
+/// `async move { body }`, is made here).
 /// Output: `cache.get_or_load(key, Load::new(shape, move || -> R { body }))`, or for example
 /// `cache.get_or_load_async(key, Load::tagged_body(shape, async move { (tags, body.await) })
 /// .tags_from(derive).background()).await`.
-fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, loader: &TokenStream) -> TokenStream {
+fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
     let body = if plan.tagging.exprs.is_empty() {
+        let loader = codegen::loader(subject, false);
         quote!(#p::Load::new(__memo_shape, #loader))
     } else {
+        // Tags may name a pattern parameter's bindings: they are bound before the tags.
         let tags = arg_tags(plan);
+        let destructure = codegen::destructure(subject);
+        let loader = codegen::loader(subject, true);
         let tagged = if subject.is_async {
-            quote!(async move { let __memo_tags = #tags; (__memo_tags, #loader.await) })
+            quote!(async move { #destructure let __memo_tags = #tags; (__memo_tags, #loader.await) })
         } else {
-            quote!(move || { let __memo_tags = #tags; (__memo_tags, (#loader)()) })
+            quote!(move || { #destructure let __memo_tags = #tags; (__memo_tags, (#loader)()) })
         };
         quote!(#p::Load::tagged_body(__memo_shape, #tagged))
     };
@@ -151,7 +154,7 @@ fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, loader: &TokenS
 ///
 /// Output: `let key = ..; request_memo(&SITE, Some(key.clone()) if in a scope, shape, move ||
 /// cache.get_or_load(key, ..))`.
-fn request_consistent(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, loader: &TokenStream) -> TokenStream {
+fn request_consistent(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
     let ret = &subject.ret;
@@ -160,7 +163,7 @@ fn request_consistent(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream, l
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
-    let lookup = load(plan, cache, &quote!(__memo_key), loader);
+    let lookup = load(plan, cache, &quote!(__memo_key));
     let memo = if subject.is_async {
         quote!(#p::request_memo_async(&__MEMO_SITE, __memo_scoped, __memo_shape, async move { #lookup }).await)
     } else {

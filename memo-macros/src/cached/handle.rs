@@ -86,11 +86,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         format_ident!("value")
     };
     let put_self = (uses_self || plan.tagging.uses_self).then(|| quote!(&self,));
-    let tag_rebinds = plan.tagging.params.iter().filter_map(|&i| {
-        let param = &subject.params[i];
-        let ident = param.ident.as_ref()?;
-        param.referent.is_none().then(|| quote!(let #ident = ::core::clone::Clone::clone(#ident);))
-    });
+    let tag_rebinds = plan.tagging.params.iter().filter_map(|&i| subject.params[i].rebind());
     let tags = if plan.tagging.exprs.is_empty() {
         quote!([])
     } else {
