@@ -197,5 +197,5 @@ pub(crate) fn loader(subject: &Subject<'_>, bound: bool) -> TokenStream {
 
 /// `let (a, b) = a_b;` for each pattern parameter, before the user's code that names `a`.
 pub(crate) fn destructure(subject: &Subject<'_>) -> TokenStream {
-    subject.params.iter().filter_map(crate::signature::Param::destructure).collect()
+    subject.params.iter().filter_map(crate::param::Param::destructure).collect()
 }

@@ -8,7 +8,8 @@ use syn::{Expr, Path};
 
 use crate::args::{self, Arg, RawArg, set_once};
 use crate::errors::{self, Errors};
-use crate::signature::{self, Param};
+use crate::param::Param;
+use crate::signature;
 
 const KNOWN: &[&str] = &["tags", "entries", "all", "crate"];
 

@@ -8,6 +8,7 @@ mod cached_impl;
 mod codegen;
 mod errors;
 mod invalidate;
+mod param;
 mod request_memo;
 mod signature;
 mod subject;

@@ -8,7 +8,8 @@ use crate::boxed::Function;
 
 use crate::args::Arg;
 use crate::errors::Errors;
-use crate::signature::{self, Param, Receiver};
+use crate::param::Param;
+use crate::signature::{self, Receiver};
 
 /// What the key is built from.
 pub(crate) enum Key {
@@ -169,6 +170,14 @@ fn default_key(params: &[Param], skipped: &[Ident], errors: &mut Errors) -> Vec<
                     "`{ident}` is a float, which cannot be part of a key: floats are neither `Eq` nor `Hash` \
                      (`NaN != NaN`); key by its bits with `key = ...` and `{ident}.to_bits()`, or leave it out \
                      with `skip({ident})`"
+                ),
+            ),
+            Some(ident) if param.borrows() => errors.spanned(
+                &param.ty,
+                format_args!(
+                    "`{ident}` borrows, and a key outlives the call: key by an owned type (`String` for `&str` \
+                     inside it, `Cow<'static, str>`, `Vec<String>` for `Vec<&str>`), give the key with \
+                     `key = ...`, or leave it out with `skip({ident})`"
                 ),
             ),
             // Every parameter of a memoized function has a name (see `signature::Param`).
