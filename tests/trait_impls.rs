@@ -218,3 +218,54 @@ async fn request_memo_on_an_async_trait_method_runs_once_per_request() {
     }
     assert_eq!(auth.checks.load(Ordering::SeqCst), 2, "once per request");
 }
+
+/// A change made elsewhere drops a trait-impl method's entries by naming the method.
+#[async_trait]
+trait Accounts: Send + Sync {
+    async fn balance(&self, id: u64) -> u64;
+    async fn statement(&self, id: u64, month: u8) -> String;
+}
+
+struct Ledger {
+    reads: AtomicU32,
+}
+
+#[cached_impl]
+#[async_trait]
+impl Accounts for Ledger {
+    #[cached(ttl = "1m", skip(self))]
+    async fn balance(&self, id: u64) -> u64 {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        id * 10
+    }
+
+    #[cached(ttl = "1m", skip(self))]
+    async fn statement(&self, id: u64, month: u8) -> String {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        format!("{id}/{month}")
+    }
+}
+
+impl Ledger {
+    #[memo_runtime::invalidate(entries = [Ledger::balance(id)], all = [Self::statement])]
+    fn post(&self, id: u64, amount: u64) -> Result<u64, String> {
+        Ok(id + amount) // an UPDATE
+    }
+}
+
+#[tokio::test]
+async fn invalidate_names_a_trait_impl_method_by_its_type() {
+    let ledger = Arc::new(Ledger { reads: AtomicU32::new(0) });
+    let accounts: Arc<dyn Accounts> = ledger.clone();
+    accounts.balance(1).await;
+    accounts.balance(2).await;
+    accounts.statement(1, 3).await;
+    assert_eq!(ledger.reads.load(Ordering::SeqCst), 3);
+    assert_eq!(ledger.post(1, 5), Ok(6));
+    accounts.balance(1).await;
+    accounts.balance(2).await;
+    accounts.statement(1, 3).await;
+    assert_eq!(ledger.reads.load(Ordering::SeqCst), 5, "balance 1 and every statement reloaded");
+    assert_eq!(Ledger::balance_stats().invalidations.keys, 1);
+    assert_eq!(Ledger::statement_stats().invalidations.all, 1);
+}

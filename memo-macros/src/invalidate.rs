@@ -131,6 +131,26 @@ fn whole_functions(exprs: &[Expr], errors: &mut Errors) -> Vec<syn::ExprPath> {
         .collect()
 }
 
+/// The handle function `name` of the cached function at `path`: `f::invalidate` for a free
+/// function, `Type::m_invalidate` for a method, known by the segment before it naming a type
+/// (`Self`, or capitalized as type names are).
+fn handle_fn(path: &syn::ExprPath, name: &str) -> TokenStream {
+    let segments = &path.path.segments;
+    let owner = segments.len().checked_sub(2).map(|i| segments[i].ident.to_string());
+    let method = owner.is_some_and(|owner| owner == "Self" || owner.starts_with(|c: char| c.is_ascii_uppercase()));
+    let mut path = path.clone();
+    match path.path.segments.last_mut() {
+        Some(last) if method => {
+            last.ident = format_ident!("{}_{}", last.ident, name, span = last.ident.span());
+            quote!(#path)
+        }
+        _ => {
+            let name = proc_macro2::Ident::new(name, path.span());
+            quote!(#path::#name)
+        }
+    }
+}
+
 /// Input:
 ///
 /// ```text
@@ -173,10 +193,14 @@ fn expand(
         // The handle takes references: an argument given by value or by reference works alike
         // (`&&T` coerces to `&T`, `&&String` to `&str`).
         let args = entry.args.iter().map(|arg| quote_spanned!(arg.span()=> &(#arg)));
-        let call = quote_spanned!(path.span()=> #path::invalidate(#(#args),*));
+        let handle = handle_fn(path, "invalidate");
+        let call = quote_spanned!(path.span()=> #handle(#(#args),*));
         quote!(let #name = { #(#rebinds)* move || { let _ = #call; } };)
     });
-    let all_calls = all.iter().map(|path| quote_spanned!(path.span()=> #path::invalidate_all();));
+    let all_calls = all.iter().map(|path| {
+        let handle = handle_fn(path, "invalidate_all");
+        quote_spanned!(path.span()=> #handle();)
+    });
     let block = &func.block;
     let run =
         if func.sig.asyncness.is_some() { quote!(async move #block.await) } else { quote!((move || -> #ret #block)()) };

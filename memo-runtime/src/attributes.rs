@@ -316,8 +316,8 @@ pub use memo_macros::request_memo;
 /// | argument | invalidates |
 /// |---|---|
 /// | `tags = [expr, ..]` | every entry carrying one of these tags, in every cached function ([`invalidate_tag`](crate::invalidate_tag)) |
-/// | `entries = [f(args), ..]` | the entry of cached function `f` for those arguments, given as `f` takes them or by reference: `f(id)` and `f(&id)` alike (`f::invalidate(&id)`) |
-/// | `all = [f, ..]` | every entry of cached function `f` (`f::invalidate_all()`) |
+/// | `entries = [f(args), ..]` | the entry of cached function `f` for those arguments, given as `f` takes them or by reference: `f(id)` and `f(&id)` alike (`f::invalidate(&id)`); for a method, `Type::m(id)` or `Self::m(id)` (`Type::m_invalidate(&id)`) |
+/// | `all = [f, ..]` | every entry of cached function `f` (`f::invalidate_all()`), or of method `Type::m` |
 /// | `crate = path` | — (where to find `memo_runtime`) |
 ///
 /// Tag expressions and entry arguments are evaluated before the body runs, so they can use
