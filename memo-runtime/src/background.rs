@@ -82,7 +82,11 @@ fn work() {
 /// runtime, on a pool thread, and for a sync function's miss path. A future that is ready at
 /// its first poll (a sync function's) costs no allocation.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
+    block_on_pinned(pin!(future))
+}
+
+/// [`block_on`] for a future pinned where it was made, so that a large one is not moved.
+pub(crate) fn block_on_pinned<F: Future + ?Sized>(mut future: std::pin::Pin<&mut F>) -> F::Output {
     if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         return output;
     }

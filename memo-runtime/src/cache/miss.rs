@@ -126,7 +126,9 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         load: std::pin::Pin<&mut dyn Future<Output = (Vec<Tag>, S::Output)>>,
     ) -> S::Output {
         let body = Inline { load, derive };
-        runner::drive(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None))
+        // Pinned where it is made: the miss's state is large, and moving it costs a copy.
+        let miss = std::pin::pin!(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None));
+        runner::drive_pinned(miss)
     }
 
     /// The async form of [`get_or_load`](Self::get_or_load): `load`'s body is a future.

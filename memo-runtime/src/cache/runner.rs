@@ -162,3 +162,8 @@ pub(crate) async fn turn<R: Runner, L, V: Clone>(
 pub(crate) fn drive<F: Future>(future: F) -> F::Output {
     background::block_on(future)
 }
+
+/// [`drive`] for a future pinned where it was made (a large one is not moved).
+pub(crate) fn drive_pinned<F: Future + ?Sized>(future: std::pin::Pin<&mut F>) -> F::Output {
+    background::block_on_pinned(future)
+}
