@@ -267,7 +267,7 @@ where
         let make = move || async move { finish.apply(body()) };
         match cache.serve::<Blocking, _>(&key, Body { shape, derive, make }) {
             Ok(output) => output,
-            Err(body) => runner::drive(cache.background_miss::<Blocking, _>(key, body, on_timeout)),
+            Err(body) => runner::drive(std::pin::pin!(cache.background_miss::<Blocking, _>(key, body, on_timeout))),
         }
     }
 }

@@ -128,7 +128,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let body = Inline { load, derive };
         // Pinned where it is made: the miss's state is large, and moving it costs a copy.
         let miss = std::pin::pin!(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None));
-        runner::drive_pinned(miss)
+        runner::drive(miss)
     }
 
     /// The async form of [`get_or_load`](Self::get_or_load): `load`'s body is a future.

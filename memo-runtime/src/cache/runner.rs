@@ -158,12 +158,8 @@ pub(crate) async fn turn<R: Runner, L, V: Clone>(
     }
 }
 
-/// Runs a sync function's miss path on this thread (see the module docs).
-pub(crate) fn drive<F: Future>(future: F) -> F::Output {
-    background::block_on(future)
-}
-
-/// [`drive`] for a future pinned where it was made (a large one is not moved).
-pub(crate) fn drive_pinned<F: Future + ?Sized>(future: std::pin::Pin<&mut F>) -> F::Output {
+/// Runs a sync function's miss path on this thread (see the module docs), pinned where it was
+/// made: a miss's state is large, and moving it costs a copy.
+pub(crate) fn drive<F: Future + ?Sized>(future: std::pin::Pin<&mut F>) -> F::Output {
     background::block_on_pinned(future)
 }

@@ -229,7 +229,9 @@ pub fn request_memo<K: CacheKey, S: Shape>(
         First::Hit(value) => shape.rebuild(value),
         First::Outside => load(),
         First::Joined(scope, key, join) => {
-            runner::drive(memo_miss::<Blocking, K, S>(site, (scope, key, join), shape, async move { load() }))
+            runner::drive(std::pin::pin!(memo_miss::<Blocking, K, S>(site, (scope, key, join), shape, async move {
+                load()
+            })))
         }
     }
 }
