@@ -520,3 +520,35 @@ fn the_l2_keeps_working_after_the_runtime_it_started_in_shuts_down() {
         }
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bypassed_load_replaces_the_other_instances_copies() {
+    let server = RedisServer::start();
+    let (l2_a, l2_b) = (l2(&server, "bypass"), l2(&server, "bypass"));
+    let (a, b) = (instance(Arc::clone(&l2_a)), instance(Arc::clone(&l2_b)));
+    on_backplane(a, &l2_a).await;
+    on_backplane(b, &l2_b).await;
+    static SOURCE: std::sync::Mutex<&str> = std::sync::Mutex::new("v1");
+    let from_source = |cache: &'static Cache<u64, String>| {
+        let shape = ResultShape::<String, String>::default();
+        cache.through_l2().get_or_load_async(5, Load::new(shape, async { Ok(SOURCE.lock().unwrap().to_string()) }))
+    };
+    assert_eq!(from_source(a).await.unwrap(), "v1");
+    written(&server, &keys::entry_key("bypass", "catalog::product", 1, &KeyBytes::of(&5u64).unwrap())).await;
+    assert_eq!(from_source(b).await.unwrap(), "v1");
+    assert!(b.entry_info(&5).is_some(), "B holds a copy in its L1");
+    let b_loads = b.stats().loads;
+
+    *SOURCE.lock().unwrap() = "v2";
+    assert_eq!(from_source(a).await.unwrap(), "v1", "A's own copy, until it bypasses it");
+    assert_eq!(memo_runtime::bypass(from_source(a)).await.unwrap(), "v2");
+    assert_eq!(from_source(a).await.unwrap(), "v2", "stored in A's L1");
+    // The store travels as any other: the L2 copy replaced, B's copy dropped on the message.
+    let started = Instant::now();
+    while b.entry_info(&5).is_some_and(|info| info.created_at_millis < a.entry_info(&5).unwrap().created_at_millis) {
+        assert!(started.elapsed() < Duration::from_secs(1), "B's copy still there after the L2 timeout");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(from_source(b).await.unwrap(), "v2");
+    assert_eq!(b.stats().loads, b_loads, "B read the new value from the L2");
+}

@@ -1,5 +1,6 @@
 //! `RequestMemoLayer` through a real HTTP stack: an axum `Router` served on a loopback socket
-//! and driven by 1,000 concurrent requests, and a plain tower `ServiceBuilder` with `oneshot`.
+//! and driven by 1,000 concurrent requests, `Cache-Control: no-cache` honoured when asked, and a
+//! plain tower `ServiceBuilder` with `oneshot`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
 use memo_runtime::scope;
-use memo_runtime::{RequestMemoLayer, request_memo};
+use memo_runtime::{RequestMemoLayer, cached, request_memo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -54,8 +55,13 @@ async fn profile(Path(id): Path<u64>) -> String {
 }
 
 async fn get_over_tcp(addr: std::net::SocketAddr, path: &str) -> String {
+    get_with_headers(addr, path, "").await
+}
+
+/// A GET with extra header lines (each ending in CRLF).
+async fn get_with_headers(addr: std::net::SocketAddr, path: &str, headers: &str) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
@@ -96,6 +102,51 @@ async fn a_thousand_concurrent_requests_each_see_only_their_own_memo() {
     server.abort();
 }
 
+#[cached(ttl = "1h")]
+async fn price(id: u64) -> String {
+    record_run(2_000_000 + id);
+    format!("price of {id}: {}", runs_of(2_000_000 + id))
+}
+
+#[cached(ttl = "1h")]
+async fn stock(id: u64) -> String {
+    record_run(3_000_000 + id);
+    format!("stock of {id}")
+}
+
+/// A handler with two cached calls.
+async fn priced(Path(id): Path<u64>) -> String {
+    stock(id).await;
+    price(id).await
+}
+
+/// Serves `app` on a loopback port.
+async fn serve(app: Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    (addr, tokio::spawn(async move { axum::serve(listener, app).await }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_requests_bypass_the_caches_only_where_the_layer_says_so() {
+    const NO_CACHE: &str = "Cache-Control: max-age=0, no-cache\r\n";
+    let honouring = Router::new().route("/price/{id}", get(priced)).layer(RequestMemoLayer::new().bypass_on_no_cache());
+    let (addr, server) = serve(honouring).await;
+    assert_eq!(get_over_tcp(addr, "/price/1").await, "price of 1: 1");
+    assert_eq!(get_over_tcp(addr, "/price/1").await, "price of 1: 1", "a hit");
+    assert_eq!(get_with_headers(addr, "/price/1", NO_CACHE).await, "price of 1: 2", "loaded again");
+    assert_eq!(runs_of(3_000_001), 2, "every cached call of the request bypassed the caches");
+    assert_eq!(get_over_tcp(addr, "/price/1").await, "price of 1: 2", "what it loaded was stored");
+    assert_eq!(runs_of(2_000_001), 2);
+    server.abort();
+
+    // Off by default: the header changes nothing.
+    let (addr, server) = serve(Router::new().route("/price/{id}", get(priced)).layer(RequestMemoLayer::new())).await;
+    assert_eq!(get_with_headers(addr, "/price/1", NO_CACHE).await, "price of 1: 2");
+    assert_eq!((runs_of(2_000_001), runs_of(3_000_001)), (2, 2), "answered from the caches");
+    server.abort();
+}
+
 #[request_memo]
 fn lookup(id: u64) -> u64 {
     record_run(1_000_000 + id);
@@ -123,6 +174,8 @@ async fn service_builder_and_oneshot() {
 fn the_layer_and_service_expose_what_tower_http_does() {
     fn assert_clone_debug<T: Clone + std::fmt::Debug>() {}
     assert_clone_debug::<RequestMemoLayer>();
+    assert_clone_debug::<RequestMemoLayer<memo_runtime::NoCacheBypass>>();
+    assert_clone_debug::<memo_runtime::RequestMemo<(), memo_runtime::NoCacheBypass>>();
     assert_clone_debug::<memo_runtime::RequestMemo<()>>();
     let mut service = memo_runtime::RequestMemo::new(5u8);
     assert_eq!(*service.get_ref(), 5);

@@ -237,7 +237,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// A fresh hit with its negative flag; counts it.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn lookup(&self, key: &K) -> Option<(V, bool)> {
-        if !crate::enabled() {
+        if !crate::switch::reads() {
             return None;
         }
         let now = clock::now_millis_fast();

@@ -13,6 +13,7 @@ pub use crate::outcome::{CacheKey, CacheValue, Select, Shape};
 pub use crate::scope::in_scope;
 pub use crate::scope::memo::{MemoSite, request_memo, request_memo_async};
 pub use crate::stats::CacheStats;
+pub use crate::switch::{refresh, sync_refresh};
 
 /// The builder of a function's cache, named.
 #[inline]

@@ -86,12 +86,12 @@ pub use entry::EntryInfo;
 #[cfg(feature = "redis")]
 pub use l2::redis::{InstallError, L2Stats, RedisL2};
 #[cfg(feature = "tower")]
-pub use layer::{RequestMemo, RequestMemoLayer};
+pub use layer::{AnyRequest, NoCacheBypass, RequestMemo, RequestMemoLayer};
 #[cfg(feature = "redis")]
 pub use memo::{Memo, MemoBuilder};
 pub use scope::{Scope, scope};
 pub use stats::{CacheStats, Evictions, Invalidations, LoadTimes};
-pub use switch::{enabled, set_enabled};
+pub use switch::{bypass, enabled, set_enabled, sync_bypass};
 pub use tags::{invalidate_tag, invalidate_tags};
 pub use warm::warm;
 

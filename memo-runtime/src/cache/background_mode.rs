@@ -47,7 +47,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// stale entry, or one due for an early refresh, starts a background reload), else the
     /// body back for the miss.
     pub(super) fn serve<R: Runner, B: Detached<V>>(&'static self, key: &K, body: B) -> Result<Out<B, V>, B> {
-        if !crate::enabled() {
+        if !crate::switch::reads() {
             return Err(body);
         }
         let shape = body.shape();

@@ -15,6 +15,7 @@ use super::flight::{Flight, Joined, Running, Waited};
 use super::fresh::Failure;
 use super::runner::{Job, Runner};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
+use crate::switch::Reads;
 use crate::tags::Tag;
 
 /// What a miss found when it looked for a flight: a fresh entry that appeared meanwhile, the
@@ -30,6 +31,8 @@ pub(super) struct Lead<'c, K: CacheKey, V: CacheValue> {
     epoch: u64,
     /// The tag invalidation sequence value when the load started.
     tag_seq: u64,
+    /// How the calls the load makes read the caches (bypassed under [`crate::bypass`]).
+    reads: Reads,
 }
 
 impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
@@ -42,17 +45,13 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
     /// caller's borrow.
     pub(super) fn rebind<'s>(mut self, cache: &'s Cache<K, V>) -> Lead<'s, K, V> {
         debug_assert!(std::ptr::eq(self.cache, cache), "a lead moves to its own cache only");
-        Lead { cache, key: self.key.take(), flight: Arc::clone(&self.flight), epoch: self.epoch, tag_seq: self.tag_seq }
+        let (key, flight) = (self.key.take(), Arc::clone(&self.flight));
+        Lead { cache, key, flight, epoch: self.epoch, tag_seq: self.tag_seq, reads: self.reads }
     }
 
     /// The key being loaded.
     pub(super) fn key(&self) -> Option<&K> {
         self.key.as_ref()
-    }
-
-    /// The flight this call leads.
-    pub(super) fn flight(&self) -> &Arc<Flight<V>> {
-        &self.flight
     }
 
     /// Hands `value` to the waiters without storing it (it is stored already: a stale-if-error
@@ -92,7 +91,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
             let mut w = cache.lock_writer();
             // What matters is how old the copy is, not when the read began: every invalidation
             // since (here or announced by another instance) raised the floors.
-            let current = cache.floors.admits(&key, entry.meta.created_at);
+            let current = cache.floors.admits(&key, entry.meta.created_at) && !self.flight.is_invalidated();
             if current && cache.epoch.load(Ordering::Acquire) == self.epoch {
                 cache.write(&mut w, key.clone(), entry);
             }
@@ -132,18 +131,24 @@ impl<K: CacheKey, V: CacheValue> Drop for Lead<'_, K, V> {
 pub(super) type Caught<T> = std::thread::Result<T>;
 
 /// A load's future as its flight's load: each poll runs in the `memo.load` span, marked as
-/// the flight's load (see [`Flight::runs_here`]), its panics caught (stale_if_error answers them
-/// like errors). One wrapper, so that each function's body is wrapped in one generic type.
+/// the flight's load (see [`Flight::runs_here`]), in the load's [`Reads`] mode, its panics
+/// caught (stale_if_error answers them like errors). One wrapper, so that each function's
+/// body is wrapped in one generic type.
 pub(super) struct Loading<'f, F> {
     span: tracing::Span,
-    /// The [flight's id](Flight::id), or none for a body that runs outside any flight.
-    flight: Option<usize>,
+    /// The [flight's id](Flight::id) and how the load reads, or none for a body that runs
+    /// outside any flight (in the caller's mode).
+    flight: Option<(usize, Reads)>,
     inner: Pin<&'f mut F>,
 }
 
 impl<'f, F: Future> Loading<'f, F> {
-    pub(super) fn new(span: tracing::Span, flight: Option<usize>, inner: Pin<&'f mut F>) -> Self {
-        Self { span, flight, inner }
+    pub(super) fn new<K: CacheKey, V: CacheValue>(
+        span: tracing::Span,
+        lead: Option<&Lead<'_, K, V>>,
+        inner: Pin<&'f mut F>,
+    ) -> Self {
+        Self { span, flight: lead.map(|lead| (lead.flight.id(), lead.reads)), inner }
     }
 }
 
@@ -162,12 +167,12 @@ impl<F: Future> Future for Loading<'_, F> {
 /// stays `Send` when the body is).
 fn guarded_poll<X>(
     span: &tracing::Span,
-    flight: Option<usize>,
+    flight: Option<(usize, Reads)>,
     poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<X>,
     cx: &mut Context<'_>,
 ) -> Poll<Caught<X>> {
     let _span = span.enter();
-    let _running = flight.map(Running::enter);
+    let _running = flight.map(|(id, reads)| (Running::enter(id), reads.enter()));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(cx))) {
         Ok(Poll::Pending) => Poll::Pending,
         Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
@@ -259,8 +264,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         load: impl Future<Output = (Vec<Tag>, S::Output)>,
     ) -> Caught<S::Output> {
         let started = Instant::now();
-        let flight = Some(lead.flight().id());
-        let output = Loading::new(self.load_span(), flight, std::pin::pin!(load)).await;
+        let output = Loading::new(self.load_span(), Some(&lead), std::pin::pin!(load)).await;
         self.settle(lead, shape, output, derive, started)
     }
 
@@ -339,19 +343,29 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             flight,
             epoch: self.epoch.load(Ordering::Acquire),
             tag_seq: crate::tags::sequence(),
+            reads: Reads::current().for_load(),
         }
     }
 
+    /// The key's flight to wait for, or the lead of a new one. A call that bypasses the
+    /// caches waits for no load that began before it: it leads a new one, and the one running
+    /// (unless it is this call's own, calling itself) still answers its waiters but stores
+    /// nothing.
     pub(super) fn join(&self, key: &K) -> Join<'_, K, V> {
         let mut flights = self.lock_flights(key);
+        let reads = crate::switch::reads();
         if let Some(flight) = flights.get(key) {
-            return Join::Wait(Arc::clone(flight));
-        }
-        // A leader stores its value before it unregisters its flight: re-check under the lock.
-        let now = crate::clock::now_millis_fast();
-        let fresh = self.peek_entry(key, |_, e| self.judge(&e.meta, now).is_fresh().then(|| e.value.clone()));
-        if let Some(value) = fresh.flatten() {
-            return Join::Hit(value);
+            if reads || flight.runs_here() {
+                return Join::Wait(Arc::clone(flight));
+            }
+            flight.invalidate();
+        } else if reads {
+            // A leader stores its value before it unregisters its flight: re-check under the lock.
+            let now = crate::clock::now_millis_fast();
+            let fresh = self.peek_entry(key, |_, e| self.judge(&e.meta, now).is_fresh().then(|| e.value.clone()));
+            if let Some(value) = fresh.flatten() {
+                return Join::Hit(value);
+            }
         }
         Join::Lead(self.register(&mut flights, key))
     }

@@ -166,8 +166,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
                     Begin::Run { timed } => (None, timed),
                 };
                 let started = std::time::Instant::now();
-                let flight = lead.as_ref().map(|lead| lead.flight().id());
-                let output = Loading::new(self.load_span(), flight, std::pin::pin!(body)).await;
+                let output = Loading::new(self.load_span(), lead.as_ref(), std::pin::pin!(body)).await;
                 self.end_in_call(lead, timed, started, shape, derive, finish, output)
             }
             Step::Ready(output) => output,
@@ -178,7 +177,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// An async miss's look at the tier beneath, if one is attached: as the key's leader, its
     /// entry, if usable and `accept`ed, is stored here and handed to the callers waiting.
     pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<V> {
-        let Some(tier) = self.tier.get().filter(|_| crate::enabled()) else { return Beneath::Nothing };
+        let Some(tier) = self.tier.get().filter(|_| crate::switch::reads()) else { return Beneath::Nothing };
         tier.settle().await;
         let lead = match self.join(key) {
             // Another call's load stored its value as this one looked.
