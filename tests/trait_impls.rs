@@ -67,13 +67,17 @@ async fn async_trait_methods_called_through_arc_dyn_are_cached_and_reach_their_h
     PgUsers::find_invalidate_all();
     users.find(7).await;
     assert_eq!(pg.queries.load(Ordering::SeqCst), 4, "invalidated all: loaded again");
+    assert_eq!(pg.find_refresh(7).await, first, "refreshed: the source's value");
+    assert_eq!(pg.queries.load(Ordering::SeqCst), 5, "a refresh loads");
+    assert_eq!(users.find(7).await, first, "a hit on the refreshed value");
+    assert_eq!(pg.queries.load(Ordering::SeqCst), 5);
 
     // A borrowed argument is keyed by its owned form; errors are not stored.
     assert_eq!(users.by_name("user 3").await, Ok(3));
     assert_eq!(users.by_name(&String::from("user 3")).await, Ok(3));
     assert!(users.by_name("nobody").await.is_err());
     assert!(users.by_name("nobody").await.is_err());
-    assert_eq!(pg.queries.load(Ordering::SeqCst), 7, "one query for the hit pair, one per error");
+    assert_eq!(pg.queries.load(Ordering::SeqCst), 8, "one query for the hit pair, one per error");
     assert!(PgUsers::by_name_invalidate("user 3"));
 }
 
@@ -181,6 +185,8 @@ fn sync_method_called_through_dyn_ref_is_cached() {
     assert_eq!(rates.rate("eur", "usd"), 33);
     assert_eq!(rates.rate("eur", "chf1"), 34);
     assert_eq!(bank.asks.load(Ordering::SeqCst), 2);
+    assert_eq!(bank.rate_refresh("eur", "chf1"), 34);
+    assert_eq!(bank.asks.load(Ordering::SeqCst), 3, "a refresh loads");
     assert!(Bank::rate_invalidate("eur", "usd"));
     assert_eq!(Bank::rate_stats().hits, 1);
 }

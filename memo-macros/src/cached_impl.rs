@@ -27,7 +27,7 @@ use crate::errors;
 /// impl<T: Db> PgRepo<T> {
 ///     pub fn __memo_site_find(..) { .. }
 ///     pub fn find_invalidate(id: &u64) -> bool { .. }
-///     /* find_invalidate_all, find_put, find_stats */
+///     /* find_invalidate_all, find_put, find_refresh, find_stats */
 /// }
 /// ```
 pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -71,6 +71,12 @@ pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let (impl_generics, _, where_clause) = block.generics.split_for_impl();
     let self_ty = &block.self_ty;
+    // The handles' `refresh` calls the trait's methods: the trait is in scope, by the path
+    // the block names it with (its arguments dropped).
+    let mut trait_path = block.trait_.as_ref().map(|(path, _)| path.clone());
+    if let Some(last) = trait_path.as_mut().and_then(|path| path.segments.last_mut()) {
+        last.arguments = syn::PathArguments::None;
+    }
     quote! {
         #block
         #[allow(dead_code)]
@@ -79,6 +85,8 @@ pub(crate) fn cached_impl(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         // The attributes this expanded are used, as the imports that name them.
         #(#[allow(unused_imports)] use #paths as _;)*
+        #[allow(unused_imports)]
+        use #trait_path as _;
     }
 }
 

@@ -125,21 +125,27 @@ pub(crate) fn function(subject: &Subject<'_>, body: TokenStream) -> TokenStream 
     match subject.boxed {
         Some(sig) => quote!(#(#attrs)* #vis #sig { ::std::boxed::Box::pin(async move { #body }) }),
         None => {
-            let mut sig = func.sig.clone();
-            make_static(&mut sig.generics);
-            // Pattern parameters take their names; the loader binds the patterns.
-            let typed = sig.inputs.iter_mut().filter_map(|input| match input {
-                syn::FnArg::Typed(typed) => Some(typed),
-                syn::FnArg::Receiver(_) => None,
-            });
-            for (typed, param) in typed.zip(&subject.params) {
-                if let (Some(_), Some(ident)) = (&param.pattern, &param.ident) {
-                    *typed.pat = syn::parse_quote!(#ident);
-                }
-            }
+            let sig = signature(subject);
             quote!(#(#attrs)* #vis #sig { #body })
         }
     }
+}
+
+/// The rewritten function's signature (as an `async fn` when `#[async_trait]` boxed it):
+/// `'static` on the type parameters, pattern parameters named (the loader binds the patterns).
+pub(crate) fn signature(subject: &Subject<'_>) -> syn::Signature {
+    let mut sig = subject.func.sig.clone();
+    make_static(&mut sig.generics);
+    let typed = sig.inputs.iter_mut().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => Some(typed),
+        syn::FnArg::Receiver(_) => None,
+    });
+    for (typed, param) in typed.zip(&subject.params) {
+        if let (Some(_), Some(ident)) = (&param.pattern, &param.ident) {
+            *typed.pat = syn::parse_quote!(#ident);
+        }
+    }
+    sig
 }
 
 /// Adds `'static` to each type parameter's bounds where they are written: in the `where`

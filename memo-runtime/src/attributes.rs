@@ -81,13 +81,16 @@
 ///
 /// A free function `f` gets a handle named `f` (a type, so it does not clash with the
 /// function): `f::invalidate(&args..) -> bool`, `f::invalidate_all()`,
-/// `f::put(&args.., value)` and `f::stats()`. Its parameters are the key's parameters, taken by
-/// reference. Invalidation also stops a load of that key running at that moment from being
-/// stored, so it cannot put back the value the invalidation meant to remove.
+/// `f::put(&args.., value)` and `f::stats()`, whose parameters are the key's parameters, taken
+/// by reference, and `f::refresh(args..)`, which takes the function's own arguments. Invalidation
+/// also stops a load of that key running at that moment from being stored, so it cannot put
+/// back the value the invalidation meant to remove. `refresh` reloads now: it reads no cache,
+/// runs the body (misses on the key meanwhile wait for it; a load already running is not
+/// stored), stores and publishes the value like any load, and returns it.
 ///
 /// A method `m` in an `impl` block gets associated functions `Self::m_invalidate`,
-/// `Self::m_invalidate_all`, `Self::m_put` and `Self::m_stats`; when `key = ...` reads `self`
-/// they take `&self`.
+/// `Self::m_invalidate_all`, `Self::m_put`, `Self::m_stats` and the method `m_refresh`; when
+/// `key = ...` reads `self` they take `&self`.
 ///
 /// ```
 /// use memo_runtime::cached;
@@ -211,7 +214,7 @@ pub use memo_macros::cached;
 /// On an `impl Trait for Type` block whose methods carry [`#[cached]`](cached): gives each
 /// such method its handle, in an inherent `impl Type` block (a trait impl may hold only the
 /// trait's items). The handle is as for a method in an inherent impl: `Type::m_invalidate`,
-/// `Type::m_invalidate_all`, `Type::m_put` and `Type::m_stats`, `pub` since the trait's
+/// `Type::m_invalidate_all`, `Type::m_put`, `Type::m_stats` and `m_refresh`, `pub` since the trait's
 /// methods are as visible as the trait. The cache is one for the method, shared by every value
 /// of the type (and by every instantiation of a generic one).
 ///

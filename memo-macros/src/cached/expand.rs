@@ -35,6 +35,7 @@ use crate::codegen::{self, KeySource, KeyUse};
 ///     pub fn invalidate(id: &u64) -> bool { price::__memo_site(Invalidate((id,))) }
 ///     pub fn invalidate_all() { price::__memo_site(InvalidateAll) }
 ///     pub fn put(id: &u64, value: Result<u32, DbError>) { price::__memo_site(Put((id,), value, tags)) }
+///     pub fn refresh(id: u64, db: &Db) -> Result<u32, DbError> { sync_refresh(|| price(id, db)) }
 ///     pub fn stats() -> CacheStats { price::__memo_site(Stats) }
 /// }
 /// ```

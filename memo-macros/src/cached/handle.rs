@@ -1,5 +1,5 @@
-//! The handle of a cached function: its site accessor, `invalidate`, `invalidate_all`, `put`
-//! and `stats`.
+//! The handle of a cached function: its site accessor, `invalidate`, `invalidate_all`, `put`,
+//! `refresh` and `stats`.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -18,6 +18,7 @@ pub(super) struct Names {
     invalidate: Ident,
     invalidate_all: Ident,
     put: Ident,
+    refresh: Ident,
     stats: Ident,
 }
 
@@ -32,6 +33,7 @@ impl Names {
                 invalidate: format_ident!("{}_invalidate", ident),
                 invalidate_all: format_ident!("{}_invalidate_all", ident),
                 put: format_ident!("{}_put", ident),
+                refresh: format_ident!("{}_refresh", ident),
                 stats: format_ident!("{}_stats", ident),
             }
         } else {
@@ -43,6 +45,7 @@ impl Names {
                 invalidate: format_ident!("invalidate"),
                 invalidate_all: format_ident!("invalidate_all"),
                 put: format_ident!("put"),
+                refresh: format_ident!("refresh"),
                 stats: format_ident!("stats"),
             }
         }
@@ -58,7 +61,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     let vis = subject.companion_vis();
     let fn_name = subject.func.sig.ident.to_string();
     let builder = builder(plan, p);
-    let Names { site, site_def, invalidate, invalidate_all, put, stats } = names;
+    let Names { site, site_def, invalidate, invalidate_all, put, refresh, stats } = names;
     let prelude = codegen::prelude(subject);
     let key_fn = codegen::key_fn(subject, codegen::KeyUse::Cache);
     let call_args = codegen::call_args(subject, KeySource::Handle);
@@ -112,6 +115,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
          Errors are not stored; negative values only with `negative_ttl`."
     );
     let doc_stats = format!("Statistics of {target}'s cache.");
+    let refresh = refresh_fn(plan, refresh, &target, p);
     // A `static` in a generic function is one for all its instantiations: theirs are looked up
     // by their types.
     let types = subject.type_params();
@@ -153,10 +157,70 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
             #site(#p::Put(#call_args, #value, #tags))
         }
 
+        #refresh
+
         #[doc = #doc_stats]
         #[inline]
         #vis fn #stats() -> #p::CacheStats {
             #site(#p::Stats)
+        }
+    }
+}
+
+/// `refresh`: the function's own signature under another name, calling the function as a
+/// refresh (it reads no cache; see `__private::sync_refresh`).
+fn refresh_fn(plan: &Plan<'_>, name: &Ident, target: &str, p: &TokenStream) -> TokenStream {
+    let subject = &plan.subject;
+    let ident = &subject.func.sig.ident;
+    let vis = subject.companion_vis();
+    let mut sig = codegen::signature(subject);
+    sig.ident = name.clone();
+    // A free function's type parameters are the handle type's.
+    let free = !subject.associated;
+    if free {
+        sig.generics.params =
+            sig.generics.params.into_iter().filter(|param| !matches!(param, syn::GenericParam::Type(_))).collect();
+    }
+    // The parameters are only passed on: none needs to be `mut` here, and one named as the
+    // function would hide it.
+    let hiding = format_ident!("__memo_{}", ident);
+    let mut args = Vec::new();
+    for input in &mut sig.inputs {
+        match input {
+            syn::FnArg::Receiver(receiver) => receiver.mutability = None,
+            syn::FnArg::Typed(typed) => {
+                if let syn::Pat::Ident(pat) = &mut *typed.pat {
+                    pat.mutability = None;
+                    if free && pat.ident == *ident {
+                        pat.ident = hiding.clone();
+                    }
+                    args.push(pat.ident.clone());
+                }
+            }
+        }
+    }
+    let call = if subject.receiver.is_some() {
+        quote!(self.#ident(#(#args),*))
+    } else if subject.associated {
+        quote!(Self::#ident(#(#args),*))
+    } else {
+        // Explicit type arguments are not allowed beside `impl Trait` ones: inferred then.
+        let types = subject.type_params();
+        let explicit = !types.is_empty() && subject.params.iter().all(|param| param.impl_trait.is_none());
+        let generics = explicit.then(|| quote!(::<#(#types),*>));
+        quote!(#ident #generics(#(#args),*))
+    };
+    let body = if subject.is_async { quote!(#p::refresh(#call).await) } else { quote!(#p::sync_refresh(|| #call)) };
+    let doc = format!(
+        "Reloads {target} for these arguments now and returns the new value: reads no cache, runs the \
+         body (calls that miss meanwhile wait for this load), then stores the value and, when the \
+         function is `distributed`, writes it to the L2 and tells the other instances. For \
+         \"I know it changed\"; the calls the body makes read their caches as usual."
+    );
+    quote! {
+        #[doc = #doc]
+        #vis #sig {
+            #body
         }
     }
 }

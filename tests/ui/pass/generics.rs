@@ -52,10 +52,13 @@ async fn use_them() {
     load::<User>::put(&1, Ok(User("new".to_owned())));
     load::<User>::invalidate_all();
     let _: memo_runtime::CacheStats = load::<User>::stats();
+    let _: Result<User, String> = load::<User>::refresh(&Pg, 1).await;
+    let _: Option<u8> = echo::<u8>::refresh(1);
     let _: Option<u8> = echo(1_u8);
     let _: bool = echo::<u8>::invalidate(&1);
     let _: usize = count(&Pg, "users");
     let _: bool = count::invalidate("users");
+    let _: usize = count::refresh(&Pg, "users");
 }
 
 fn main() {

@@ -38,6 +38,8 @@ async fn use_them() {
     sum::put(&(1, 2), 4);
     let _: u32 = norm(&Point { x: 1, y: 2 }).await;
     let _: bool = norm::invalidate(&Point { x: 1, y: 2 });
+    let _: u32 = sum::refresh((1, 2), Point { x: 1, y: 1 });
+    let _: u32 = norm::refresh(&Point { x: 1, y: 2 }).await;
     let _: u16 = pair((1, 2));
 }
 

@@ -68,4 +68,8 @@ fn main() {
     let _ = service.keyed_by_instance_invalidate(&1);
     let _ = Service::method_stats();
     let _ = Service { region: String::new() }.by_value(1);
+    let _ = every_setting::refresh(&UserId(1), "eu", &[], &Db);
+    let _ = service.method_refresh(1);
+    let _: u64 = service.clone().keyed_by_instance_refresh(1);
+    let _: u64 = Service { region: String::new() }.by_value_refresh(1);
 }
