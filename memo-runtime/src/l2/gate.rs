@@ -2,13 +2,14 @@
 //! backplane publishes, the outbox's replays and the reads of tag and clear times.
 //!
 //! It asks the [breaker](super::breaker) first, bounds how many operations of callers wait on
-//! Redis at once ([`MAX_IN_FLIGHT`]), holds each operation to its deadline whatever the
+//! Redis at once ([`MAX_IN_FLIGHT`]; the others wait for a slot, within their deadline), holds
+//! each operation to its deadline whatever the
 //! connection does (connecting included), and sorts failures: Redis out of reach feeds the
 //! breaker and replaces a broken connection; Redis saying no (out of memory, wrong type) is
 //! counted and logged at most once per period, and leaves the breaker alone.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::{RedisError, RedisResult};
@@ -18,9 +19,10 @@ use super::breaker::{Breaker, Pass};
 use super::connection::{Batch, Connection, Link};
 use crate::notice::Notice;
 
-/// Operations of callers that may wait on Redis at once; more are answered as L2 misses at
-/// once. It bounds what a Redis that stops answering holds up: at most this many calls wait
-/// for the L2 timeout before the breaker opens.
+/// Operations of callers that may wait on Redis at once; more wait for one of them to end,
+/// and are answered as L2 misses if none ends by their deadline. It bounds what a Redis that
+/// stops answering is asked before the breaker opens, while a burst of cold keys on a healthy
+/// one (each operation a fraction of a millisecond) queues briefly rather than miss.
 pub const MAX_IN_FLIGHT: usize = 32;
 
 /// Why an operation did not happen.
@@ -54,18 +56,9 @@ pub(crate) struct Gate {
     pub(crate) breaker: Breaker,
     /// The deadline of one operation of a caller.
     pub(crate) timeout: Duration,
-    in_flight: AtomicUsize,
+    in_flight: tokio::sync::Semaphore,
     counters: Counters,
     refusals: Notice,
-}
-
-/// Releases an in-flight slot.
-struct Slot<'g>(&'g AtomicUsize);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Gate {
@@ -74,7 +67,7 @@ impl Gate {
             link: Arc::new(link),
             breaker,
             timeout,
-            in_flight: AtomicUsize::new(0),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             counters: Counters::default(),
             refusals: Notice::new(),
         }
@@ -91,12 +84,10 @@ impl Gate {
         cmd: &redis::Cmd,
         deadline: Instant,
     ) -> Result<T, Failure> {
-        let slot = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _slot = Slot(&self.in_flight);
-        if slot >= MAX_IN_FLIGHT {
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await else {
             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
             return Err(Failure::Skipped);
-        }
+        };
         self.pass(deadline, |connection| async move { connection.query(cmd).await }).await
     }
 
