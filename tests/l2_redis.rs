@@ -552,3 +552,48 @@ async fn a_bypassed_load_replaces_the_other_instances_copies() {
     assert_eq!(from_source(b).await.unwrap(), "v2");
     assert_eq!(b.stats().loads, b_loads, "B read the new value from the L2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_fleet_single_flight_two_instances_load_a_cold_key_once() {
+    let server = RedisServer::start();
+    let (l2_a, l2_b) = (l2(&server, "fleet"), l2(&server, "fleet"));
+    let fleet = |l2: Arc<RedisL2>| -> &'static Cache<u64, String> {
+        Box::leak(Box::new(
+            Cache::builder()
+                .name("catalog::product")
+                .version(1)
+                .ttl(Duration::from_secs(60))
+                .l2(l2)
+                .fleet_single_flight(Duration::from_secs(5))
+                .build(),
+        ))
+    };
+    let (a, b) = (fleet(Arc::clone(&l2_a)), fleet(Arc::clone(&l2_b)));
+    on_backplane(a, &l2_a).await;
+    on_backplane(b, &l2_b).await;
+    static LOADS: AtomicU32 = AtomicU32::new(0);
+    let call = |cache: &'static Cache<u64, String>| {
+        tokio::spawn(async move {
+            let shape = ResultShape::<String, String>::default();
+            let body = async {
+                LOADS.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok("loaded once".to_owned())
+            };
+            cache.through_l2().get_or_load_async(7, Load::new(shape, body)).await
+        })
+    };
+    let calls: Vec<_> = (0..20).map(|i| call(if i % 2 == 0 { a } else { b })).collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap(), "loaded once");
+    }
+    assert_eq!(LOADS.load(Ordering::SeqCst), 1, "one load for both instances");
+    assert_eq!(
+        server.cli(&[
+            "EXISTS",
+            &keys::lock_key(&keys::entry_key("fleet", "catalog::product", 1, &KeyBytes::of(&7u64).unwrap()))
+        ]),
+        "0",
+        "the lock was released"
+    );
+}

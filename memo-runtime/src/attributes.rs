@@ -48,6 +48,9 @@
 /// | `timeout = "250ms"` | a call waits this long for a load, then answers with a stale or stale-if-error value, or a [`LoadTimeout`](crate::LoadTimeout) error; the load finishes in the background | none |
 /// | `tags = ["products", format!("product:{id}")]` | tags the entry carries, expressions over the arguments; [`invalidate_tag`](crate::invalidate_tag) drops every entry with the tag | none |
 /// | `tags_from = \|v: &Vec<Product>\| ...` | a closure over the stored value (the `Ok` value for a `Result`) giving more tags, such as every product in a search result | none |
+/// | `distributed` | an `async fn` whose entries are also kept in the Redis L2 and whose changes reach the other instances (feature `redis`; see [`Memo`](crate::Memo)) | off |
+/// | `fleet_single_flight` | with `distributed`, one load per key across every instance: a miss takes a short lock on the key in Redis, and the other instances' callers wait for its value (see [`CacheBuilder::fleet_single_flight`](crate::cache::CacheBuilder::fleet_single_flight)) | per process |
+/// | `lock_ttl = "5s"` | with `fleet_single_flight`, how long the lock lasts: the longest other instances wait for a holder that died | `timeout`, else 5 s |
 /// | `request_consistent` | inside a [request scope](mod@crate::scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
 /// | `in_impl` | an associated function without `self`, in an `impl` block | — |
 /// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |

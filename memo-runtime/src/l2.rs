@@ -26,6 +26,8 @@ pub mod breaker;
 mod connection;
 pub mod envelope;
 #[cfg(feature = "redis")]
+pub mod fleet;
+#[cfg(feature = "redis")]
 pub mod gate;
 pub mod keys;
 #[cfg(feature = "redis")]

@@ -25,6 +25,8 @@ pub(crate) const KNOWN: &[&str] = &[
     "tags",
     "tags_from",
     "distributed",
+    "fleet_single_flight",
+    "lock_ttl",
     "request_consistent",
     "in_impl",
     "crate",
@@ -52,6 +54,8 @@ pub(crate) struct Config {
     pub(crate) tags_from: Option<Arg<Expr>>,
     pub(crate) request_consistent: Option<Arg<()>>,
     pub(crate) distributed: Option<Arg<()>>,
+    pub(crate) fleet_single_flight: Option<Arg<()>>,
+    pub(crate) lock_ttl: Option<Arg<u64>>,
     pub(crate) in_impl: Option<Arg<()>>,
     pub(crate) krate: Option<Arg<Path>>,
 }
@@ -114,6 +118,8 @@ impl Config {
                 set_once(&mut self.tags_from, name, expr, errors);
             }
             "distributed" => set_once(&mut self.distributed, name, args::flag(arg, errors), errors),
+            "fleet_single_flight" => set_once(&mut self.fleet_single_flight, name, args::flag(arg, errors), errors),
+            "lock_ttl" => set_once(&mut self.lock_ttl, name, args::duration(arg, errors), errors),
             "request_consistent" => set_once(&mut self.request_consistent, name, args::flag(arg, errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
             "crate" => {
@@ -162,7 +168,21 @@ impl Config {
         if let (Some(retry), None) = (&self.retry_after, &self.stale_if_error) {
             errors.at(retry.span(), "`retry_after` paces retries of a failing load answered by `stale_if_error`: add `stale_if_error = ...` too");
         }
-        for arg in [&self.stale, &self.stale_if_error, &self.retry_after, &self.timeout].into_iter().flatten() {
+        if let (Some(fleet), None) = (&self.fleet_single_flight, &self.distributed) {
+            errors.at(
+                fleet.span(),
+                "`fleet_single_flight` takes a lock in the shared Redis L2 before a load: add `distributed` too",
+            );
+        }
+        if let (Some(lock_ttl), None) = (&self.lock_ttl, &self.fleet_single_flight) {
+            errors.at(
+                lock_ttl.span(),
+                "`lock_ttl` is how long a fleet-wide load lock lasts: add `fleet_single_flight` too",
+            );
+        }
+        for arg in
+            [&self.stale, &self.stale_if_error, &self.retry_after, &self.timeout, &self.lock_ttl].into_iter().flatten()
+        {
             if arg.value == 0 {
                 errors.at(arg.span(), format_args!("`{}` must be greater than zero; leave it out instead", arg.name));
             }

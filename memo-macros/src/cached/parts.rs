@@ -75,10 +75,11 @@ pub(super) fn builder(plan: &Plan<'_>, p: &TokenStream) -> TokenStream {
     let stale_if_error = duration(quote!(stale_if_error), s.stale_if_error_ms);
     let retry_after = duration(quote!(retry_after), s.retry_after_ms);
     let timeout = duration(quote!(timeout), s.timeout_ms);
+    let fleet = duration(quote!(fleet_single_flight), s.fleet_lock_ms);
     let early_refresh = s.early_refresh.map(|beta| quote!(.early_refresh(#beta)));
     let version = s.version.map(|v| quote!(.version(#v)));
     quote! {
         #p::builder(#name) #version #ttl #jitter #negative #capacity #max_bytes
-            #stale #stale_if_error #retry_after #timeout #early_refresh
+            #stale #stale_if_error #retry_after #timeout #early_refresh #fleet
     }
 }

@@ -30,7 +30,12 @@ pub(crate) struct Settings {
     pub(crate) background: bool,
     /// Entries are also kept in the shared L2.
     pub(crate) distributed: bool,
+    /// One load per key across the instances, with a lock lasting this long.
+    pub(crate) fleet_lock_ms: Option<u64>,
 }
+
+/// How long a fleet-wide load lock lasts without `lock_ttl` or `timeout`.
+const DEFAULT_LOCK_TTL_MS: u64 = 5_000;
 
 /// Tags an entry carries.
 #[derive(Default)]
@@ -78,6 +83,10 @@ impl<'f> Plan<'f> {
             timeout_ms: config.timeout.as_ref().map(|a| a.value),
             background: config.background_argument().is_some(),
             distributed: config.distributed.is_some(),
+            fleet_lock_ms: config.fleet_single_flight.as_ref().map(|_| {
+                let lock_ttl = config.lock_ttl.as_ref().or(config.timeout.as_ref());
+                lock_ttl.map_or(DEFAULT_LOCK_TTL_MS, |a| a.value)
+            }),
         };
         if let Some(arg) = &config.distributed
             && func.sig.asyncness.is_none()

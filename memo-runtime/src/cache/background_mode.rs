@@ -10,8 +10,9 @@ use super::Cache;
 use super::body::{Body, Detached, MakeLoad, Out};
 use super::fresh::{Probe, Reload};
 use super::load::{Apart, Inline};
+use super::miss::Beneath;
 use super::miss::Timeout;
-use super::miss::{Accept, Beneath};
+use super::policy::Accept;
 use super::runner::Runner;
 use crate::outcome::{CacheKey, CacheValue, Shape};
 
@@ -70,17 +71,18 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         body: B,
         on_timeout: Option<fn(LoadTimeout) -> Out<B, V>>,
     ) -> Out<B, V> {
-        let body = if R::reads_tier() {
+        let (body, held) = if R::reads_tier() {
             match self.read_beneath(&key, Accept::Servable).await {
                 Beneath::Fresh(value) => return body.shape().rebuild(value),
                 Beneath::Stored => match self.serve::<R, B>(&key, body) {
                     Ok(output) => return output,
-                    Err(body) => body,
+                    Err(body) => (body, None),
                 },
-                Beneath::Nothing => body,
+                Beneath::Lead(lead) => (body, Some(lead)),
+                Beneath::Nothing => (body, None),
             }
         } else {
-            body
+            (body, None)
         };
         let shape = body.shape();
         let inline = |body: B| {
@@ -89,7 +91,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         };
         if !crate::enabled() {
             let body = inline(body);
-            return self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None).await;
+            return self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None, held).await;
         }
         let mut timeout = self.policy.timeout.zip(on_timeout).map(|(after, answer)| Timeout { after, answer });
         if timeout.is_some() && !R::can_time() {
@@ -104,11 +106,12 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         match timeout {
             Some(Timeout { after, .. }) => {
                 let apart = Apart { cache: self, body };
-                self.miss::<R, B::Shape, _>(key, shape, move |start| apart.start::<R>(start, after), timeout).await
+                self.miss::<R, B::Shape, _>(key, shape, move |start| apart.start::<R>(start, after), timeout, held)
+                    .await
             }
             None => {
                 let body = inline(body);
-                self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None).await
+                self.miss::<R, B::Shape, _>(key, shape, move |start| body.start(start, shape), None, held).await
             }
         }
     }

@@ -51,6 +51,8 @@ impl Default for CacheBuilder {
                 timeout: None,
                 #[cfg(feature = "redis")]
                 l2: None,
+                #[cfg(feature = "redis")]
+                fleet_lock: None,
             },
         }
     }
@@ -209,6 +211,24 @@ impl CacheBuilder {
     #[cfg(feature = "redis")]
     pub fn l2(mut self, l2: std::sync::Arc<crate::l2::redis::RedisL2>) -> Self {
         self.policy.l2 = Some(l2);
+        self
+    }
+
+    /// One load per key across every instance, not only per process (feature `redis`; what
+    /// `#[cached(distributed, fleet_single_flight)]` sets): before it loads a key the L2 does
+    /// not hold, an instance takes a lock on the key in Redis that expires after `lock_ttl`;
+    /// the other instances' callers wait for the holder's value, woken by the backplane, and
+    /// load themselves when the lock expires first (its holder died) or Redis cannot be asked.
+    /// Worth its round trip for loads that are expensive, on many instances.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = memo_runtime::Cache::builder().fleet_single_flight(Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn fleet_single_flight(mut self, lock_ttl: Duration) -> Self {
+        self.policy.fleet_lock = Some(lock_ttl.max(Duration::from_millis(1)));
         self
     }
 

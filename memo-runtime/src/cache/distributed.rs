@@ -9,13 +9,15 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Cache, Pending, Tier};
+use super::policy::Accept;
+use super::{Cache, Hold, Pending, Tier, TierRead};
 use crate::clock;
 use crate::entry::{Entry, Meta, Tags, Times};
 use crate::l2::envelope::{self, Decoded};
 use crate::l2::keys::{self, KeyBytes};
 use crate::l2::outbox::Change;
 use crate::l2::redis::RedisL2;
+use crate::l2::redis::lock::{Held, Lock};
 use crate::outcome::{CacheKey, CacheValue};
 use crate::tags::Tag;
 
@@ -36,8 +38,9 @@ where
     K: CacheKey + Serialize + DeserializeOwned,
     V: CacheValue + Serialize + DeserializeOwned,
 {
-    fn stored(&self, cache: &Cache<K, V>, key: &K) {
-        cache.stored(&self.l2, key);
+    fn stored(&self, cache: &Cache<K, V>, key: &K, hold: Option<Hold>) {
+        let held = hold.and_then(|hold| hold.downcast::<Held>().ok());
+        cache.stored(&self.l2, key, held.map(|held| *held));
     }
 
     fn changed(&self, cache: &Cache<K, V>, key: &K, put: bool) {
@@ -53,11 +56,14 @@ where
         Box::pin(self.l2.settle_in())
     }
 
-    fn read<'a>(&'a self, cache: &'a Cache<K, V>, key: &'a K) -> Pending<'a, Option<Entry<V>>> {
+    fn read<'a>(&'a self, cache: &'a Cache<K, V>, key: &'a K, accept: Accept) -> Pending<'a, TierRead<V>> {
         Box::pin(async move {
-            let key_bytes = KeyBytes::of(key).ok()?;
+            let Ok(key_bytes) = KeyBytes::of(key) else { return TierRead { entry: None, hold: None } };
             let redis_key = keys::entry_key(self.l2.namespace(), cache.name(), cache.version(), &key_bytes);
-            cache.read_l2(&self.l2, key, &key_bytes, &redis_key).await
+            match cache.policy.fleet_lock {
+                None => TierRead { entry: cache.read_l2(&self.l2, key, &key_bytes, &redis_key).await, hold: None },
+                Some(ttl) => cache.read_or_lock(&self.l2, key, &key_bytes, &redis_key, accept, ttl).await,
+            }
         })
     }
 }
@@ -72,21 +78,11 @@ where
     }
 
     fn evict_key(&self, key: &[u8], at: u64) {
-        let Ok(key) = postcard::from_bytes::<K>(key) else { return };
-        // A copy made after `at` is at least as new as what the message is about: keep it.
-        let older = self.peek_entry(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
-        let mut w = self.lock_writer();
-        // A load that began before `at` may have read what the message says is stale.
-        if let Some(flight) = self.lock_flights(&key).get(&key)
-            && flight.started_at <= at
-        {
-            flight.invalidate();
-        }
-        if older && self.remove(&mut w, &key) {
-            self.invalidated_keys.add(1);
-        }
-        drop(w);
-        self.floors.key_at(&key, at);
+        self.drop_older(key, at, true);
+    }
+
+    fn stored_elsewhere(&self, key: &[u8], at: u64) {
+        self.drop_older(key, at, false);
     }
 
     fn evict_all(&self) {
@@ -130,15 +126,73 @@ where
         self
     }
 
-    /// After a load stored a value: write it to the L2 behind the call, then tell the other
-    /// instances that copies older than it are stale (they read this one from the L2 when next
-    /// asked). Both are best effort: dropped, and counted, when Redis is down or too much waits.
-    fn stored(&self, l2: &Arc<RedisL2>, key: &K) {
+    /// Drops the L1 copy of `key` (serialized) made at or before `at`, makes older L2 copies
+    /// misses, and with `loads`, stops the loads of the key that began by then from being
+    /// stored.
+    fn drop_older(&self, key: &[u8], at: u64, loads: bool) {
+        let Ok(key) = postcard::from_bytes::<K>(key) else { return };
+        // A copy made after `at` is at least as new as what the message is about: keep it.
+        let older = self.peek_entry(&key, |_, e| e.meta.created_at <= at).unwrap_or(false);
+        let mut w = self.lock_writer();
+        // A load that began before `at` may have read what the message says is stale.
+        if loads
+            && let Some(flight) = self.lock_flights(&key).get(&key)
+            && flight.started_at <= at
+        {
+            flight.invalidate();
+        }
+        if older && self.remove(&mut w, &key) {
+            self.invalidated_keys.add(1);
+        }
+        drop(w);
+        self.floors.key_at(&key, at);
+    }
+
+    /// After a load stored a value: write it to the L2 behind the call, release the fleet lock
+    /// the load `held`, then tell the other instances that copies older than it are stale
+    /// (they read this one from the L2 when next asked). All best effort: dropped, and counted,
+    /// when Redis is down or too much waits (the lock then expires). A value that cannot be
+    /// written lets go of the lock at once.
+    fn stored(&self, l2: &Arc<RedisL2>, key: &K, held: Option<Held>) {
         let Ok(key_bytes) = KeyBytes::of(key) else { return };
         let redis_key = keys::entry_key(l2.namespace(), self.name(), self.version(), &key_bytes);
         let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) else { return };
         let announce = (self.name().to_owned(), key_bytes.as_bytes().to_vec());
-        l2.write_behind(redis_key, bytes, Duration::from_millis(keep_ms), Some(announce));
+        let release = held.and_then(Held::after_write);
+        l2.write_behind(redis_key, bytes, Duration::from_millis(keep_ms), Some(announce), release);
+    }
+
+    /// The L2's usable entry for `key`, or this process's lock on the key across the fleet
+    /// (see [`fleet`](crate::l2::fleet)): while another instance holds it, waits for its value
+    /// (woken by the backplane, at most `ttl` a turn) and reads again. Gives up waiting after
+    /// two lock lifetimes, and loads without the lock when Redis cannot be asked.
+    async fn read_or_lock(
+        &self,
+        l2: &Arc<RedisL2>,
+        key: &K,
+        key_bytes: &KeyBytes,
+        redis_key: &str,
+        accept: Accept,
+        ttl: Duration,
+    ) -> TierRead<V> {
+        let give_up = tokio::time::Instant::now() + 2 * ttl;
+        loop {
+            // Registered before the read: a value announced after it wakes this wait.
+            let waiter = l2.waiting().enter(self.name(), key_bytes.as_bytes());
+            let entry = self.read_l2(l2, key, key_bytes, redis_key).await;
+            let usable =
+                entry.as_ref().is_some_and(|e| accept.takes(self.policy.verdict(&e.meta, clock::now_millis_fast())));
+            if usable || tokio::time::Instant::now() >= give_up {
+                return TierRead { entry, hold: None };
+            }
+            match l2.lock(redis_key, self.name(), key_bytes.as_bytes(), ttl).await {
+                // What is there is not usable: this process loads.
+                Lock::Taken(held) => return TierRead { entry: None, hold: Some(Box::new(held)) },
+                Lock::Unavailable => return TierRead { entry, hold: None },
+                // A moment past the expiry, so that the lock is free when this call asks again.
+                Lock::Busy(left) => waiter.woken(left + Duration::from_millis(5)).await,
+            }
+        }
     }
 
     /// After a local invalidation or put: the L2 copy goes and the other instances drop theirs,
@@ -151,7 +205,7 @@ where
         let at = if written {
             let created = self.peek_entry(key, |_, e| e.meta.created_at).unwrap_or_else(clock::now_millis);
             if let Some((bytes, keep_ms)) = self.encode_for_l2(l2, key, &key_bytes) {
-                l2.write_behind(entry.clone(), bytes, Duration::from_millis(keep_ms), None);
+                l2.write_behind(entry.clone(), bytes, Duration::from_millis(keep_ms), None, None);
             }
             created
         } else {

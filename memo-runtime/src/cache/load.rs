@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::Cache;
 use super::body::{Body, Detached, MakeLoad, Out};
 use super::flight::{Flight, Joined, Running, Waited};
 use super::fresh::Failure;
 use super::runner::{Job, Runner};
+use super::{Cache, Hold};
 use crate::outcome::{CacheKey, CacheValue, Outcome, Shape};
 use crate::switch::Reads;
 use crate::tags::Tag;
@@ -33,6 +33,8 @@ pub(super) struct Lead<'c, K: CacheKey, V: CacheValue> {
     tag_seq: u64,
     /// How the calls the load makes read the caches (bypassed under [`crate::bypass`]).
     reads: Reads,
+    /// What the tier beneath holds on the key for this load, handed back with its value.
+    hold: Option<Hold>,
 }
 
 impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
@@ -45,8 +47,14 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
     /// caller's borrow.
     pub(super) fn rebind<'s>(mut self, cache: &'s Cache<K, V>) -> Lead<'s, K, V> {
         debug_assert!(std::ptr::eq(self.cache, cache), "a lead moves to its own cache only");
-        let (key, flight) = (self.key.take(), Arc::clone(&self.flight));
-        Lead { cache, key, flight, epoch: self.epoch, tag_seq: self.tag_seq, reads: self.reads }
+        let (key, flight, hold) = (self.key.take(), Arc::clone(&self.flight), self.hold.take());
+        Lead { cache, key, flight, epoch: self.epoch, tag_seq: self.tag_seq, reads: self.reads, hold }
+    }
+
+    /// The same lead, with the tier's hold on the key for its load.
+    pub(super) fn holding(mut self, hold: Hold) -> Self {
+        self.hold = Some(hold);
+        self
     }
 
     /// The key being loaded.
@@ -74,7 +82,7 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
                 cache.write(&mut w, key.clone(), entry);
                 drop(w);
                 if let Some(tier) = cache.tier.get() {
-                    tier.stored(cache, &key);
+                    tier.stored(cache, &key, self.hold.take());
                 }
             }
         }
@@ -90,9 +98,11 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
         {
             let mut w = cache.lock_writer();
             // What matters is how old the copy is, not when the read began: every invalidation
-            // since (here or announced by another instance) raised the floors.
-            let current = cache.floors.admits(&key, entry.meta.created_at) && !self.flight.is_invalidated();
-            if current && cache.epoch.load(Ordering::Acquire) == self.epoch {
+            // since (here or announced by another instance) raised the floors, and a newer
+            // value stored here meanwhile (a bypassing call's) stays.
+            let created = entry.meta.created_at;
+            let newer_here = cache.peek_entry(&key, |_, here| here.meta.created_at > created).unwrap_or(false);
+            if cache.floors.admits(&key, created) && !newer_here && cache.epoch.load(Ordering::Acquire) == self.epoch {
                 cache.write(&mut w, key.clone(), entry);
             }
         }
@@ -344,6 +354,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             epoch: self.epoch.load(Ordering::Acquire),
             tag_seq: crate::tags::sequence(),
             reads: Reads::current().for_load(),
+            hold: None,
         }
     }
 

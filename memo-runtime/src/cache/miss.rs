@@ -3,12 +3,14 @@
 
 use tracing::Instrument;
 
-use super::Cache;
 use super::call::{AsyncMode, Finish, Load, Step, SyncMode};
 use super::flight::{Turn, Waited};
 use super::fresh::Failure;
+use super::load::Lead;
 use super::load::{Inline, Join, Loading, Start};
+use super::policy::Accept;
 use super::runner::{self, Blocking, Runner, Tokio};
+use super::{Cache, TierRead};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
 
@@ -27,15 +29,6 @@ impl<O> Clone for Timeout<O> {
 
 impl<O> Copy for Timeout<O> {}
 
-/// Which entries of the tier beneath a call takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Accept {
-    /// Fresh ones only (a call whose load runs in the call).
-    Fresh,
-    /// Stale ones too, answered while a reload runs (a call whose load may outlive it).
-    Servable,
-}
-
 /// What an async miss whose body runs in the call does with the body.
 enum Begin<'c, K: CacheKey, V: CacheValue, O> {
     /// Nothing: here is the answer.
@@ -48,11 +41,13 @@ enum Begin<'c, K: CacheKey, V: CacheValue, O> {
 }
 
 /// What the tier beneath had for a miss.
-pub(super) enum Beneath<V> {
+pub(super) enum Beneath<'c, K: CacheKey, V: CacheValue> {
     /// A fresh value, now in L1.
     Fresh(V),
     /// A stale but servable entry, now in L1.
     Stored,
+    /// Nothing usable, and the tier holds the key for this call's load, which it leads.
+    Lead(Lead<'c, K, V>),
     /// Nothing usable (or no tier): load.
     Nothing,
 }
@@ -127,7 +122,8 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     ) -> S::Output {
         let body = Inline { load, derive };
         // Pinned where it is made: the miss's state is large, and moving it costs a copy.
-        let miss = std::pin::pin!(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None));
+        let miss =
+            std::pin::pin!(self.miss::<Blocking, S, _>(key, shape, move |start| body.start(start, shape), None, None));
         runner::drive(miss)
     }
 
@@ -176,7 +172,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 
     /// An async miss's look at the tier beneath, if one is attached: as the key's leader, its
     /// entry, if usable and `accept`ed, is stored here and handed to the callers waiting.
-    pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<V> {
+    pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<'_, K, V> {
         let Some(tier) = self.tier.get().filter(|_| crate::switch::reads()) else { return Beneath::Nothing };
         tier.settle().await;
         let lead = match self.join(key) {
@@ -190,11 +186,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             Join::Wait(_) => return Beneath::Nothing,
             Join::Lead(lead) => lead,
         };
-        let Some(entry) = tier.read(self, key).await else { return Beneath::Nothing };
+        let TierRead { entry, hold } = tier.read(self, key, accept).await;
+        let Some(entry) = entry else {
+            return match hold {
+                Some(hold) => Beneath::Lead(lead.holding(hold)),
+                None => Beneath::Nothing,
+            };
+        };
         let verdict = self.policy.verdict(&entry.meta, crate::clock::now_millis_fast());
         let fresh = verdict.is_fresh();
-        let servable = accept == Accept::Servable && verdict.is_servable();
-        if !fresh && !servable {
+        if !accept.takes(verdict) {
             return Beneath::Nothing;
         }
         let value = entry.value.clone();
@@ -226,10 +227,16 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// An async miss whose body runs in the call, up to the body: the tier beneath, then the
     /// flight loop. Compiled once per cache and shape.
     async fn begin_in_call<S: Shape<Stored = V>>(&self, key: K, shape: S) -> Begin<'_, K, V, S::Output> {
-        if let Beneath::Fresh(value) = self.read_beneath(&key, Accept::Fresh).await {
-            return Begin::Done(shape.rebuild(value));
-        }
+        let held = match self.read_beneath(&key, Accept::Fresh).await {
+            Beneath::Fresh(value) => return Begin::Done(shape.rebuild(value)),
+            Beneath::Lead(lead) => Some(lead),
+            Beneath::Stored | Beneath::Nothing => None,
+        };
         self.calls.miss();
+        if let Some(lead) = held {
+            self.calls.load();
+            return Begin::Lead(lead);
+        }
         if !crate::enabled() {
             self.calls.load();
             return Begin::Run { timed: true };
@@ -284,6 +291,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         shape: S,
         body: impl FnOnce(Start<'c, K, V>) -> Fut,
         timeout: Option<Timeout<S::Output>>,
+        held: Option<Lead<'c, K, V>>,
     ) -> S::Output
     where
         R: Runner,
@@ -297,8 +305,14 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         let after = timeout.map(|t| t.after);
         let mut body = Some(body);
         let mut coalesced = false;
+        // A lead taken while reading the tier beneath is the first turn.
+        let mut held = held;
         loop {
-            let turn = match self.turn::<R>(&key, after, &mut coalesced).await {
+            let turn = match held.take() {
+                Some(lead) => Turn::Lead(lead),
+                None => self.turn::<R>(&key, after, &mut coalesced).await,
+            };
+            let turn = match turn {
                 Turn::Value(value) => return shape.rebuild(value),
                 Turn::TimedOut => Waited::TimedOut,
                 Turn::Lead(lead) => match body.take() {

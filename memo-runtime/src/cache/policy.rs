@@ -30,6 +30,25 @@ pub(crate) struct Policy {
     /// An L2 for this cache alone; without it, distributed loads use the installed one.
     #[cfg(feature = "redis")]
     pub(crate) l2: Option<std::sync::Arc<crate::l2::redis::RedisL2>>,
+    /// One load per key across the instances: how long the lock on a key being loaded lasts.
+    #[cfg(feature = "redis")]
+    pub(crate) fleet_lock: Option<std::time::Duration>,
+}
+
+/// Which entries of the tier beneath a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// Fresh ones only (a call whose load runs in the call).
+    Fresh,
+    /// Stale ones too, answered while a reload runs (a call whose load may outlive it).
+    Servable,
+}
+
+impl Accept {
+    /// Whether an entry with this verdict is taken.
+    pub(crate) fn takes(self, verdict: Verdict) -> bool {
+        verdict.is_fresh() || (self == Accept::Servable && verdict.is_servable())
+    }
 }
 
 /// What an entry is good for at a given time (its tags aside).

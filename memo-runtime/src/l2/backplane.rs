@@ -20,6 +20,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::connection::{CONNECT_TIMEOUT, Link};
+use super::fleet::Waiting;
 use super::keys::escape;
 use super::message::Message;
 use super::outbox::Outbox;
@@ -35,8 +36,12 @@ pub(crate) trait Evict: Send + Sync {
     /// The cache's name.
     fn cache_name(&self) -> &str;
     /// Drops the L1 copy of the entry whose serialized key is `key`; L2 copies made at or
-    /// before `at` (ms) are stale.
+    /// before `at` (ms) are stale, and so are the loads of the key that began by then.
     fn evict_key(&self, key: &[u8], at: u64);
+    /// Another instance stored a value made after `at` for `key`: older L1 and L2 copies are
+    /// stale; the loads running here are not (they read the source as it was read there), so
+    /// that their callers do not load again.
+    fn stored_elsewhere(&self, key: &[u8], at: u64);
     /// Drops every L1 copy; L2 copies made before now are stale.
     fn evict_all(&self);
     /// Drops every L1 copy, which may have missed messages; L2 copies are judged by the
@@ -57,6 +62,8 @@ pub(crate) struct Backplane {
     made: tokio::sync::Notify,
     received: AtomicU64,
     resubscriptions: Notice,
+    /// Callers waiting for other instances' loads: woken by messages about their keys.
+    pub(crate) waiting: Waiting,
 }
 
 impl Backplane {
@@ -155,12 +162,21 @@ impl Backplane {
         match message {
             Message::Tag { tag } => crate::tags::invalidate_tags_local([tag]),
             Message::AllTags => crate::tags::invalidate_all_tagged_local(),
-            Message::Key { cache, key, at } => self.each(Some(&cache), |target| target.evict_key(&key, at)),
-            Message::Keys { cache, keys } => self.each(Some(&cache), |target| {
-                for (key, at) in &keys {
-                    target.evict_key(key, *at);
+            Message::Key { cache, key, at } => {
+                self.each(Some(&cache), |target| target.evict_key(&key, at));
+                self.waiting.wake(&cache, &key);
+            }
+            Message::Keys { cache, keys } => {
+                self.each(Some(&cache), |target| {
+                    for (key, at) in &keys {
+                        target.stored_elsewhere(key, *at);
+                    }
+                });
+                for (key, _) in &keys {
+                    self.waiting.wake(&cache, key);
                 }
-            }),
+            }
+            Message::Released { cache, key } => self.waiting.wake(&cache, &key),
             Message::All { cache } => self.each(Some(&cache), |target| target.evict_all()),
         }
     }

@@ -76,6 +76,17 @@ pub fn entry_key(namespace: &str, cache: &str, version: u32, key: &KeyBytes) -> 
     format!("{}:{}:v{version}:{}", escape(namespace), escape(cache), key.digest())
 }
 
+/// The Redis key of the lock an instance holds while it loads the entry `entry_key` (see
+/// [`fleet`](super::fleet)).
+///
+/// ```
+/// assert_eq!(memo_runtime::l2::keys::lock_key("shop:prices:v3:00ff"), "shop:prices:v3:00ff:lock");
+/// ```
+#[must_use]
+pub fn lock_key(entry_key: &str) -> String {
+    format!("{entry_key}:lock")
+}
+
 /// The Redis key holding when a whole cache was last cleared (`invalidate_all`): its entries
 /// made before then are misses everywhere, also in instances started later.
 ///

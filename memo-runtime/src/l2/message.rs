@@ -4,7 +4,8 @@
 //! entry), `1 <instance> m <cache> <key hex>:<at ms>,...` (several entries of one cache: the
 //! values a batch of loads wrote), `1 <instance> a <cache>` (a whole cache), `1 <instance> t
 //! <tag hex>` (a tag) and `1 <instance> T` (every tagged entry: what an instance sends when it
-//! could not keep every tag it invalidated while Redis was out of reach). Cache names are
+//! could not keep every tag it invalidated while Redis was out of reach), `1 <instance> r <cache>
+//! <key hex>` (a load that held the key's fleet lock ended without a value). Cache names are
 //! escaped like keys. `at` says which copies are stale: those made at or before it, by the
 //! sender's clock.
 
@@ -19,6 +20,7 @@ pub(crate) enum Message {
     All { cache: String },
     Tag { tag: String },
     AllTags,
+    Released { cache: String, key: Vec<u8> },
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -47,6 +49,7 @@ impl Message {
             Self::All { cache } => format!("1 {instance:016x} a {}", escape(cache)),
             Self::Tag { tag } => format!("1 {instance:016x} t {}", hex(tag.as_bytes())),
             Self::AllTags => format!("1 {instance:016x} T"),
+            Self::Released { cache, key } => format!("1 {instance:016x} r {} {}", escape(cache), hex(key)),
         }
     }
 
@@ -77,6 +80,7 @@ impl Message {
             "a" => Self::All { cache: parts.next()?.to_owned() },
             "t" => Self::Tag { tag: String::from_utf8(unhex(parts.next()?)?).ok()? },
             "T" => Self::AllTags,
+            "r" => Self::Released { cache: parts.next()?.to_owned(), key: unhex(parts.next()?)? },
             _ => return None,
         };
         parts.next().is_none().then_some((sender, message))
@@ -95,12 +99,14 @@ mod tests {
             Message::All { cache: "x".into() },
             Message::Tag { tag: "product:42 with spaces".into() },
             Message::AllTags,
+            Message::Released { cache: "a:b".into(), key: vec![4, 2] },
         ] {
             let decoded = Message::decode(&message.encode(9));
             let expected = match message {
                 Message::Key { cache, key, at } => Message::Key { cache: escape(&cache), key, at },
                 Message::Keys { cache, keys } => Message::Keys { cache: escape(&cache), keys },
                 Message::All { cache } => Message::All { cache: escape(&cache) },
+                Message::Released { cache, key } => Message::Released { cache: escape(&cache), key },
                 other => other,
             };
             assert_eq!(decoded, Some((9, expected)));

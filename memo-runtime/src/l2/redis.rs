@@ -4,7 +4,7 @@
 //!
 //! | work | how it is bounded |
 //! |---|---|
-//! | reads on the call path | the L2 timeout for the whole read; at most [`MAX_IN_FLIGHT`] wait at once |
+//! | reads on the call path | the L2 timeout for the whole read; at most [`MAX_IN_FLIGHT`] wait on Redis at once, the others for a slot, within the same deadline |
 //! | values written behind a load | [`WRITE_TASKS`] tasks; at most [`MAX_QUEUED_WRITES`] / [`MAX_QUEUED_BYTES`] wait, the rest are dropped and counted |
 //! | invalidations | one sending task; at most [`OUTBOX_BYTES`] wait, then coarsened, never dropped |
 //! | values in Redis larger than the limit | read no further than the limit (`GETRANGE`) |
@@ -25,6 +25,7 @@ use super::backplane::{Backplane, Evict};
 use super::breaker::{Breaker, BreakerState};
 use super::connection::{Link, Target};
 use super::envelope::{Limits, SigningKey};
+use super::fleet::Release;
 use super::gate::{Failure, Gate};
 use super::keys;
 use super::outbox::{Change, Destination, Outbox, RETENTION};
@@ -32,6 +33,7 @@ pub use super::settings::InstallError;
 use super::settings::{Settings, redact};
 use super::writes::{Write, Writes};
 
+pub(crate) mod lock;
 mod stats;
 
 use stats::Counters;
@@ -239,7 +241,14 @@ impl RedisL2 {
     /// Writes an envelope behind the call that made it, and with `announce` = (cache,
     /// serialized key) tells the other instances that older copies are stale (best effort:
     /// dropped, and counted, when Redis is down or too much waits).
-    pub(crate) fn write_behind(&self, key: String, bytes: Vec<u8>, ttl: Duration, announce: Option<(String, Vec<u8>)>) {
+    pub(crate) fn write_behind(
+        &self,
+        key: String,
+        bytes: Vec<u8>,
+        ttl: Duration,
+        announce: Option<(String, Vec<u8>)>,
+        release: Option<Release>,
+    ) {
         self.keep_background();
         if bytes.len() > self.limits.max_bytes {
             self.counters.oversized.fetch_add(1, Ordering::Relaxed);
@@ -248,7 +257,7 @@ impl RedisL2 {
         let Some(created_at) = created_at(&bytes) else { return };
         // An entry that never expires is kept as long as invalidation times are.
         let ttl_ms = u64::try_from(ttl.min(RETENTION).as_millis()).unwrap_or(u64::MAX);
-        self.writes.submit(&self.gate, Write { key, bytes, created_at, ttl_ms, announce });
+        self.writes.submit(&self.gate, Write { key, bytes, created_at, ttl_ms, announce, release });
     }
 
     /// Records a tag's invalidation for every instance, in Redis and on the backplane.

@@ -7,6 +7,13 @@
 //! An envelope starts with `me` and holds its created-at time in bytes 5 to 12, little endian
 //! (see [`envelope`](super::envelope)).
 
+/// Deletes the lock `KEYS[1]` if it still holds the token `ARGV[1]` (a lock that expired and
+/// was taken by another instance is left to it). Returns 1 if deleted.
+pub(crate) const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
 /// `KEYS[1]` = envelope `ARGV[1]` for `ARGV[3]` ms, unless the stored envelope was created
 /// later than `ARGV[2]`. Returns 1 if written.
 pub(crate) const SET_IF_NEWER: &str = r"

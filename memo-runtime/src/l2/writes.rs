@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::breaker::BreakerState;
 use super::connection::Batch;
+use super::fleet::Release;
 use super::gate::Gate;
 use super::message::Message;
 use super::scripts::SET_IF_NEWER;
@@ -38,6 +39,8 @@ pub(crate) struct Write {
     /// Tells the other instances (best effort, like the write) that copies of this entry of
     /// this cache made before it are stale: its serialized key.
     pub(crate) announce: Option<(String, Vec<u8>)>,
+    /// The fleet lock the load held, released once the value is written.
+    pub(crate) release: Option<Release>,
 }
 
 #[derive(Default)]
@@ -146,6 +149,9 @@ impl Writes {
                 let mut set = redis::cmd("EVAL");
                 set.arg(SET_IF_NEWER).arg(1).arg(&write.key).arg(&write.bytes);
                 commands.add(set.arg(write.created_at).arg(write.ttl_ms.max(1)).to_owned());
+                if let Some(release) = &write.release {
+                    release.add_to(&mut commands);
+                }
                 if let Some((cache, key)) = &write.announce {
                     let entry = (key.clone(), write.created_at.saturating_sub(1));
                     match announce.iter_mut().find(|(c, _)| c == cache) {
