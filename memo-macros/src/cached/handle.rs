@@ -219,6 +219,7 @@ fn refresh_fn(plan: &Plan<'_>, name: &Ident, target: &str, p: &TokenStream) -> T
     );
     quote! {
         #[doc = #doc]
+        #[inline]
         #vis #sig {
             #body
         }
