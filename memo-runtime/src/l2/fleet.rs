@@ -50,8 +50,12 @@ impl Waiting {
 
     /// A message about `key` of `cache` arrived: its waiter, if any, reads the L2 again.
     pub(crate) fn wake(&self, cache: &str, key: &[u8]) {
-        // `(cache, key)` borrowed as the map's owned pair would need an allocation anyway.
-        if let Some(notify) = self.lock().get(&(cache.to_owned(), key.to_vec())) {
+        let waits = self.lock();
+        // Most messages find nobody waiting: no owned copy of the key for them.
+        if waits.is_empty() {
+            return;
+        }
+        if let Some(notify) = waits.get(&(cache.to_owned(), key.to_vec())) {
             notify.notify_one();
         }
     }
