@@ -521,13 +521,23 @@ fn the_l2_keeps_working_after_the_runtime_it_started_in_shuts_down() {
     });
 }
 
+/// Two instances on `server`'s backplane in `namespace`, their caches made by `build`.
+async fn two_instances(
+    server: &RedisServer,
+    namespace: &str,
+    build: fn(Arc<RedisL2>) -> &'static Cache<u64, String>,
+) -> (&'static Cache<u64, String>, &'static Cache<u64, String>) {
+    let (l2_a, l2_b) = (l2(server, namespace), l2(server, namespace));
+    let (a, b) = (build(Arc::clone(&l2_a)), build(Arc::clone(&l2_b)));
+    on_backplane(a, &l2_a).await;
+    on_backplane(b, &l2_b).await;
+    (a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bypassed_load_replaces_the_other_instances_copies() {
     let server = RedisServer::start();
-    let (l2_a, l2_b) = (l2(&server, "bypass"), l2(&server, "bypass"));
-    let (a, b) = (instance(Arc::clone(&l2_a)), instance(Arc::clone(&l2_b)));
-    on_backplane(a, &l2_a).await;
-    on_backplane(b, &l2_b).await;
+    let (a, b) = two_instances(&server, "bypass", instance).await;
     static SOURCE: std::sync::Mutex<&str> = std::sync::Mutex::new("v1");
     let from_source = |cache: &'static Cache<u64, String>| {
         let shape = ResultShape::<String, String>::default();
@@ -556,7 +566,6 @@ async fn a_bypassed_load_replaces_the_other_instances_copies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_fleet_single_flight_two_instances_load_a_cold_key_once() {
     let server = RedisServer::start();
-    let (l2_a, l2_b) = (l2(&server, "fleet"), l2(&server, "fleet"));
     let fleet = |l2: Arc<RedisL2>| -> &'static Cache<u64, String> {
         Box::leak(Box::new(
             Cache::builder()
@@ -568,9 +577,7 @@ async fn with_fleet_single_flight_two_instances_load_a_cold_key_once() {
                 .build(),
         ))
     };
-    let (a, b) = (fleet(Arc::clone(&l2_a)), fleet(Arc::clone(&l2_b)));
-    on_backplane(a, &l2_a).await;
-    on_backplane(b, &l2_b).await;
+    let (a, b) = two_instances(&server, "fleet", fleet).await;
     static LOADS: AtomicU32 = AtomicU32::new(0);
     let call = |cache: &'static Cache<u64, String>| {
         tokio::spawn(async move {
