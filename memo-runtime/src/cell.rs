@@ -116,9 +116,26 @@ impl Slot {
     ///
     /// If asked for different key or value types than it was built with. Generated code always
     /// asks with the same types, so this is a bug in memo, not in the caller.
-    #[inline]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn get_or_init<K: CacheKey, V: CacheValue>(self) -> &'static Cache<K, V> {
-        let (type_id, erased) = *self.cell.cache.get_or_init(|| {
+        // The first call builds the cache out of line, so that a hit keeps the slot's parts in
+        // registers.
+        let (type_id, erased) = match self.cell.cache.get() {
+            Some(&built) => built,
+            None => self.init::<K, V>(),
+        };
+        if type_id != TypeId::of::<Cache<K, V>>() {
+            panic!("memo: cache cell asked for a different key or value type (bug in memo)");
+        }
+        // SAFETY: the pointer came from a leaked `&'static Cache<K, V>` of the type recorded
+        // with it, which was just checked to be this `Cache<K, V>`.
+        unsafe { &*erased.0.cast::<Cache<K, V>>() }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init<K: CacheKey, V: CacheValue>(self) -> (TypeId, Erased) {
+        *self.cell.cache.get_or_init(|| {
             let mut cache: Cache<K, V> = (self.config)().build();
             if let Some(weigh) = self.weigher.and_then(ValueWeigher::of::<V>) {
                 cache.weigh_values(weigh);
@@ -126,13 +143,7 @@ impl Slot {
             let cache: &'static Cache<K, V> = Box::leak(Box::new(cache));
             crate::stats::register(cache);
             (TypeId::of::<Cache<K, V>>(), Erased(std::ptr::from_ref(cache).cast()))
-        });
-        if type_id != TypeId::of::<Cache<K, V>>() {
-            panic!("memo: cache cell asked for a different key or value type (bug in memo)");
-        }
-        // SAFETY: the pointer came from a leaked `&'static Cache<K, V>` of the type recorded
-        // with it, which was just checked to be this `Cache<K, V>`.
-        unsafe { &*erased.0.cast::<Cache<K, V>>() }
+        })
     }
 }
 

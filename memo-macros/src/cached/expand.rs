@@ -22,8 +22,11 @@ use crate::codegen::{self, KeySource, KeyUse};
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
 ///     let __memo_shape = Cacheable((&&&Select::<Result<u32, DbError>>::new()).shape()).checked();
 ///     let __memo_key_fn = |(id,): (&u64,)| KeyArgument::<u64>(id).cache_key_part();
-///     price::__memo_site(GetSlot).cache(&__memo_key_fn, __memo_shape)
-///         .get_or_load(__memo_key_fn((&id,)), Load::new(__memo_shape, move || -> Result<u32, DbError> { body }))
+///     price::__memo_site(GetSlot).cache(&__memo_key_fn, __memo_shape).get_or_make(
+///         __memo_key_fn((&id,)),
+///         __memo_shape,
+///         move || Load::new(__memo_shape, move || -> Result<u32, DbError> { body }),
+///     )
 /// }
 /// pub struct price { .. }
 /// impl price {
@@ -111,9 +114,10 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
 ///
 /// Input: the cache and key expressions (the loader, `move || -> R { body }` or
 /// `async move { body }`, is made here).
-/// Output: `cache.get_or_load(key, Load::new(shape, move || -> R { body }))`, or for example
-/// `cache.get_or_load_async(key, Load::tagged_body(shape, async move { (tags, body.await) })
-/// .tags_from(derive).background()).await`.
+/// Output: `cache.get_or_make(key, shape, move || Load::new(shape, move || -> R { body }))`,
+/// or for example `cache.get_or_make_async(key, shape, move || Load::tagged_body(shape, async
+/// move { (tags, body.await) }).tags_from(derive).background()).await`: the load is made on a
+/// miss only, so a hit builds nothing of it.
 fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
@@ -144,9 +148,9 @@ fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream 
     });
     let load = quote!(#body #derive #background #on_timeout);
     if subject.is_async {
-        quote!(#cache.get_or_load_async(#key, #load).await)
+        quote!(#cache.get_or_make_async(#key, __memo_shape, move || #load).await)
     } else {
-        quote!(#cache.get_or_load(#key, #load))
+        quote!(#cache.get_or_make(#key, __memo_shape, move || #load))
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::Cache;
 use super::body::{Body, Detached, MakeLoad, Out};
+use super::call::Timeout;
 use super::fresh::{Probe, Reload};
 use super::load::{Apart, Inline};
 use super::miss::Beneath;
-use super::miss::Timeout;
 use super::policy::Accept;
 use super::runner::Runner;
 use crate::outcome::{CacheKey, CacheValue, Shape};

@@ -209,6 +209,21 @@ impl<S: Shape, B, X, D, M> Load<S, B, X, D, M> {
     }
 }
 
+/// How long a caller waits for a load, and its answer when the wait ends first with no
+/// stale-if-error value.
+pub(super) struct Timeout<O> {
+    pub(super) after: std::time::Duration,
+    pub(super) answer: fn(super::LoadTimeout) -> O,
+}
+
+impl<O> Clone for Timeout<O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O> Copy for Timeout<O> {}
+
 /// Turns a body's output into the entry's tags and the call's output: the tags given at the
 /// call, then those the body computed. Generic over the output only, so that functions with
 /// the same output share it.
@@ -230,7 +245,7 @@ impl<X, O> Finish<X, O> {
 /// [`InCall`] and [`Background`] only.
 pub trait SyncMode<'c, K, V, S: Shape, B, X, D>: Sized {
     #[doc(hidden)]
-    fn run(cache: &'c Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output;
+    fn run(cache: &'c Cache<K, V>, key: K, shape: S, load: impl FnOnce() -> Load<S, B, X, D, Self>) -> S::Output;
 }
 
 impl<'c, K, V, S, B, X, D> SyncMode<'c, K, V, S, B, X, D> for InCall
@@ -244,11 +259,11 @@ where
     D: FnOnce(&V) -> Vec<Tag>,
 {
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn run(cache: &'c Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
+    fn run(cache: &'c Cache<K, V>, key: K, shape: S, load: impl FnOnce() -> Load<S, B, X, D, Self>) -> S::Output {
         if let Some((value, _)) = cache.lookup(&key) {
-            return load.shape.rebuild(value);
+            return shape.rebuild(value);
         }
-        cache.load_blocking(key, load)
+        cache.load_blocking(key, load())
     }
 }
 
@@ -262,8 +277,8 @@ where
     X: Send + 'static,
     D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
 {
-    fn run(cache: &'static Cache<K, V>, key: K, load: Load<S, B, X, D, Self>) -> S::Output {
-        let (shape, body, finish, derive, on_timeout) = load.into_parts();
+    fn run(cache: &'static Cache<K, V>, key: K, _: S, load: impl FnOnce() -> Load<S, B, X, D, Self>) -> S::Output {
+        let (shape, body, finish, derive, on_timeout) = load().into_parts();
         let make = move || async move { finish.apply(body()) };
         match cache.serve::<Blocking, _>(&key, Body { shape, derive, make }) {
             Ok(output) => output,
@@ -275,7 +290,7 @@ where
 /// What an async call with this mode does first (see [`Cache::get_or_load_async`]).
 #[doc(hidden)]
 pub enum Step<K, S: Shape, L> {
-    /// Load in the call: the one async read path for borrowed bodies.
+    /// A miss, to load in the call: the one async read path for borrowed bodies.
     InCall(K, L),
     /// The call's answer: a servable entry's value.
     Ready(S::Output),
@@ -297,13 +312,26 @@ impl<K, S: Shape, L> std::fmt::Debug for Step<K, S, L> {
 /// [`InCall`] and [`Background`] only.
 pub trait AsyncMode<'c, K, V, S: Shape, F, X, D>: Sized {
     #[doc(hidden)]
-    fn step(cache: &'c Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>>;
+    fn step(
+        cache: &'c Cache<K, V>,
+        key: K,
+        shape: S,
+        load: impl FnOnce() -> Load<S, F, X, D, Self>,
+    ) -> Step<K, S, Load<S, F, X, D, Self>>;
 }
 
-impl<'c, K, V, S: Shape, F, X, D> AsyncMode<'c, K, V, S, F, X, D> for InCall {
+impl<'c, K: CacheKey, V: CacheValue, S: Shape<Stored = V>, F, X, D> AsyncMode<'c, K, V, S, F, X, D> for InCall {
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn step(_: &'c Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
-        Step::InCall(key, load)
+    fn step(
+        cache: &'c Cache<K, V>,
+        key: K,
+        shape: S,
+        load: impl FnOnce() -> Load<S, F, X, D, Self>,
+    ) -> Step<K, S, Load<S, F, X, D, Self>> {
+        match cache.lookup(&key) {
+            Some((value, _)) => Step::Ready(shape.rebuild(value)),
+            None => Step::InCall(key, load()),
+        }
     }
 }
 
@@ -317,8 +345,13 @@ where
     X: Send + 'static,
     D: FnOnce(&V) -> Vec<Tag> + Send + 'static,
 {
-    fn step(cache: &'static Cache<K, V>, key: K, load: Load<S, F, X, D, Self>) -> Step<K, S, Load<S, F, X, D, Self>> {
-        let (shape, body, finish, derive, on_timeout) = load.into_parts();
+    fn step(
+        cache: &'static Cache<K, V>,
+        key: K,
+        _: S,
+        load: impl FnOnce() -> Load<S, F, X, D, Self>,
+    ) -> Step<K, S, Load<S, F, X, D, Self>> {
+        let (shape, body, finish, derive, on_timeout) = load().into_parts();
         let make = move || async move { finish.apply(body.await) };
         match cache.serve::<Tokio, _>(&key, Body { shape, derive, make }) {
             Ok(output) => Step::Ready(output),

@@ -3,7 +3,7 @@
 
 use tracing::Instrument;
 
-use super::call::{AsyncMode, Finish, Load, Step, SyncMode};
+use super::call::{AsyncMode, Finish, Load, Step, SyncMode, Timeout};
 use super::flight::{Turn, Waited};
 use super::fresh::Failure;
 use super::load::Lead;
@@ -13,21 +13,6 @@ use super::runner::{self, Blocking, Runner, Tokio};
 use super::{Cache, TierRead};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
-
-/// How long a caller waits for a load, and its answer when the wait ends first with no
-/// stale-if-error value.
-pub(super) struct Timeout<O> {
-    pub(super) after: std::time::Duration,
-    pub(super) answer: fn(super::LoadTimeout) -> O,
-}
-
-impl<O> Clone for Timeout<O> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<O> Copy for Timeout<O> {}
 
 /// What an async miss whose body runs in the call does with the body.
 enum Begin<'c, K: CacheKey, V: CacheValue, O> {
@@ -75,7 +60,24 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         S: Shape<Stored = V>,
         M: SyncMode<'c, K, V, S, B, X, D>,
     {
-        M::run(self, key, load)
+        M::run(self, key, load.shape, || load)
+    }
+
+    /// [`get_or_load`](Self::get_or_load) with the load made on a miss only, so that a hit
+    /// writes nothing for it: what `#[cached]` generates.
+    #[doc(hidden)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn get_or_make<'c, S, B, X, D, M>(
+        &'c self,
+        key: K,
+        shape: S,
+        load: impl FnOnce() -> Load<S, B, X, D, M>,
+    ) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        M: SyncMode<'c, K, V, S, B, X, D>,
+    {
+        M::run(self, key, shape, load)
     }
 
     /// A sync miss, loading in the caller.
@@ -149,11 +151,28 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag>,
         M: AsyncMode<'c, K, V, S, F, X, D>,
     {
-        match M::step(self, key, load) {
+        self.get_or_make_async(key, load.shape, move || load).await
+    }
+
+    /// [`get_or_load_async`](Self::get_or_load_async) with the load made on a miss only, so
+    /// that a hit keeps nothing of it: what `#[cached]` generates.
+    #[doc(hidden)]
+    pub async fn get_or_make_async<'c, S, F, X, D, M>(
+        &'c self,
+        key: K,
+        shape: S,
+        load: impl FnOnce() -> Load<S, F, X, D, M>,
+    ) -> S::Output
+    where
+        S: Shape<Stored = V>,
+        S::Output: 'static,
+        F: Future<Output = X>,
+        X: 'static,
+        D: FnOnce(&V) -> Vec<Tag>,
+        M: AsyncMode<'c, K, V, S, F, X, D>,
+    {
+        match M::step(self, key, shape, load) {
             Step::InCall(key, load) => {
-                if let Some((value, _)) = self.lookup(&key) {
-                    return load.shape.rebuild(value);
-                }
                 let (shape, body, finish, derive, _) = load.into_parts();
                 // Only what touches the body is compiled per function; the rest once per cache.
                 let (lead, timed) = match self.begin_in_call(key, shape).await {
