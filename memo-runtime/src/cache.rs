@@ -185,7 +185,7 @@ impl Cache<(), ()> {
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     fn with_policy(policy: Policy) -> Self {
         clock::ensure_started();
-        let slab = Arc::default();
+        let slab = Arc::new(store::Slab::new(policy.capacity));
         Self {
             index: store::Index::default(),
             slab: Arc::clone(&slab),

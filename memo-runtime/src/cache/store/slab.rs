@@ -15,10 +15,15 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::entry::Entry;
 
-/// Slots in the first chunk; chunk `c > 0` holds `FIRST << (c - 1)`, so that every 32-bit id
-/// has a place in [`CHUNKS`] chunks.
-const FIRST: u32 = 64;
-const CHUNKS: usize = 27;
+/// The first chunk holds `2^shift` slots, the cache's capacity rounded up to a power of two
+/// between these bounds; chunk `c > 0` holds `2^(shift + c - 1)`, so that every 32-bit id has
+/// a place in [`CHUNKS`] chunks. A read of the first chunk's slot needs no look-up that waits
+/// for the id (the chunk is known before it), so a cache within its first chunk (up to 65,536
+/// entries) finds a slot one dependent read sooner. The first chunk is made when the first
+/// entry is stored, uninitialized: its pages take memory as slots are first filled.
+const MIN_SHIFT: u32 = 6;
+const MAX_SHIFT: u32 = 16;
+const CHUNKS: usize = (u32::BITS - MIN_SHIFT + 1) as usize;
 
 type Slot<K, V> = UnsafeCell<MaybeUninit<(K, Entry<V>)>>;
 
@@ -31,6 +36,8 @@ struct Chunk<K, V> {
 /// The entries' slots (see the module's docs).
 pub(crate) struct Slab<K, V> {
     chunks: [OnceLock<Chunk<K, V>>; CHUNKS],
+    /// The first chunk's length, as a power of two.
+    shift: u32,
     /// Ids of slots emptied since the writer last took them, and whether there are any (read
     /// without the lock).
     free: Mutex<Vec<u32>>,
@@ -48,25 +55,28 @@ impl<K, V> std::fmt::Debug for Slab<K, V> {
     }
 }
 
-/// The chunk and the place in it of slot `id`.
+/// The chunk and the place in it of slot `id`, when the first chunk holds `2^shift` slots.
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn locate(id: u32) -> (usize, usize) {
-    if id < FIRST {
+fn locate(shift: u32, id: u32) -> (usize, usize) {
+    if id >> shift == 0 {
         (0, id as usize)
     } else {
-        let chunk = id.ilog2() - FIRST.ilog2() + 1;
-        (chunk as usize, (id - (FIRST << (chunk - 1))) as usize)
+        let chunk = id.ilog2() - shift + 1;
+        (chunk as usize, (id - (1 << (shift + chunk - 1))) as usize)
     }
 }
 
-fn chunk_len(chunk: usize) -> usize {
-    if chunk == 0 { FIRST as usize } else { (FIRST as usize) << (chunk - 1) }
+fn chunk_len(shift: u32, chunk: usize) -> usize {
+    if chunk == 0 { 1 << shift } else { 1 << (shift as usize + chunk - 1) }
 }
 
-impl<K, V> Default for Slab<K, V> {
-    fn default() -> Self {
+impl<K, V> Slab<K, V> {
+    /// Slots for a cache of `capacity` entries.
+    pub(crate) fn new(capacity: usize) -> Self {
+        let first = capacity.checked_next_power_of_two().map_or(MAX_SHIFT, usize::ilog2);
         Self {
             chunks: std::array::from_fn(|_| OnceLock::new()),
+            shift: first.clamp(MIN_SHIFT, MAX_SHIFT),
             free: Mutex::new(Vec::new()),
             any_free: AtomicBool::new(false),
         }
@@ -81,7 +91,7 @@ impl<K, V> Slab<K, V> {
     /// Nothing reads slot `id` or writes it at the same time or later (until it is filled
     /// again), and it was filled.
     pub(crate) unsafe fn empty(&self, id: u32) {
-        let (chunk, at) = locate(id);
+        let (chunk, at) = locate(self.shift, id);
         let Some(chunk) = self.chunks[chunk].get() else { return };
         // SAFETY: the caller's promise.
         unsafe { (*chunk.slots[at].get()).assume_init_drop() };
@@ -97,7 +107,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Slab<K, V> {
     /// the map within the map's read guard, or is the writer and has not retired it.
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn get(&self, id: u32) -> Option<&(K, Entry<V>)> {
-        let (chunk, at) = locate(id);
+        let (chunk, at) = locate(self.shift, id);
         let slot = self.chunks.get(chunk)?.get()?.slots.get(at)?;
         // SAFETY: filled (the caller's promise), and written only while no reader can reach it.
         Some(unsafe { (*slot.get()).assume_init_ref() })
@@ -110,10 +120,12 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Slab<K, V> {
     /// Only the writer calls this, and `id` is empty: new, or given back by [`take_free`]
     /// (Self::take_free).
     pub(crate) unsafe fn fill(&self, id: u32, key: K, entry: Entry<V>) {
-        let (chunk, at) = locate(id);
+        let (chunk, at) = locate(self.shift, id);
         let chunk = self.chunks[chunk].get_or_init(|| {
-            let len = chunk_len(chunk);
-            Chunk { slots: (0..len).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect() }
+            let slots = Box::new_uninit_slice(chunk_len(self.shift, chunk));
+            // SAFETY: a slot is an `UnsafeCell<MaybeUninit<_>>`, valid whatever its bytes;
+            // allocated without being written, so that its pages take no memory until used.
+            Chunk { slots: unsafe { slots.assume_init() } }
         });
         // SAFETY: empty, so no reader can reach it, and only the writer writes.
         unsafe { (*chunk.slots[at].get()).write((key, entry)) };
@@ -147,18 +159,30 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Slab<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNKS, chunk_len, locate};
+    use super::{CHUNKS, MAX_SHIFT, MIN_SHIFT, Slab, chunk_len, locate};
 
     #[test]
     fn every_32_bit_id_has_one_place() {
-        for id in [0, 1, 63, 64, 65, 127, 128, 1_000_000, u32::MAX - 1, u32::MAX] {
-            let (chunk, at) = locate(id);
-            assert!(chunk < CHUNKS && at < chunk_len(chunk), "{id} -> ({chunk}, {at})");
+        for shift in [MIN_SHIFT, 10, MAX_SHIFT] {
+            let first = 1 << shift;
+            for id in [0, 1, first - 1, first, first + 1, 2 * first - 1, 2 * first, 1_000_000, u32::MAX - 1, u32::MAX] {
+                let (chunk, at) = locate(shift, id);
+                assert!(chunk < CHUNKS && at < chunk_len(shift, chunk), "{shift}: {id} -> ({chunk}, {at})");
+            }
+            assert_eq!(locate(shift, first - 1), (0, first as usize - 1));
+            assert_eq!(locate(shift, first), (1, 0));
+            assert_eq!(locate(shift, 2 * first), (2, 0));
+            let total: usize = (0..CHUNKS).map(|chunk| chunk_len(shift, chunk)).take_while(|&len| len <= 1 << 31).sum();
+            assert_eq!(total as u64, 1 << 32, "{shift}");
         }
-        assert_eq!(locate(63), (0, 63));
-        assert_eq!(locate(64), (1, 0));
-        assert_eq!(locate(128), (2, 0));
-        let total: usize = (0..CHUNKS).map(chunk_len).sum();
-        assert_eq!(total as u64, 1 << 32);
+    }
+
+    #[test]
+    fn the_first_chunk_follows_the_capacity() {
+        let shift = |capacity| Slab::<u8, u8>::new(capacity).shift;
+        assert_eq!(shift(0), MIN_SHIFT);
+        assert_eq!(shift(10_000), 14);
+        assert_eq!(shift(16_384), 14);
+        assert_eq!(shift(usize::MAX), MAX_SHIFT);
     }
 }
