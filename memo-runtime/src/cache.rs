@@ -48,6 +48,7 @@
 //! this choice.
 
 mod background_mode;
+mod batch;
 mod body;
 pub(crate) mod builder;
 mod call;

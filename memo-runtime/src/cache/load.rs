@@ -62,6 +62,11 @@ impl<'c, K: CacheKey, V: CacheValue> Lead<'c, K, V> {
         self.key.as_ref()
     }
 
+    /// The [id](Flight::id) of the flight this lead holds.
+    pub(super) fn flight_id(&self) -> usize {
+        self.flight.id()
+    }
+
     /// Hands `value` to the waiters without storing it (it is stored already: a stale-if-error
     /// answer).
     pub(super) fn answer(mut self, value: &V) {
@@ -383,6 +388,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
 }
 
 /// A load's duration in microseconds, saturating.
-fn micros(took: std::time::Duration) -> u32 {
+pub(super) fn micros(took: std::time::Duration) -> u32 {
     u32::try_from(took.as_micros()).unwrap_or(u32::MAX)
 }

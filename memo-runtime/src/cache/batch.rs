@@ -1,0 +1,219 @@
+//! Batch loads: many keys in one call, one run of the body for the keys that miss.
+//!
+//! A batch call answers what it can from the cache, then takes each missing key's flight the
+//! way a single-key miss does: it leads the keys nobody loads and waits for the others. Its
+//! body runs once, with the keys it leads; each key's value is stored and handed to that
+//! key's waiters, so no key is loaded twice at a time however the batches overlap, and a call
+//! waits only for the flights of keys it asked for. A key the body does not return is absent:
+//! stored as a negative entry with a negative time to live, else only handed to its waiters.
+//! A failed body fails its own keys: their waiters take their turn again (one of them loads),
+//! and the call returns the error. A call whose key's flight was abandoned (its load failed)
+//! loads that key itself, in one more run of its body.
+
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tracing::Instrument;
+
+use super::Cache;
+use super::flight::{Running, Waited};
+use super::load::{Join, Lead, micros};
+use super::runner::{self, Blocking, Runner, Tokio};
+use crate::outcome::{CacheKey, CacheValue};
+use crate::switch::Reads;
+
+impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
+    /// The values for `keys`: the fresh ones from the cache, the others from one call of
+    /// `load` with the keys that missed. Keys another call is loading are not loaded again:
+    /// this call waits for them. A key `load` leaves out is absent from the answer, and is kept
+    /// as absent (`None`) only with a [negative time to live](super::CacheBuilder::negative_ttl).
+    /// When `load` fails, the call returns its error and the calls waiting for its keys load
+    /// them; `load` runs a second time only for keys whose load by another call failed.
+    ///
+    /// ```
+    /// use std::collections::{HashMap, HashSet};
+    /// let cache: memo_runtime::Cache<u32, Option<String>> = memo_runtime::Cache::builder().build();
+    /// let names = |ids: Vec<u32>| -> Result<HashMap<u32, String>, String> {
+    ///     Ok(ids.into_iter().filter(|id| *id < 10).map(|id| (id, format!("#{id}"))).collect())
+    /// };
+    /// let found = cache.get_many_or_load([1, 2, 42], names).unwrap();
+    /// assert_eq!(found.len(), 2, "42 is absent");
+    /// assert_eq!(found[&2], "#2");
+    /// let again = cache.get_many_or_load([2, 3], |ids| {
+    ///     assert_eq!(ids, [3], "2 is a hit");
+    ///     names(ids)
+    /// });
+    /// assert_eq!(again.unwrap()[&3], "#3");
+    /// ```
+    pub fn get_many_or_load<E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        mut load: impl FnMut(Vec<K>) -> Result<HashMap<K, T>, E>,
+    ) -> Result<HashMap<K, T>, E> {
+        let batch = std::pin::pin!(self.batch::<Blocking, E, _>(keys, move |keys| std::future::ready(load(keys))));
+        runner::drive(batch)
+    }
+
+    /// The async form of [`get_many_or_load`](Self::get_many_or_load). Dropping the future
+    /// while its body runs abandons that load (the calls waiting for its keys take over).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::collections::{HashMap, HashSet};
+    /// let cache: memo_runtime::Cache<u32, Option<u32>> = memo_runtime::Cache::builder().build();
+    /// let squares = |ids: Vec<u32>| async move {
+    ///     Ok::<_, std::io::Error>(ids.into_iter().map(|id| (id, id * id)).collect::<HashMap<_, _>>())
+    /// };
+    /// let found = cache.get_many_or_load_async(vec![3, 4], squares).await.unwrap();
+    /// assert_eq!((found[&3], found[&4]), (9, 16));
+    /// # }
+    /// ```
+    pub async fn get_many_or_load_async<E, Fut>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        load: impl FnMut(Vec<K>) -> Fut,
+    ) -> Result<HashMap<K, T>, E>
+    where
+        Fut: Future<Output = Result<HashMap<K, T>, E>>,
+    {
+        self.batch::<Tokio, E, _>(keys, load).await
+    }
+
+    /// The batch loop, once for sync and async callers: each turn leads or waits for the keys
+    /// still wanted and runs the body once for the ones it leads.
+    async fn batch<R: Runner, E, Fut>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        mut load: impl FnMut(Vec<K>) -> Fut,
+    ) -> Result<HashMap<K, T>, E>
+    where
+        Fut: Future<Output = Result<HashMap<K, T>, E>>,
+    {
+        let mut found = HashMap::new();
+        let mut wanted = Vec::new();
+        let mut seen = HashSet::new();
+        for key in keys {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            match self.lookup(&key) {
+                Some((value, _)) => found.extend(value.map(|value| (key, value))),
+                None => wanted.push(key),
+            }
+        }
+        wanted.iter().for_each(|_| self.calls.miss());
+        if !crate::enabled() {
+            wanted.iter().for_each(|_| self.calls.load());
+            found.extend(load(wanted).await?);
+            return Ok(found);
+        }
+        let mut counted = false;
+        while !wanted.is_empty() {
+            let (mut leads, mut waits, mut own) = (Vec::new(), Vec::new(), Vec::new());
+            for key in wanted.drain(..) {
+                match self.join(&key) {
+                    Join::Hit(value) => found.extend(value.map(|value| (key, value))),
+                    Join::Lead(lead) => leads.push(lead),
+                    // This call's own body is loading the key (it calls itself): load it
+                    // again rather than wait for itself.
+                    Join::Wait(flight) if flight.runs_here() => own.push(key),
+                    Join::Wait(flight) => waits.push((key, flight)),
+                }
+            }
+            if !waits.is_empty() && !counted {
+                self.coalesced.add(1);
+                counted = true;
+            }
+            if !leads.is_empty() || !own.is_empty() {
+                self.run_batch(&mut load, leads, own, &mut found).await?;
+            }
+            for (key, flight) in waits {
+                match R::wait(&flight, None).await {
+                    Waited::Value(value) => found.extend(value.map(|value| (key, value))),
+                    // Its load failed or was cancelled: this call's turn.
+                    Waited::Retry | Waited::TimedOut => wanted.push(key),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Runs the body once for the keys `leads` hold and the keys in `own` (loaded without a
+    /// flight: stored by nobody), stores each led key's value, absent or not, and adds the
+    /// values to `found`.
+    async fn run_batch<E, Fut>(
+        &self,
+        load: &mut impl FnMut(Vec<K>) -> Fut,
+        leads: Vec<Lead<'_, K, Option<T>>>,
+        own: Vec<K>,
+        found: &mut HashMap<K, T>,
+    ) -> Result<(), E>
+    where
+        Fut: Future<Output = Result<HashMap<K, T>, E>>,
+    {
+        let keys = leads.iter().filter_map(|lead| lead.key().cloned()).chain(own.iter().cloned()).collect::<Vec<_>>();
+        (0..keys.len()).for_each(|_| self.calls.load());
+        let marks = Marks { flights: leads.iter().map(Lead::flight_id).collect(), reads: Reads::current().for_load() };
+        let started = std::time::Instant::now();
+        let span = self.load_span();
+        // A sync body runs in this call: marked too.
+        let body = std::pin::pin!(span.in_scope(|| marks.enter(|| load(keys))));
+        let output = Marked { marks: &marks, inner: body }.instrument(span).await;
+        let took = started.elapsed();
+        self.record_load_time(took);
+        let mut values = match output {
+            Ok(values) => values,
+            Err(error) => {
+                self.load_errors.add(1);
+                // Dropped, the leads abandon their flights: the waiters take their turn.
+                drop(leads);
+                return Err(error);
+            }
+        };
+        let micros = micros(took);
+        for lead in leads {
+            let Some(key) = lead.key().cloned() else { continue };
+            let value = values.remove(&key);
+            lead.finish(&value, value.is_none(), micros, Vec::new());
+            found.extend(value.map(|value| (key, value)));
+        }
+        // Keys loaded without a flight; none the call did not ask for.
+        for key in own {
+            found.extend(values.remove(&key).map(|value| (key, value)));
+        }
+        Ok(())
+    }
+}
+
+/// What a batch body's polls run as: the loads of all its flights (so that the body calling
+/// its own function with one of its keys loads instead of waiting for itself), in the
+/// caller's read mode.
+struct Marks {
+    flights: Vec<usize>,
+    reads: Reads,
+}
+
+/// A batch body, polled under its [`Marks`].
+struct Marked<'m, 'f, F> {
+    marks: &'m Marks,
+    inner: Pin<&'f mut F>,
+}
+
+impl Marks {
+    /// Runs `f` as the batch's loads.
+    fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _running = self.flights.iter().map(|&id| Running::enter(id)).collect::<Vec<_>>();
+        let _reads = self.reads.enter();
+        f()
+    }
+}
+
+impl<F: Future> Future for Marked<'_, '_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Marked { marks, inner } = &mut *self;
+        marks.enter(|| inner.as_mut().poll(cx))
+    }
+}

@@ -1,0 +1,222 @@
+//! Batch loads (`Cache::get_many_or_load` and its async form): hits come from the cache, the
+//! body runs once with the keys that miss, overlapping batches load each key once, a failed
+//! body fails its own keys only, and an invalidation during a load keeps its value out.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use memo_runtime::Cache;
+
+/// How long a test waits for a condition before it fails.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Loads per key, over every body run.
+#[derive(Default, Clone)]
+struct Loads(Arc<Mutex<HashMap<u64, u32>>>);
+
+impl Loads {
+    /// Counts the keys of one body run and answers each with ten times itself.
+    fn load(&self, keys: &[u64]) -> HashMap<u64, u64> {
+        let mut loads = self.0.lock().unwrap();
+        for &key in keys {
+            *loads.entry(key).or_insert(0) += 1;
+        }
+        keys.iter().map(|&key| (key, key * 10)).collect()
+    }
+
+    fn of(&self, key: u64) -> u32 {
+        self.0.lock().unwrap().get(&key).copied().unwrap_or(0)
+    }
+}
+
+/// Holds loads back until the test opens it.
+#[derive(Clone)]
+struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    fn new() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    async fn pass(&self) {
+        drop(self.0.acquire().await.expect("the gate is never closed"));
+    }
+
+    fn open(&self) {
+        self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+}
+
+type Answer = Result<HashMap<u64, u64>, String>;
+
+/// Starts a batch of `keys` on `cache` whose body waits at `gate`, then answers with
+/// `answer`; returns once the body runs.
+async fn gated_batch(
+    cache: &'static Cache<u64, Option<u64>>,
+    keys: impl IntoIterator<Item = u64> + Send + 'static,
+    gate: &Gate,
+    answer: impl Fn(&[u64]) -> Answer + Clone + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<Answer> {
+    let started = Arc::new(AtomicBool::new(false));
+    let batch = tokio::spawn({
+        let (started, gate) = (Arc::clone(&started), gate.clone());
+        cache.get_many_or_load_async(keys, move |keys| {
+            started.store(true, Ordering::SeqCst);
+            let (gate, answer) = (gate.clone(), answer.clone());
+            async move {
+                gate.pass().await;
+                answer(&keys)
+            }
+        })
+    });
+    until("the gated batch's body runs", || started.load(Ordering::SeqCst)).await;
+    batch
+}
+
+fn cache() -> Cache<u64, Option<u64>> {
+    Cache::builder().ttl(Duration::from_secs(60)).build()
+}
+
+/// Polls `done` until it holds, failing after [`PATIENCE`].
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[test]
+fn hits_come_from_the_cache_and_the_body_gets_only_the_missing_keys() {
+    let cache = cache();
+    let loads = Loads::default();
+    let asked = Mutex::new(Vec::new());
+    let mut load = |keys: Vec<u64>| -> Result<_, String> {
+        asked.lock().unwrap().push(keys.clone());
+        Ok(loads.load(&keys))
+    };
+    let first = cache.get_many_or_load([1, 2], &mut load).unwrap();
+    assert_eq!(first, HashMap::from([(1, 10), (2, 20)]));
+    let second = cache.get_many_or_load([2, 3, 1, 3], &mut load).unwrap();
+    assert_eq!(second, HashMap::from([(1, 10), (2, 20), (3, 30)]));
+    assert_eq!(*asked.lock().unwrap(), [vec![1, 2], vec![3]], "one run per call, the missing keys once each");
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.loads), (2, 3, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_load_each_key_once() {
+    let cache: &'static Cache<u64, Option<u64>> = Box::leak(Box::new(cache()));
+    let loads = Loads::default();
+    let gate = Gate::new();
+    let first = gated_batch(cache, 1..=10, &gate, {
+        let loads = loads.clone();
+        move |keys| Ok(loads.load(keys))
+    })
+    .await;
+    let later = [(5..=15).collect::<Vec<u64>>(), (8..=12).collect()].map(|keys| {
+        let loads = loads.clone();
+        tokio::spawn(async move {
+            cache
+                .get_many_or_load_async(keys, |keys| {
+                    let loads = loads.clone();
+                    async move { Ok::<_, String>(loads.load(&keys)) }
+                })
+                .await
+        })
+    });
+    until("both later batches wait for the first one's keys", || cache.stats().coalesced == 2).await;
+    gate.open();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.len(), 10);
+    for (batch, keys) in later.into_iter().zip([5..=15, 8..=12]) {
+        let found = batch.await.unwrap().unwrap();
+        assert_eq!(found, keys.map(|key| (key, key * 10)).collect::<HashMap<_, _>>());
+    }
+    for key in 1..=15 {
+        assert_eq!(loads.of(key), 1, "key {key} was loaded once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_body_fails_its_own_keys_and_the_waiting_batch_loads_them() {
+    let cache: &'static Cache<u64, Option<u64>> = Box::leak(Box::new(cache()));
+    let gate = Gate::new();
+    let failing = gated_batch(cache, [1, 2], &gate, |_| Err("database down".to_owned())).await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let waiting = tokio::spawn({
+        let asked = Arc::clone(&asked);
+        cache.get_many_or_load_async([2, 3], move |keys| {
+            asked.lock().unwrap().push(keys.clone());
+            async move { Ok::<_, String>(keys.iter().map(|&key| (key, key * 10)).collect()) }
+        })
+    });
+    until("the second batch waits for key 2", || cache.stats().coalesced == 1).await;
+    gate.open();
+    assert_eq!(failing.await.unwrap(), Err("database down".to_owned()));
+    assert_eq!(waiting.await.unwrap().unwrap(), HashMap::from([(2, 20), (3, 30)]));
+    assert_eq!(*asked.lock().unwrap(), [vec![3], vec![2]], "its own key first, then the failed one");
+    assert_eq!(cache.get(&1), None, "the failed key is not stored");
+    assert_eq!(cache.stats().load_errors, 1);
+}
+
+#[test]
+fn keys_the_body_leaves_out_are_absent_and_kept_only_with_a_negative_ttl() {
+    for negative_ttl in [None, Some(Duration::from_secs(60))] {
+        let mut builder = Cache::builder().ttl(Duration::from_secs(60));
+        if let Some(ttl) = negative_ttl {
+            builder = builder.negative_ttl(ttl);
+        }
+        let cache: Cache<u64, Option<u64>> = builder.build();
+        let runs = Mutex::new(Vec::new());
+        let mut load = |keys: Vec<u64>| -> Result<_, String> {
+            runs.lock().unwrap().push(keys.clone());
+            Ok(keys.into_iter().filter(|key| *key != 9).map(|key| (key, key)).collect())
+        };
+        assert_eq!(cache.get_many_or_load([1, 9], &mut load).unwrap(), HashMap::from([(1, 1)]));
+        assert_eq!(cache.get_many_or_load([1, 9], &mut load).unwrap(), HashMap::from([(1, 1)]));
+        let runs = runs.into_inner().unwrap();
+        match negative_ttl {
+            None => {
+                assert_eq!(runs, [vec![1, 9], vec![9]], "absent, not kept: loaded again");
+                assert_eq!(cache.get(&9), None);
+            }
+            Some(_) => {
+                assert_eq!(runs, [vec![1, 9]], "kept as absent");
+                assert_eq!(cache.get(&9), Some(None));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_batch_load_keeps_its_value_out_of_the_cache() {
+    let cache: &'static Cache<u64, Option<u64>> = Box::leak(Box::new(cache()));
+    let gate = Gate::new();
+    let batch = gated_batch(cache, [1, 2], &gate, |keys| Ok(keys.iter().map(|&key| (key, key * 10)).collect())).await;
+    cache.invalidate(&1);
+    gate.open();
+    assert_eq!(batch.await.unwrap().unwrap(), HashMap::from([(1, 10), (2, 20)]), "the caller gets what it loaded");
+    assert_eq!(cache.get(&1), None, "loaded before the invalidation: not stored");
+    assert_eq!(cache.get(&2), Some(Some(20)));
+}
+
+#[test]
+fn a_body_that_asks_for_its_own_keys_loads_them_instead_of_waiting_for_itself() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cache = cache();
+        let found = cache.get_many_or_load([1, 2], |keys| {
+            // The same keys again, from inside the load: found in flight, and this load's own.
+            let inner = cache.get_many_or_load(keys.clone(), |keys| -> Result<_, String> {
+                Ok(keys.iter().map(|&key| (key, key + 100)).collect())
+            })?;
+            Ok::<_, String>(keys.iter().map(|key| (*key, inner[key] + 1)).collect())
+        });
+        done.send(found).unwrap();
+    });
+    let found = finished.recv_timeout(PATIENCE).expect("the load does not wait for itself");
+    assert_eq!(found.unwrap(), HashMap::from([(1, 102), (2, 103)]));
+}
