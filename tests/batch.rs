@@ -220,3 +220,60 @@ fn a_body_that_asks_for_its_own_keys_loads_them_instead_of_waiting_for_itself() 
     let found = finished.recv_timeout(PATIENCE).expect("the load does not wait for itself");
     assert_eq!(found.unwrap(), HashMap::from([(1, 102), (2, 103)]));
 }
+
+/// The ids each run of `products` was asked for.
+static PRODUCT_QUERIES: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+
+#[derive(Clone)]
+struct Db {
+    prefix: String,
+}
+
+/// `SELECT .. WHERE id = ANY($1)`: ids from 100 up do not exist, and 666 fails the query.
+#[memo_runtime::cached(batch, ttl = 60, negative_ttl = 60)]
+async fn products(ids: &[u64], db: &Db) -> Result<HashMap<u64, String>, String> {
+    PRODUCT_QUERIES.lock().unwrap().push(ids.to_vec());
+    if ids.contains(&666) {
+        return Err("the query failed".to_owned());
+    }
+    Ok(ids.iter().filter(|id| **id < 100).map(|&id| (id, format!("{}{id}", db.prefix))).collect())
+}
+
+#[tokio::test]
+async fn the_attribute_caches_a_batch_function_key_by_key() {
+    let db = Db { prefix: "p".to_owned() };
+    let queries = || std::mem::take(&mut *PRODUCT_QUERIES.lock().unwrap());
+    let first = products(&[1, 2, 100], &db).await.unwrap();
+    assert_eq!(first, HashMap::from([(1, "p1".to_owned()), (2, "p2".to_owned())]));
+    let second = products(&[2, 3, 100], &db).await.unwrap();
+    assert_eq!(second, HashMap::from([(2, "p2".to_owned()), (3, "p3".to_owned())]));
+    assert_eq!(queries(), [vec![1, 2, 100], vec![3]], "2 a hit, 100 kept as absent");
+
+    assert!(products::invalidate(&2));
+    products::put(&4, "written".to_owned());
+    let third = products(&[2, 4], &db).await.unwrap();
+    assert_eq!(third[&4], "written");
+    assert_eq!(queries(), [vec![2]]);
+
+    assert_eq!(products(&[5, 666], &db).await, Err("the query failed".to_owned()));
+    assert_eq!(products(&[5], &db).await.unwrap()[&5], "p5", "nothing kept from the failed run");
+    assert_eq!(queries(), [vec![5, 666], vec![5]]);
+    let stats = products::stats();
+    assert_eq!((stats.load_errors, stats.negative_hits), (1, 1));
+}
+
+#[memo_runtime::cached(batch, capacity = 1_000)]
+fn squares(mut ids: Vec<u64>) -> HashMap<u64, u64> {
+    ids.sort_unstable();
+    ids.into_iter().map(|id| (id, id * id)).collect()
+}
+
+#[test]
+fn a_sync_batch_function_takes_its_missing_keys_by_value() {
+    assert_eq!(squares(vec![3, 1, 2]), HashMap::from([(1, 1), (2, 4), (3, 9)]));
+    assert_eq!(squares(vec![1, 4]), HashMap::from([(1, 1), (4, 16)]));
+    let stats = squares::stats();
+    assert_eq!((stats.hits, stats.loads), (1, 4));
+    squares::invalidate_all();
+    assert_eq!(squares::stats().entries, 0);
+}

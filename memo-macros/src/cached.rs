@@ -1,6 +1,7 @@
 //! `#[cached]`: parse the arguments, validate them against the function into a plan, expand
 //! the plan into the cached function and its handle.
 
+mod batch;
 mod config;
 mod expand;
 mod handle;
@@ -34,10 +35,12 @@ fn rewrite(args: TokenStream, item: TokenStream, place: Place) -> (TokenStream, 
         Err(tokens) => return (tokens, TokenStream::new()),
     };
     let mut errors = errors::Errors::default();
-    let plan =
-        config::Config::parse(args, &mut errors).and_then(|config| plan::Plan::new(config, &func, place, errors));
-    match plan {
-        Ok(plan) => expand::expand(&plan),
-        Err(error) => (errors::with_item(item, &error), TokenStream::new()),
-    }
+    let expanded = config::Config::parse(args, &mut errors).and_then(|config| {
+        if config.batch.is_some() {
+            batch::rewrite(&config, &func, place, errors)
+        } else {
+            plan::Plan::new(config, &func, place, errors).map(|plan| expand::expand(&plan))
+        }
+    });
+    expanded.unwrap_or_else(|error| (errors::with_item(item, &error), TokenStream::new()))
 }

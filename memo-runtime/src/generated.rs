@@ -280,3 +280,69 @@ impl<S: Shape> Cacheable<S> {
         self.0
     }
 }
+
+/// What a `#[cached(batch)]` function returns: a map from the keys found to their values, or
+/// a `Result` of one. The function's cache keeps `Option<Value>` per key (`None`: absent).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not what a `batch` function returns",
+    label = "a `batch` function returns the values of the keys it found",
+    note = "return `HashMap<K, V>` or `Result<HashMap<K, V>, E>` (std's `HashMap`), K being the type of the keys it takes"
+)]
+pub trait BatchOutput: Sized {
+    /// The key type.
+    type Key;
+    /// A value.
+    type Value;
+    /// The error of a failed load (`Infallible` for a plain map).
+    type Error;
+    /// The values found, or the error.
+    fn into_map(self) -> Result<std::collections::HashMap<Self::Key, Self::Value>, Self::Error>;
+    /// The function's return value for these values, or this error.
+    fn from_map(map: Result<std::collections::HashMap<Self::Key, Self::Value>, Self::Error>) -> Self;
+}
+
+impl<K, V> BatchOutput for std::collections::HashMap<K, V> {
+    type Key = K;
+    type Value = V;
+    type Error = std::convert::Infallible;
+
+    fn into_map(self) -> Result<Self, std::convert::Infallible> {
+        Ok(self)
+    }
+
+    fn from_map(map: Result<Self, std::convert::Infallible>) -> Self {
+        match map {
+            Ok(map) => map,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl<K, V, E> BatchOutput for Result<std::collections::HashMap<K, V>, E> {
+    type Key = K;
+    type Value = V;
+    type Error = E;
+
+    fn into_map(self) -> Self {
+        self
+    }
+
+    fn from_map(map: Self) -> Self {
+        map
+    }
+}
+
+/// Checks that the keys a `#[cached(batch)]` function takes are the keys of the map it
+/// returns.
+#[inline(always)]
+pub fn same_keys<E: SameKeys<K>, K>() {}
+
+/// The keys a `#[cached(batch)]` function takes are the keys of the map it returns.
+#[diagnostic::on_unimplemented(
+    message = "this `batch` function takes keys of type `{Self}` but returns a map keyed by `{K}`",
+    label = "keys of type `{Self}`",
+    note = "take the map's key type: `&[{K}]` or `Vec<{K}>`"
+)]
+pub trait SameKeys<K> {}
+
+impl<K> SameKeys<K> for K {}

@@ -29,6 +29,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "lock_ttl",
     "request_consistent",
     "in_impl",
+    "batch",
     "crate",
 ];
 
@@ -57,6 +58,7 @@ pub(crate) struct Config {
     pub(crate) fleet_single_flight: Option<Arg<()>>,
     pub(crate) lock_ttl: Option<Arg<u64>>,
     pub(crate) in_impl: Option<Arg<()>>,
+    pub(crate) batch: Option<Arg<()>>,
     pub(crate) krate: Option<Arg<Path>>,
 }
 
@@ -122,6 +124,7 @@ impl Config {
             "lock_ttl" => set_once(&mut self.lock_ttl, name, args::duration(arg, errors), errors),
             "request_consistent" => set_once(&mut self.request_consistent, name, args::flag(arg, errors), errors),
             "in_impl" => set_once(&mut self.in_impl, name, args::flag(arg, errors), errors),
+            "batch" => set_once(&mut self.batch, name, args::flag(arg, errors), errors),
             "crate" => {
                 set_once(&mut self.krate, name, args::path(arg, "crate = my_facade::memo_runtime", errors), errors)
             }
@@ -187,6 +190,16 @@ impl Config {
                 errors.at(arg.span(), format_args!("`{}` must be greater than zero; leave it out instead", arg.name));
             }
         }
+        if self.batch.is_some() {
+            for name in self.unbatched() {
+                errors.at(
+                    name.span(),
+                    format_args!(
+                        "`{name}` does not work with `batch` yet: remove it, or cache one key per call without `batch`"
+                    ),
+                );
+            }
+        }
         if let (Some(skip), Some(_)) = (&self.skip, &self.key) {
             errors.at(
                 skip.span(),
@@ -197,6 +210,29 @@ impl Config {
 }
 
 impl Config {
+    /// The arguments given that a `batch` function does not take (yet): it keeps entries in the
+    /// L1 alone, with a time to live, jitter, a negative time to live and a bound.
+    fn unbatched(&self) -> impl Iterator<Item = &Ident> {
+        let names = [
+            self.weigher.as_ref().map(|a| &a.name),
+            self.skip.as_ref().map(|a| &a.name),
+            self.key.as_ref().map(|a| &a.name),
+            self.stale.as_ref().map(|a| &a.name),
+            self.stale_if_error.as_ref().map(|a| &a.name),
+            self.retry_after.as_ref().map(|a| &a.name),
+            self.early_refresh.as_ref().map(|a| &a.name),
+            self.timeout.as_ref().map(|a| &a.name),
+            self.tags.as_ref().map(|a| &a.name),
+            self.tags_from.as_ref().map(|a| &a.name),
+            self.request_consistent.as_ref().map(|a| &a.name),
+            self.distributed.as_ref().map(|a| &a.name),
+            self.fleet_single_flight.as_ref().map(|a| &a.name),
+            self.lock_ttl.as_ref().map(|a| &a.name),
+            self.in_impl.as_ref().map(|a| &a.name),
+        ];
+        names.into_iter().flatten()
+    }
+
     /// The argument that makes loads run apart from their caller, if any: such loads need a
     /// `'static` body.
     pub(crate) fn background_argument(&self) -> Option<&Ident> {

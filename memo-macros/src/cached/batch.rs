@@ -1,0 +1,268 @@
+//! `#[cached(batch)]`: a function that takes many keys and returns the values it found,
+//! cached key by key (`Cache::get_many_or_load`). The first parameter holds the keys (`Vec<K>`
+//! or `&[K]`); on a call the body runs once, with that parameter holding only the keys that
+//! missed. The other parameters are cloned for each run of the body (it runs again only for
+//! keys whose load by another call failed).
+//!
+//! Input:
+//!
+//! ```text
+//! #[cached(batch, ttl = 60)]
+//! pub async fn products(ids: &[u64], db: &Db) -> Result<HashMap<u64, Product>, DbError> { body }
+//! ```
+//!
+//! Output:
+//!
+//! ```text
+//! pub async fn products(ids: &[u64], db: &Db) -> Result<HashMap<u64, Product>, DbError> {
+//!     BatchOutput::from_map(products::__memo_cache().get_many_or_load_async(
+//!         ids.iter().cloned(),
+//!         move |__memo_keys| {
+//!             let db = Clone::clone(&db);
+//!             async move { let ids: &[u64] = &__memo_keys; BatchOutput::into_map(async move { body }.await) }
+//!         },
+//!     ).await)
+//! }
+//! pub struct products {}
+//! impl products {
+//!     fn __memo_cache() -> &'static Cache<Key, Option<Value>> { /* a static cell */ }
+//!     pub fn invalidate(key: &Key) -> bool { .. }
+//!     pub fn invalidate_all() { .. }
+//!     pub fn put(key: &Key, value: Value) { .. }
+//!     pub fn stats() -> CacheStats { .. }
+//! }
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Pat, ReturnType, Type};
+
+use super::config::Config;
+use crate::boxed::Function;
+use crate::errors::Errors;
+use crate::subject::Place;
+
+/// How the body takes the keys that missed, which the cache hands over as a `Vec<K>`.
+enum Keys {
+    /// `Vec<K>`: as they are.
+    Owned,
+    /// `&[K]` or `&Vec<K>`: by reference.
+    Borrowed,
+}
+
+/// The function, checked, and its handle; or every error found.
+pub(super) fn rewrite(
+    config: &Config,
+    function: &Function,
+    place: Place,
+    mut errors: Errors,
+) -> syn::Result<(TokenStream, TokenStream)> {
+    let func = &function.item;
+    let sig = &func.sig;
+    if function.boxed.is_some() || !matches!(place, Place::Free) || sig.receiver().is_some() {
+        errors.spanned(
+            &sig.ident,
+            "`batch` goes on a free function for now: call it from the method, or cache one key per call without `batch`",
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        errors.spanned(&sig.generics, "a `batch` function has no generic parameters yet: give the types");
+    }
+    let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, written out: \
+                   `-> Result<HashMap<u64, Product>, DbError>`";
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty),
+        ReturnType::Default => {
+            errors.spanned(&sig.ident, returns);
+            None
+        }
+    };
+    let map = ret.and_then(|ret| map_types(ret));
+    if let (Some(ret), None) = (ret, map) {
+        errors.spanned(ret, returns);
+    }
+    let mut params = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(typed) => Some(typed),
+        FnArg::Receiver(_) => None,
+    });
+    let keys = params.next();
+    let kind = keys.and_then(|keys| keys_kind(&keys.ty));
+    if kind.is_none() {
+        let message = "a `batch` function takes its keys first, as `Vec<K>` or `&[K]`: `fn products(ids: &[u64])`";
+        match keys {
+            Some(keys) => errors.spanned(&keys.ty, message),
+            None => errors.spanned(&sig.inputs, message),
+        }
+    }
+    let others: Vec<_> = params.collect();
+    for param in keys.into_iter().chain(others.iter().copied()) {
+        if !matches!(&*param.pat, Pat::Ident(ident) if ident.subpat.is_none() && ident.by_ref.is_none()) {
+            errors.spanned(&param.pat, "a `batch` function's parameters are plain names: destructure in the body");
+        }
+    }
+    let (Some(ret), Some((kind, element)), Some(keys), Some((key, value))) = (errors.finish(ret)?, kind, keys, map)
+    else {
+        return Err(syn::Error::new(sig.ident.span(), "`#[cached(batch)]` cannot rewrite this function"));
+    };
+    let krate = config.krate.as_ref().map_or_else(
+        || quote!(::memo_runtime),
+        |k| {
+            let path = &k.value;
+            quote!(#path)
+        },
+    );
+    let p = quote!(#krate::__private);
+    let ident = &sig.ident;
+    let span = ret.span();
+    let from_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::from_map);
+    let into_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::into_map);
+    let (pat, ty) = (&keys.pat, &keys.ty);
+    let name = |pat: &Pat| match pat {
+        Pat::Ident(ident) => ident.ident.clone(),
+        other => syn::Ident::new("__memo_unreachable", other.span()),
+    };
+    let keys_name = name(pat);
+    let (given, missed) = match kind {
+        Keys::Owned => (quote!(#keys_name), quote!(__memo_keys)),
+        Keys::Borrowed => (quote!(#keys_name.iter().cloned()), quote!(&__memo_keys)),
+    };
+    // The keys taken are the map's keys: a mismatch is first reported at the parameter.
+    let same_keys = quote_spanned!(keys.ty.span()=> #p::same_keys::<#element, #key>(););
+    let clones = others.iter().map(|param| {
+        let (pat, name) = (&param.pat, name(&param.pat));
+        quote!(let #pat = ::core::clone::Clone::clone(&#name);)
+    });
+    let block = &func.block;
+    let call = if sig.asyncness.is_some() {
+        quote! {
+            #same_keys
+            #from_map(#ident::__memo_cache().get_many_or_load_async(#given, move |__memo_keys| {
+                #(#clones)*
+                async move {
+                    let #pat: #ty = #missed;
+                    #into_map(async move #block.await)
+                }
+            }).await)
+        }
+    } else {
+        quote! {
+            #same_keys
+            #from_map(#ident::__memo_cache().get_many_or_load(#given, move |__memo_keys| {
+                #(#clones)*
+                let #pat: #ty = #missed;
+                #into_map((move || -> #ret #block)())
+            }))
+        }
+    };
+    // The parameters are rebound in the body's closure: here they need no `mut`.
+    let mut sig = sig.clone();
+    for input in &mut sig.inputs {
+        if let FnArg::Typed(typed) = input
+            && let Pat::Ident(ident) = &mut *typed.pat
+        {
+            ident.mutability = None;
+        }
+    }
+    let (attrs, vis) = (&func.attrs, &func.vis);
+    let function = quote!(#(#attrs)* #vis #sig { #call });
+    Ok((function, handle(config, func, &p, (&quote!(#key), &quote!(#value)))))
+}
+
+/// `Vec<K>` or a reference to a slice or a `Vec`: how the body takes its keys, and `K`.
+fn keys_kind(ty: &Type) -> Option<(Keys, &Type)> {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => match &*reference.elem {
+            Type::Slice(slice) => Some((Keys::Borrowed, &slice.elem)),
+            elem => Some((Keys::Borrowed, generic_args(elem, "Vec")?.first()?)),
+        },
+        ty => Some((Keys::Owned, generic_args(ty, "Vec")?.first()?)),
+    }
+}
+
+/// `K` and `V` of `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, as written.
+fn map_types(ty: &Type) -> Option<(&Type, &Type)> {
+    if let Some([key, value, ..]) = generic_args(ty, "HashMap").as_deref() {
+        return Some((key, value));
+    }
+    map_types(generic_args(ty, "Result")?.first()?)
+}
+
+/// The type arguments of a path type whose last segment is `name`.
+fn generic_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Type>> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last().filter(|s| path.qself.is_none() && s.ident == name)?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    Some(
+        args.args
+            .iter()
+            .filter_map(|arg| if let syn::GenericArgument::Type(ty) = arg { Some(ty) } else { None })
+            .collect(),
+    )
+}
+
+/// The handle: the cache accessor and `invalidate`, `invalidate_all`, `put`, `stats` per key.
+fn handle(
+    config: &Config,
+    func: &syn::ItemFn,
+    p: &TokenStream,
+    (key, value): (&TokenStream, &TokenStream),
+) -> TokenStream {
+    let (ident, vis) = (&func.sig.ident, &func.vis);
+    let fn_name = ident.to_string();
+    let name = match &config.name {
+        Some(name) => {
+            let name = &name.value;
+            quote!(#name)
+        }
+        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    };
+    let ms = |v: u64| quote!(::core::time::Duration::from_millis(#v));
+    let ttl = config.ttl.as_ref().map(|a| ms(a.value)).map(|d| quote!(.ttl(#d)));
+    let jitter = config.jitter.as_ref().map(|a| ms(a.value)).map(|d| quote!(.jitter(#d)));
+    let negative = config.negative_ttl.as_ref().map(|a| ms(a.value)).map(|d| quote!(.negative_ttl(#d)));
+    let capacity = config.capacity.as_ref().map(|a| a.value).map(|c| quote!(.capacity(#c)));
+    let max_bytes = config.max_bytes.as_ref().map(|a| a.value).map(|b| quote!(.max_bytes(#b)));
+    let version = config.version.as_ref().map(|a| a.value).map(|v| quote!(.version(#v)));
+    let doc =
+        format!("Handle of the batch function [`{fn_name}()`]: invalidation, write-through and statistics, per key.");
+    let invalidate = format!("Removes what [`{fn_name}()`] cached for this key; true if there was something.");
+    let invalidate_all = format!("Removes everything [`{fn_name}()`] cached.");
+    let put = format!("Stores `value` as what [`{fn_name}()`] finds for this key (write-through after an update).");
+    let stats = format!("Statistics of [`{fn_name}()`]'s cache.");
+    quote! {
+        #[doc = #doc]
+        #[allow(non_camel_case_types, dead_code)]
+        #[non_exhaustive]
+        #vis struct #ident {}
+        impl #ident {
+            #[doc(hidden)]
+            #vis fn __memo_cache() -> &'static #p::Cache<#key, ::core::option::Option<#value>> {
+                static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();
+                __MEMO_CELL
+                    .with(|| #p::builder(#name) #version #ttl #jitter #negative #capacity #max_bytes)
+                    .get_or_init()
+            }
+            #[doc = #invalidate]
+            #[inline]
+            #vis fn invalidate(key: &#key) -> bool {
+                #ident::__memo_cache().invalidate(key)
+            }
+            #[doc = #invalidate_all]
+            #[inline]
+            #vis fn invalidate_all() {
+                #ident::__memo_cache().invalidate_all()
+            }
+            #[doc = #put]
+            #[inline]
+            #vis fn put(key: &#key, value: #value) {
+                #ident::__memo_cache().insert(::core::clone::Clone::clone(key), ::core::option::Option::Some(value))
+            }
+            #[doc = #stats]
+            #[inline]
+            #vis fn stats() -> #p::CacheStats {
+                #ident::__memo_cache().stats()
+            }
+        }
+    }
+}
