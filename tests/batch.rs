@@ -277,3 +277,20 @@ fn a_sync_batch_function_takes_its_missing_keys_by_value() {
     squares::invalidate_all();
     assert_eq!(squares::stats().entries, 0);
 }
+
+/// What `tagged_products` loaded, in order.
+static TAGGED_LOADS: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+
+#[memo_runtime::cached(batch, ttl = 60, tags_from = |name: &String| [format!("batch-product:{name}")])]
+async fn tagged_products(ids: Vec<u64>) -> HashMap<u64, String> {
+    TAGGED_LOADS.lock().unwrap().push(ids.clone());
+    ids.into_iter().map(|id| (id, format!("n{id}"))).collect()
+}
+
+#[tokio::test]
+async fn tags_from_each_value_invalidate_that_key_alone() {
+    assert_eq!(tagged_products(vec![1, 2]).await.len(), 2);
+    memo_runtime::invalidate_tag("batch-product:n2");
+    assert_eq!(tagged_products(vec![1, 2]).await[&2], "n2");
+    assert_eq!(*TAGGED_LOADS.lock().unwrap(), [vec![1, 2], vec![2]], "1 kept, 2 reloaded");
+}

@@ -52,7 +52,7 @@
 /// | `fleet_single_flight` | with `distributed`, one load per key across every instance: a miss takes a short lock on the key in Redis, and the other instances' callers wait for its value (see [`CacheBuilder::fleet_single_flight`](crate::cache::CacheBuilder::fleet_single_flight)) | per process |
 /// | `lock_ttl = "5s"` | with `fleet_single_flight`, how long the lock lasts: the longest other instances wait for a holder that died | `timeout`, else 5 s |
 /// | `request_consistent` | inside a [request scope](mod@crate::scope), the first answer for a key is the answer for the rest of the request, even if the entry expires or is invalidated meanwhile | off |
-/// | `batch` | a free function whose first parameter holds many keys (`Vec<K>` or `&[K]`) and which returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`: cached per key, a call runs the body once with only the keys that missed (see [`Cache::get_many_or_load`](crate::Cache::get_many_or_load)); with `ttl`, `jitter`, `negative_ttl` (for keys the body leaves out), `capacity`, `max_bytes`, `name` | off |
+/// | `batch` | a free function whose first parameter holds many keys (`Vec<K>` or `&[K]`) and which returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`: cached per key, a call runs the body once with only the keys that missed (see [`Cache::get_many_or_load`](crate::Cache::get_many_or_load)); with `ttl`, `jitter`, `negative_ttl` (for keys the body leaves out), `capacity`, `max_bytes`, `name`, `tags_from` (over each value) | off |
 /// | `in_impl` | an associated function without `self`, in an `impl` block | — |
 /// | `crate = path` | where to find `memo_runtime` when it is renamed or re-exported | `::memo_runtime` |
 ///

@@ -133,11 +133,22 @@ pub(super) fn rewrite(
         let (pat, name) = (&param.pat, name(&param.pat));
         quote!(let #pat = ::core::clone::Clone::clone(&#name);)
     });
+    // `tags_from`: the tags of each value found, as for a single-key function.
+    let tags_from = match config.tags_from.as_ref().map(|a| &a.value) {
+        Some(syn::Expr::Closure(closure)) if closure.inputs.len() == 1 => {
+            let (pat, body) = (&closure.inputs[0], &closure.body);
+            quote_spanned!(closure.span()=> |__memo_value: &_| { let #pat = __memo_value; #p::collect_tags(#body) })
+        }
+        Some(function) => {
+            quote_spanned!(function.span()=> |__memo_value: &_| #p::collect_tags((#function)(__memo_value)))
+        }
+        None => quote!(#p::no_tags),
+    };
     let block = &func.block;
     let call = if sig.asyncness.is_some() {
         quote! {
             #same_keys
-            #from_map(#ident::__memo_cache().get_many_or_load_async(#given, move |__memo_keys| {
+            #from_map(#ident::__memo_cache().get_many_or_load_tagged_async(#given, #tags_from, move |__memo_keys| {
                 #(#clones)*
                 async move {
                     let #pat: #ty = #missed;
@@ -148,7 +159,7 @@ pub(super) fn rewrite(
     } else {
         quote! {
             #same_keys
-            #from_map(#ident::__memo_cache().get_many_or_load(#given, move |__memo_keys| {
+            #from_map(#ident::__memo_cache().get_many_or_load_tagged(#given, #tags_from, move |__memo_keys| {
                 #(#clones)*
                 let #pat: #ty = #missed;
                 #into_map((move || -> #ret #block)())

@@ -211,7 +211,8 @@ impl Config {
 
 impl Config {
     /// The arguments given that a `batch` function does not take (yet): it keeps entries in the
-    /// L1 alone, with a time to live, jitter, a negative time to live and a bound.
+    /// L1 alone, with a time to live, jitter, a negative time to live, a bound and tags from
+    /// each value.
     fn unbatched(&self) -> impl Iterator<Item = &Ident> {
         let names = [
             self.weigher.as_ref().map(|a| &a.name),
@@ -223,7 +224,6 @@ impl Config {
             self.early_refresh.as_ref().map(|a| &a.name),
             self.timeout.as_ref().map(|a| &a.name),
             self.tags.as_ref().map(|a| &a.name),
-            self.tags_from.as_ref().map(|a| &a.name),
             self.request_consistent.as_ref().map(|a| &a.name),
             self.distributed.as_ref().map(|a| &a.name),
             self.fleet_single_flight.as_ref().map(|a| &a.name),

@@ -17,11 +17,13 @@ use std::task::{Context, Poll};
 use tracing::Instrument;
 
 use super::Cache;
+use super::call::no_tags;
 use super::flight::{Running, Waited};
 use super::load::{Join, Lead, micros};
 use super::runner::{self, Blocking, Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue};
 use crate::switch::Reads;
+use crate::tags::Tag;
 
 impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     /// The values for `keys`: the fresh ones from the cache, the others from one call of
@@ -49,10 +51,22 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     pub fn get_many_or_load<E>(
         &self,
         keys: impl IntoIterator<Item = K>,
+        load: impl FnMut(Vec<K>) -> Result<HashMap<K, T>, E>,
+    ) -> Result<HashMap<K, T>, E> {
+        self.get_many_or_load_tagged(keys, no_tags, load)
+    }
+
+    /// [`get_many_or_load`](Self::get_many_or_load), each stored value carrying the tags
+    /// `tags_from` gives for it: what `#[cached(batch, tags_from = ...)]` generates.
+    #[doc(hidden)]
+    pub fn get_many_or_load_tagged<E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        tags_from: impl Fn(&T) -> Vec<Tag>,
         mut load: impl FnMut(Vec<K>) -> Result<HashMap<K, T>, E>,
     ) -> Result<HashMap<K, T>, E> {
-        let batch = std::pin::pin!(self.batch::<Blocking, E, _>(keys, move |keys| std::future::ready(load(keys))));
-        runner::drive(batch)
+        let batch = self.batch::<Blocking, E, _>(keys, &tags_from, move |keys| std::future::ready(load(keys)));
+        runner::drive(std::pin::pin!(batch))
     }
 
     /// The async form of [`get_many_or_load`](Self::get_many_or_load). Dropping the future
@@ -77,7 +91,22 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     where
         Fut: Future<Output = Result<HashMap<K, T>, E>>,
     {
-        self.batch::<Tokio, E, _>(keys, load).await
+        self.get_many_or_load_tagged_async(keys, no_tags, load).await
+    }
+
+    /// [`get_many_or_load_async`](Self::get_many_or_load_async) with tags from each value (see
+    /// [`get_many_or_load_tagged`](Self::get_many_or_load_tagged)).
+    #[doc(hidden)]
+    pub async fn get_many_or_load_tagged_async<E, Fut>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        tags_from: impl Fn(&T) -> Vec<Tag>,
+        load: impl FnMut(Vec<K>) -> Fut,
+    ) -> Result<HashMap<K, T>, E>
+    where
+        Fut: Future<Output = Result<HashMap<K, T>, E>>,
+    {
+        self.batch::<Tokio, E, _>(keys, &tags_from, load).await
     }
 
     /// The batch loop, once for sync and async callers: each turn leads or waits for the keys
@@ -85,6 +114,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     async fn batch<R: Runner, E, Fut>(
         &self,
         keys: impl IntoIterator<Item = K>,
+        tags_from: &impl Fn(&T) -> Vec<Tag>,
         mut load: impl FnMut(Vec<K>) -> Fut,
     ) -> Result<HashMap<K, T>, E>
     where
@@ -126,7 +156,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
                 counted = true;
             }
             if !leads.is_empty() || !own.is_empty() {
-                self.run_batch(&mut load, leads, own, &mut found).await?;
+                self.run_batch(&mut load, tags_from, leads, own, &mut found).await?;
             }
             for (key, flight) in waits {
                 match R::wait(&flight, None).await {
@@ -145,6 +175,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     async fn run_batch<E, Fut>(
         &self,
         load: &mut impl FnMut(Vec<K>) -> Fut,
+        tags_from: &impl Fn(&T) -> Vec<Tag>,
         leads: Vec<Lead<'_, K, Option<T>>>,
         own: Vec<K>,
         found: &mut HashMap<K, T>,
@@ -175,7 +206,8 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
         for lead in leads {
             let Some(key) = lead.key().cloned() else { continue };
             let value = values.remove(&key);
-            lead.finish(&value, value.is_none(), micros, Vec::new());
+            let tags = value.as_ref().map_or_else(Vec::new, tags_from);
+            lead.finish(&value, value.is_none(), micros, tags);
             found.extend(value.map(|value| (key, value)));
         }
         // Keys loaded without a flight; none the call did not ask for.

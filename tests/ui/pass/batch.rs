@@ -11,7 +11,7 @@ struct Product {
 }
 
 /// Keys by slice, another parameter cloned per run, a `Result`.
-#[cached(batch, ttl = "5m", jitter = "30s", negative_ttl = "10s", capacity = 10_000, name = "products")]
+#[cached(batch, ttl = "5m", jitter = "30s", negative_ttl = "10s", capacity = 10_000, name = "products", tags_from = |p: &Product| [format!("product:{}", p.name)])]
 pub async fn products(ids: &[u64], db: Db) -> Result<HashMap<u64, Product>, std::io::Error> {
     let _ = db;
     Ok(ids.iter().map(|&id| (id, Product { name: id.to_string() })).collect())
