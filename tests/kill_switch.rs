@@ -30,6 +30,15 @@ async fn detached(id: u64) -> Result<u64, memo_runtime::LoadTimeout> {
     Ok(id)
 }
 
+static BATCHES: AtomicU32 = AtomicU32::new(0);
+
+/// Answers every key asked, and one more that nobody asked for.
+#[cached(batch, ttl = 60)]
+fn squares(ids: &[u64]) -> std::collections::HashMap<u64, u64> {
+    BATCHES.fetch_add(1, Ordering::SeqCst);
+    ids.iter().chain([&1_000]).map(|&id| (id, id * id)).collect()
+}
+
 #[request_memo]
 async fn per_request(id: u64) -> u64 {
     MEMO.fetch_add(1, Ordering::SeqCst);
@@ -47,6 +56,7 @@ async fn caching_off_runs_every_body_and_on_again_serves_nothing_stale() {
         plain(1);
         price(1).await;
         detached(1).await.unwrap();
+        assert_eq!(squares(&[2, 3, 2]).len(), 2, "the keys asked, once each");
     }
     memo_runtime::scope(async {
         per_request(1).await;
@@ -58,6 +68,7 @@ async fn caching_off_runs_every_body_and_on_again_serves_nothing_stale() {
     assert_eq!(STALE.load(Ordering::SeqCst), 3);
     assert_eq!(MEMO.load(Ordering::SeqCst), 2);
     assert_eq!(plain::stats().entries, 0, "nothing stored while off");
+    assert_eq!((BATCHES.load(Ordering::SeqCst), squares::stats().entries), (3, 0));
     assert_eq!(plain::stats().loads, 3);
     assert_eq!(memo_runtime::warm(1..=10, 4, price).await, 0, "warming does nothing while off");
 
