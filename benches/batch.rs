@@ -50,6 +50,7 @@ impl Db {
 static SINGLE_DB: Db = Db::new();
 static BATCH_DB: Db = Db::new();
 static MOKA_DB: Db = Db::new();
+static GATHER_DB: Db = Db::new();
 
 #[memo_runtime::cached(ttl = 300, capacity = 100_000)]
 fn single(id: u64) -> u64 {
@@ -59,6 +60,68 @@ fn single(id: u64) -> u64 {
 #[memo_runtime::cached(batch, ttl = 300, capacity = 100_000)]
 fn batch(ids: &[u64]) -> HashMap<u64, u64> {
     BATCH_DB.query(ids)
+}
+
+#[memo_runtime::cached(batch, ttl = 300, capacity = 100_000)]
+async fn gathered(ids: &[u64]) -> HashMap<u64, u64> {
+    GATHER_DB.query(ids)
+}
+
+/// Polls every future of `all` until each is done, in one task (what `join_all` does), and
+/// returns their outputs in order.
+async fn join_all<F: Future>(all: Vec<F>) -> Vec<F::Output> {
+    let mut all: Vec<_> = all.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = all.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (future, output) in all.iter_mut().zip(&mut outputs) {
+            if output.is_none()
+                && let std::task::Poll::Ready(done) = future.as_mut().poll(cx)
+            {
+                *output = Some(done);
+            }
+        }
+        if outputs.iter().all(Option::is_some) { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Gathering: the same requests as 100 single-key `one` calls joined in a request scope, and
+/// as one call of the async batch function.
+fn gathering(table: &mut String, state: &mut u64) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    table.push_str("\n| warm keys | 100 keys as | DB round trips / request | time / request |\n|---|---|---|---|\n");
+    for warm in [0, 95] {
+        let mut times: [Vec<f64>; 2] = Default::default();
+        let mut round_trips = [0; 2];
+        for _ in 0..ROUNDS {
+            let requests = requests(warm, state);
+            for (way, times) in times.iter_mut().enumerate() {
+                gathered::invalidate_all();
+                for id in 0..WARM {
+                    gathered::put(&id, id * 2);
+                }
+                let start = Instant::now();
+                for keys in &requests {
+                    if way == 0 {
+                        let calls = keys.iter().map(|&id| gathered::one(id)).collect();
+                        std::hint::black_box(rt.block_on(memo_runtime::scope(join_all(calls))));
+                    } else {
+                        std::hint::black_box(rt.block_on(gathered(keys)));
+                    }
+                }
+                times.push(start.elapsed().as_secs_f64() * 1e6 / REQUESTS as f64);
+                round_trips[way] += GATHER_DB.take().0;
+            }
+        }
+        let ways = ["100 `one(id)` calls joined in a request scope", "one call of the batch function"];
+        for (way, name) in ways.iter().enumerate() {
+            let mut xs = times[way].clone();
+            xs.sort_by(f64::total_cmp);
+            let per_request = round_trips[way] as f64 / (ROUNDS * REQUESTS) as f64;
+            table.push_str(&format!("| {warm}% | {name} | {per_request:.1} | {:.0} µs |\n", xs[xs.len() / 2]));
+        }
+    }
 }
 
 /// A request's keys: `warm` of them from the warm set, the rest never asked before, shuffled.
@@ -183,7 +246,8 @@ fn main() {
         ROUND_TRIP.as_micros(),
         PER_ROW.as_nanos()
     );
-    let table = caption + &table;
+    let mut table = caption + &table;
+    gathering(&mut table, &mut state);
     print!("{table}");
     readme::write_if_asked("batch", &table);
 }

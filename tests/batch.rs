@@ -294,3 +294,58 @@ async fn tags_from_each_value_invalidate_that_key_alone() {
     assert_eq!(tagged_products(vec![1, 2]).await[&2], "n2");
     assert_eq!(*TAGGED_LOADS.lock().unwrap(), [vec![1, 2], vec![2]], "1 kept, 2 reloaded");
 }
+
+/// The ids each run of `names` was asked for.
+static NAME_QUERIES: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+
+#[memo_runtime::cached(batch, ttl = 60)]
+async fn names(mut ids: Vec<u64>) -> Result<HashMap<u64, String>, String> {
+    ids.sort_unstable();
+    NAME_QUERIES.lock().unwrap().push(ids.clone());
+    if ids.contains(&666) {
+        return Err("the query failed".to_owned());
+    }
+    Ok(ids.into_iter().filter(|id| *id < 100).map(|id| (id, format!("name {id}"))).collect())
+}
+
+#[tokio::test]
+async fn single_key_calls_made_together_in_a_request_scope_are_one_batch() {
+    let queries = || std::mem::take(&mut *NAME_QUERIES.lock().unwrap());
+    let found = memo_runtime::scope(async {
+        tokio::join!(names::one(3), names::one(1), names::one(2), names::one(3), names::one(500))
+    })
+    .await;
+    assert_eq!(found.0.unwrap().as_deref(), Some("name 3"));
+    assert_eq!(found.1.unwrap().as_deref(), Some("name 1"));
+    assert_eq!(found.4.unwrap(), None, "absent");
+    assert_eq!(queries(), [vec![1, 2, 3, 500]], "five calls, one batch of the four keys");
+
+    // Hits answer at once; the misses of a later round are one batch again.
+    let later = memo_runtime::scope(async { tokio::join!(names::one(2), names::one(4), names::one(5)) }).await;
+    assert_eq!(later.1.unwrap().as_deref(), Some("name 4"));
+    assert_eq!(queries(), [vec![4, 5]]);
+
+    // Outside a scope, a call is a batch of one.
+    assert_eq!(names::one(6).await.unwrap().as_deref(), Some("name 6"));
+    assert_eq!(queries(), [vec![6]]);
+
+    // A failed round fails its first call; the others load their own key.
+    let failed = memo_runtime::scope(async { tokio::join!(names::one(666), names::one(7)) }).await;
+    assert_eq!(failed.0, Err("the query failed".to_owned()));
+    assert_eq!(failed.1.unwrap().as_deref(), Some("name 7"));
+    assert_eq!(queries(), [vec![7, 666], vec![7]]);
+}
+
+#[memo_runtime::cached(batch)]
+fn cubes(ids: &[u64]) -> HashMap<u64, u64> {
+    ids.iter().filter(|id| **id < 100).map(|&id| (id, id * id * id)).collect()
+}
+
+#[test]
+fn one_key_of_a_sync_batch_function() {
+    assert_eq!(cubes::one(2), Some(8));
+    assert_eq!(cubes::one(2), Some(8));
+    assert_eq!(cubes::one(200), None);
+    let stats = cubes::stats();
+    assert_eq!((stats.hits, stats.loads), (1, 2));
+}

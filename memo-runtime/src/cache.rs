@@ -58,6 +58,7 @@ mod distributed;
 mod flight;
 mod floors;
 mod fresh;
+mod gather;
 mod load;
 mod miss;
 mod policy;

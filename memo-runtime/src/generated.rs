@@ -295,19 +295,31 @@ pub trait BatchOutput: Sized {
     type Value;
     /// The error of a failed load (`Infallible` for a plain map).
     type Error;
+    /// What the handle's `one` returns: `Option<Value>`, or a `Result` of it.
+    type One;
     /// The values found, or the error.
     fn into_map(self) -> Result<std::collections::HashMap<Self::Key, Self::Value>, Self::Error>;
     /// The function's return value for these values, or this error.
     fn from_map(map: Result<std::collections::HashMap<Self::Key, Self::Value>, Self::Error>) -> Self;
+    /// `one`'s return value for one key's value, or this error.
+    fn one(value: Result<Option<Self::Value>, Self::Error>) -> Self::One;
 }
 
 impl<K, V> BatchOutput for std::collections::HashMap<K, V> {
     type Key = K;
     type Value = V;
     type Error = std::convert::Infallible;
+    type One = Option<V>;
 
     fn into_map(self) -> Result<Self, std::convert::Infallible> {
         Ok(self)
+    }
+
+    fn one(value: Result<Option<V>, std::convert::Infallible>) -> Option<V> {
+        match value {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
     }
 
     fn from_map(map: Result<Self, std::convert::Infallible>) -> Self {
@@ -322,9 +334,14 @@ impl<K, V, E> BatchOutput for Result<std::collections::HashMap<K, V>, E> {
     type Key = K;
     type Value = V;
     type Error = E;
+    type One = Result<Option<V>, E>;
 
     fn into_map(self) -> Self {
         self
+    }
+
+    fn one(value: Result<Option<V>, E>) -> Result<Option<V>, E> {
+        value
     }
 
     fn from_map(map: Self) -> Self {

@@ -67,6 +67,9 @@ pub struct Scope {
 struct Inner {
     tables: Mutex<Tables>,
     max_entries: usize,
+    /// Per-site state of the calls gathered into batches (see `Cache::get_gathered`), by the
+    /// address of what gathers them.
+    gathers: Mutex<std::collections::HashMap<usize, Box<dyn std::any::Any + Send>>>,
 }
 
 impl Drop for Inner {
@@ -104,7 +107,27 @@ impl Scope {
     #[must_use]
     pub fn with_max_entries(max_entries: usize) -> Self {
         LIVE.fetch_add(1, Ordering::Relaxed);
-        Self { inner: Arc::new(Inner { tables: Mutex::new(Tables::default()), max_entries }) }
+        Self {
+            inner: Arc::new(Inner { tables: Mutex::new(Tables::default()), max_entries, gathers: Mutex::default() }),
+        }
+    }
+
+    /// Runs `f` on this scope's state of type `G` for `site`, made on first use.
+    pub(crate) fn with_state<G: std::any::Any + Send + Default, R>(
+        &self,
+        site: usize,
+        f: impl FnOnce(&mut G) -> R,
+    ) -> R {
+        let mut gathers = self.inner.gathers.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = gathers.entry(site).or_insert_with(|| Box::new(G::default()));
+        if !state.is::<G>() {
+            // One site, one type: another type here would be a bug in memo; start afresh.
+            *state = Box::new(G::default());
+        }
+        match state.downcast_mut::<G>() {
+            Some(state) => f(state),
+            None => f(&mut G::default()),
+        }
     }
 
     /// Results memoized in this scope.

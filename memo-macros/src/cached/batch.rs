@@ -15,21 +15,27 @@
 //!
 //! ```text
 //! pub async fn products(ids: &[u64], db: &Db) -> Result<HashMap<u64, Product>, DbError> {
-//!     BatchOutput::from_map(products::__memo_cache().get_many_or_load_async(
+//!     same_keys::<u64, u64>();
+//!     BatchOutput::from_map(products::__memo_cache().get_many_or_load_tagged_async(
 //!         ids.iter().cloned(),
-//!         move |__memo_keys| {
+//!         no_tags,
+//!         move |__memo_keys: Vec<u64>| {
 //!             let db = Clone::clone(&db);
-//!             async move { let ids: &[u64] = &__memo_keys; BatchOutput::into_map(async move { body }.await) }
+//!             async move { BatchOutput::into_map(products::__memo_body(&__memo_keys, db).await) }
 //!         },
 //!     ).await)
 //! }
 //! pub struct products {}
 //! impl products {
-//!     fn __memo_cache() -> &'static Cache<Key, Option<Value>> { /* a static cell */ }
-//!     pub fn invalidate(key: &Key) -> bool { .. }
+//!     fn __memo_cache() -> &'static Cache<u64, Option<Product>> { /* a static cell */ }
+//!     pub fn invalidate(key: &u64) -> bool { .. }
 //!     pub fn invalidate_all() { .. }
-//!     pub fn put(key: &Key, value: Value) { .. }
+//!     pub fn put(key: &u64, value: Product) { .. }
 //!     pub fn stats() -> CacheStats { .. }
+//!     async fn __memo_body(ids: &[u64], db: &Db) -> Result<HashMap<u64, Product>, DbError> { body }
+//!     pub async fn one(key: u64, db: &Db) -> Result<Option<Product>, DbError> {
+//!         BatchOutput::one(products::__memo_cache().get_gathered_tagged(key, no_tags, /* the same loader */).await)
+//!     }
 //! }
 //! ```
 
@@ -117,7 +123,7 @@ pub(super) fn rewrite(
     let span = ret.span();
     let from_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::from_map);
     let into_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::into_map);
-    let (pat, ty) = (&keys.pat, &keys.ty);
+    let pat = &keys.pat;
     let name = |pat: &Pat| match pat {
         Pat::Ident(ident) => ident.ident.clone(),
         other => syn::Ident::new("__memo_unreachable", other.span()),
@@ -129,10 +135,7 @@ pub(super) fn rewrite(
     };
     // The keys taken are the map's keys: a mismatch is first reported at the parameter.
     let same_keys = quote_spanned!(keys.ty.span()=> #p::same_keys::<#element, #key>(););
-    let clones = others.iter().map(|param| {
-        let (pat, name) = (&param.pat, name(&param.pat));
-        quote!(let #pat = ::core::clone::Clone::clone(&#name);)
-    });
+    let names: Vec<_> = others.iter().map(|param| name(&param.pat)).collect();
     // `tags_from`: the tags of each value found, as for a single-key function.
     let tags_from = match config.tags_from.as_ref().map(|a| &a.value) {
         Some(syn::Expr::Closure(closure)) if closure.inputs.len() == 1 => {
@@ -144,29 +147,34 @@ pub(super) fn rewrite(
         }
         None => quote!(#p::no_tags),
     };
-    let block = &func.block;
-    let call = if sig.asyncness.is_some() {
+    let is_async = sig.asyncness.is_some();
+    // What runs the body for the keys that missed: the other parameters cloned for each run,
+    // the user's body in `__memo_body`.
+    let loader = if is_async {
         quote! {
-            #same_keys
-            #from_map(#ident::__memo_cache().get_many_or_load_tagged_async(#given, #tags_from, move |__memo_keys| {
-                #(#clones)*
-                async move {
-                    let #pat: #ty = #missed;
-                    #into_map(async move #block.await)
-                }
-            }).await)
+            move |__memo_keys: ::std::vec::Vec<#key>| {
+                #(let #names = ::core::clone::Clone::clone(&#names);)*
+                async move { #into_map(#ident::__memo_body(#missed, #(#names),*).await) }
+            }
         }
     } else {
         quote! {
-            #same_keys
-            #from_map(#ident::__memo_cache().get_many_or_load_tagged(#given, #tags_from, move |__memo_keys| {
-                #(#clones)*
-                let #pat: #ty = #missed;
-                #into_map((move || -> #ret #block)())
-            }))
+            move |__memo_keys: ::std::vec::Vec<#key>| {
+                #(let #names = ::core::clone::Clone::clone(&#names);)*
+                #into_map(#ident::__memo_body(#missed, #(#names),*))
+            }
         }
     };
-    // The parameters are rebound in the body's closure: here they need no `mut`.
+    let (get_many, wait) = if is_async {
+        (quote!(get_many_or_load_tagged_async), quote!(.await))
+    } else {
+        (quote!(get_many_or_load_tagged), quote!())
+    };
+    let call = quote! {
+        #same_keys
+        #from_map(#ident::__memo_cache().#get_many(#given, #tags_from, #loader) #wait)
+    };
+    // The parameters are used by the body's function only: here they need no `mut`.
     let mut sig = sig.clone();
     for input in &mut sig.inputs {
         if let FnArg::Typed(typed) = input
@@ -177,7 +185,38 @@ pub(super) fn rewrite(
     }
     let (attrs, vis) = (&func.attrs, &func.vis);
     let function = quote!(#(#attrs)* #vis #sig { #call });
-    Ok((function, handle(config, func, &p, (&quote!(#key), &quote!(#value)))))
+    // `one(key, ..)`: one key, gathered with the calls of its request scope (async).
+    let one_output = quote_spanned!(span=> <#ret as #p::BatchOutput>::One);
+    let one_from = quote_spanned!(span=> <#ret as #p::BatchOutput>::one);
+    let other_inputs = sig.inputs.iter().skip(1);
+    let one_body = if is_async {
+        quote!(#one_from(#ident::__memo_cache().get_gathered_tagged(key, #tags_from, #loader).await))
+    } else {
+        quote! {
+            let __memo_found = #ident::__memo_cache().get_many_or_load_tagged([::core::clone::Clone::clone(&key)], #tags_from, #loader);
+            #one_from(__memo_found.map(|mut __memo_found| __memo_found.remove(&key)))
+        }
+    };
+    let asyncness = &func.sig.asyncness;
+    let fn_name = ident.to_string();
+    let one_doc = if is_async {
+        format!(
+            "[`{fn_name}()`] for one key: inside a request scope, the calls of `one` made at the same time go to the \
+             cache as one batch (the round closes when the first call's task has turned once)."
+        )
+    } else {
+        format!("[`{fn_name}()`] for one key.")
+    };
+    let (body_inputs, block) = (&func.sig.inputs, &func.block);
+    let extra = quote! {
+        #[doc(hidden)]
+        #asyncness fn __memo_body(#body_inputs) -> #ret #block
+        #[doc = #one_doc]
+        #vis #asyncness fn one(key: #key, #(#other_inputs),*) -> #one_output {
+            #one_body
+        }
+    };
+    Ok((function, handle(config, func, &p, (&quote!(#key), &quote!(#value)), extra)))
 }
 
 /// `Vec<K>` or a reference to a slice or a `Vec`: how the body takes its keys, and `K`.
@@ -218,6 +257,7 @@ fn handle(
     func: &syn::ItemFn,
     p: &TokenStream,
     (key, value): (&TokenStream, &TokenStream),
+    extra: TokenStream,
 ) -> TokenStream {
     let (ident, vis) = (&func.sig.ident, &func.vis);
     let fn_name = ident.to_string();
@@ -274,6 +314,7 @@ fn handle(
             #vis fn stats() -> #p::CacheStats {
                 #ident::__memo_cache().stats()
             }
+            #extra
         }
     }
 }

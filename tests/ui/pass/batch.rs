@@ -43,3 +43,9 @@ fn main() {
     let _ = products::stats().load_time.p50;
     let _ = Product { name: String::new() }.name;
 }
+
+#[allow(dead_code)]
+async fn one_key() {
+    let _: Result<Option<Product>, std::io::Error> = products::one(1, Db).await;
+    let _: Option<usize> = lengths::one("a".to_string());
+}
