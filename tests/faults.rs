@@ -124,11 +124,7 @@ fn main() -> ExitCode {
             failed += 1;
         }
     }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    support::harness::summary(passed, failed)
 }
 
 /// What a scenario measured and checked, printed as it goes.

@@ -2,6 +2,7 @@
 //! example as a running service.
 
 pub mod catalog;
+pub mod harness;
 pub mod log_lines;
 pub mod postgres_server;
 pub mod proxy;
