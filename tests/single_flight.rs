@@ -303,3 +303,74 @@ async fn every_kind_of_call_can_be_spawned_as_a_task() {
     assert_eq!(tokio::spawn(send_distributed(4)).await.expect("join"), 4);
     assert_eq!(tokio::spawn(send_request_consistent(5)).await.expect("join"), 5);
 }
+
+/// Holds an `Rc` across an await: its future is not `Send`, and need not be.
+#[cached(ttl = 60)]
+async fn local_body(id: u64) -> u64 {
+    let here = std::rc::Rc::new(id);
+    tokio::task::yield_now().await;
+    *here + 1
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_send_runs_in_its_caller() {
+    let local = tokio::task::LocalSet::new();
+    let answers = local.run_until(async { (local_body(1).await, local_body(1).await) }).await;
+    assert_eq!(answers, (2, 2));
+    assert_eq!(local_body::stats().loads, 1);
+}
+
+static INNER_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Pending on its first poll, so that two loads of it are in flight inside one outer load.
+#[cached(ttl = 60)]
+async fn inner_pending(id: u64) -> u64 {
+    INNER_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::task::yield_now().await;
+    id * 10
+}
+
+/// Loads two keys of `inner_pending` at once from inside its own load.
+#[cached(ttl = 60)]
+async fn outer_of_two(id: u64) -> u64 {
+    let (a, b) = tokio::join!(inner_pending(id), inner_pending(id + 1));
+    tokio::task::yield_now().await;
+    a + b
+}
+
+/// Each miss polls its own body, also when misses of other functions are polled inside it
+/// and stay pending across polls.
+#[tokio::test]
+async fn misses_inside_a_load_each_run_their_own_body() {
+    assert_eq!(outer_of_two(1).await, 30);
+    assert_eq!(outer_of_two(2).await, 50);
+    assert_eq!(INNER_RUNS.load(Ordering::SeqCst), 3, "keys 1, 2 and 3, key 2 once");
+    assert_eq!((outer_of_two::stats().loads, inner_pending::stats().loads), (2, 3));
+}
+
+static ASYNC_PANIC_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// The first run waits for a waiter to join, then panics; the next run succeeds.
+#[cached(ttl = 60)]
+async fn async_panics_first(key: u64) -> u64 {
+    if ASYNC_PANIC_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while async_panics_first::stats().coalesced < 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("loader failed");
+    }
+    key
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_async_leader_hands_the_load_to_a_waiter() {
+    let leader = tokio::spawn(async_panics_first(7));
+    while ASYNC_PANIC_RUNS.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    let waiter = tokio::time::timeout(Duration::from_secs(30), async_panics_first(7)).await;
+    assert!(leader.await.expect_err("the leader's own call panics").is_panic());
+    assert_eq!(waiter, Ok(7), "the waiter took over");
+    assert_eq!(async_panics_first::stats().loads, 2);
+}

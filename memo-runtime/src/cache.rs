@@ -32,7 +32,9 @@
 //! - `flight`: single-flight, one load per key at a time.
 //! - `miss`: the loading API and the one loop every miss runs (join or lead, wait, retry, time
 //!   out); `load`: what a leader does (run the body here or apart from the caller, then store
-//!   its value or answer from the stale-if-error value, in one place).
+//!   its value or answer from the stale-if-error value, in one place); `in_call`: the async
+//!   call whose body runs in the call, with its miss compiled once per cache rather than once
+//!   per function (the body is lent to each poll of the miss, not held by it).
 //! - `runner`: the only place where sync and async functions differ (blocking waits and the
 //!   load pool, or awaited waits and tokio tasks).
 //! - `fresh` and `background_mode`: stale-while-revalidate, early refresh and the load timeout.
@@ -59,6 +61,7 @@ mod flight;
 mod floors;
 mod fresh;
 mod gather;
+mod in_call;
 mod load;
 mod miss;
 mod policy;

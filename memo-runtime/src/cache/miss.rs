@@ -3,27 +3,16 @@
 
 use tracing::Instrument;
 
-use super::call::{AsyncMode, Finish, Load, Step, SyncMode, Timeout};
+use super::call::{AsyncMode, Load, SyncMode, Timeout};
 use super::flight::{Turn, Waited};
 use super::fresh::Failure;
 use super::load::Lead;
-use super::load::{Inline, Join, Loading, Start};
+use super::load::{Inline, Join, Start};
 use super::policy::Accept;
-use super::runner::{self, Blocking, Runner, Tokio};
+use super::runner::{self, Blocking, Runner};
 use super::{Cache, TierRead};
 use crate::outcome::{CacheKey, CacheValue, Shape};
 use crate::tags::Tag;
-
-/// What an async miss whose body runs in the call does with the body.
-enum Begin<'c, K: CacheKey, V: CacheValue, O> {
-    /// Nothing: here is the answer.
-    Done(O),
-    /// Runs it as the key's load.
-    Lead(super::load::Lead<'c, K, V>),
-    /// Runs it storing nothing: a load calling itself, or caching off (`timed`: counted in
-    /// the load times).
-    Run { timed: bool },
-}
 
 /// What the tier beneath had for a miss.
 pub(super) enum Beneath<'c, K: CacheKey, V: CacheValue> {
@@ -154,41 +143,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         self.get_or_make_async(key, load.shape, move || load).await
     }
 
-    /// [`get_or_load_async`](Self::get_or_load_async) with the load made on a miss only, so
-    /// that a hit keeps nothing of it: what `#[cached]` generates.
-    #[doc(hidden)]
-    pub async fn get_or_make_async<'c, S, F, X, D, M>(
-        &'c self,
-        key: K,
-        shape: S,
-        load: impl FnOnce() -> Load<S, F, X, D, M>,
-    ) -> S::Output
-    where
-        S: Shape<Stored = V>,
-        S::Output: 'static,
-        F: Future<Output = X>,
-        X: 'static,
-        D: FnOnce(&V) -> Vec<Tag>,
-        M: AsyncMode<'c, K, V, S, F, X, D>,
-    {
-        match M::step(self, key, shape, load) {
-            Step::InCall(key, load) => {
-                let (shape, body, finish, derive, _) = load.into_parts();
-                // Only what touches the body is compiled per function; the rest once per cache.
-                let (lead, timed) = match self.begin_in_call(key, shape).await {
-                    Begin::Done(output) => return output,
-                    Begin::Lead(lead) => (Some(lead), false),
-                    Begin::Run { timed } => (None, timed),
-                };
-                let started = std::time::Instant::now();
-                let output = Loading::new(self.load_span(), lead.as_ref(), std::pin::pin!(body)).await;
-                self.end_in_call(lead, timed, started, shape, derive, finish, output)
-            }
-            Step::Ready(output) => output,
-            Step::Await(job) => job.await,
-        }
-    }
-
     /// An async miss's look at the tier beneath, if one is attached: as the key's leader, its
     /// entry, if usable and `accept`ed, is stored here and handed to the callers waiting.
     pub(super) async fn read_beneath(&self, key: &K, accept: Accept) -> Beneath<'_, K, V> {
@@ -241,64 +195,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             self.coalesced.add(1);
         });
         runner::turn::<R, _, _>(|| self.join(key), after, first_wait).await
-    }
-
-    /// An async miss whose body runs in the call, up to the body: the tier beneath, then the
-    /// flight loop. Compiled once per cache and shape.
-    async fn begin_in_call<S: Shape<Stored = V>>(&self, key: K, shape: S) -> Begin<'_, K, V, S::Output> {
-        let held = match self.read_beneath(&key, Accept::Fresh).await {
-            Beneath::Fresh(value) => return Begin::Done(shape.rebuild(value)),
-            Beneath::Lead(lead) => Some(lead),
-            Beneath::Stored | Beneath::Nothing => None,
-        };
-        self.calls.miss();
-        if let Some(lead) = held {
-            self.calls.load();
-            return Begin::Lead(lead);
-        }
-        if !crate::enabled() {
-            self.calls.load();
-            return Begin::Run { timed: true };
-        }
-        match self.turn::<Tokio>(&key, None, &mut false).await {
-            Turn::Value(value) => Begin::Done(shape.rebuild(value)),
-            Turn::Lead(lead) => {
-                self.calls.load();
-                Begin::Lead(lead)
-            }
-            // `TimedOut` only ends a wait with a timeout, and this one has none.
-            Turn::Run | Turn::TimedOut => {
-                self.calls.load();
-                Begin::Run { timed: false }
-            }
-        }
-    }
-
-    /// The end of an async miss whose body ran in the call: settles the load it led (or counts
-    /// the time of a body run with caching off) and answers. Compiled once per cache and
-    /// output, not per function.
-    #[allow(clippy::too_many_arguments, reason = "the state of a miss, handed over once")]
-    fn end_in_call<S: Shape<Stored = V>, X>(
-        &self,
-        lead: Option<super::load::Lead<'_, K, V>>,
-        timed: bool,
-        started: std::time::Instant,
-        shape: S,
-        derive: impl FnOnce(&V) -> Vec<Tag>,
-        finish: Finish<X, S::Output>,
-        output: std::thread::Result<X>,
-    ) -> S::Output {
-        let output = output.map(|output| finish.apply(output));
-        let output = match lead {
-            Some(lead) => self.settle(lead, shape, output, derive, started),
-            None => {
-                if timed {
-                    self.record_load_time(started.elapsed());
-                }
-                output.map(|(_, output)| output)
-            }
-        };
-        output.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     /// A miss with a body that may run apart from the caller: the flight loop; a leader starts
