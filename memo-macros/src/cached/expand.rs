@@ -114,13 +114,24 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
 ///
 /// Input: the cache and key expressions (the loader, `move || -> R { body }` or
 /// `async move { body }`, is made here).
-/// Output: `cache.get_or_make(key, shape, move || Load::new(shape, move || -> R { body }))`,
+/// Output: `cache.get_or_run(key, shape, move || -> R { body })` for a body alone,
+/// `cache.get_or_make(key, shape, move || Load::new(shape, move || -> R { body }).tags(..))`,
 /// or for example `cache.get_or_make_async(key, shape, move || Load::tagged_body(shape, async
 /// move { (tags, body.await) }).tags_from(derive).background()).await`: the load is made on a
 /// miss only, so a hit builds nothing of it.
 fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
+    let settings = &plan.settings;
+    if plan.tagging.exprs.is_empty() && plan.tagging.from_value.is_none() && !settings.background {
+        // The body alone: the cache runs it as it is, with nothing to make on a miss.
+        let loader = codegen::loader(subject, false);
+        return if subject.is_async {
+            quote!(#cache.get_or_run_async(#key, __memo_shape, #loader).await)
+        } else {
+            quote!(#cache.get_or_run(#key, __memo_shape, #loader))
+        };
+    }
     let body = if plan.tagging.exprs.is_empty() {
         let loader = codegen::loader(subject, false);
         quote!(#p::Load::new(__memo_shape, #loader))

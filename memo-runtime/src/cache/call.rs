@@ -232,6 +232,13 @@ pub(super) struct Finish<X, O> {
     tags: Vec<Tag>,
 }
 
+impl<O> Finish<O, O> {
+    /// The finish of a body whose output is the call's, with no tags given at the call.
+    pub(super) fn untagged() -> Self {
+        Finish { split: untagged, tags: Vec::new() }
+    }
+}
+
 impl<X, O> Finish<X, O> {
     pub(super) fn apply(self, output: X) -> (Vec<Tag>, O) {
         let Finish { split, tags: mut given } = self;

@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use super::Cache;
-use super::call::{AsyncMode, Finish, Load, Step};
+use super::call::{AsyncMode, Finish, Load, Step, no_tags};
 use super::flight::Turn;
 use super::load::{Lead, Loading};
 use super::miss::Beneath;
@@ -70,7 +70,14 @@ impl<M: Future, F: Future<Output: 'static>> Future for WithBody<M, F> {
         let mut body = unsafe { Pin::new_unchecked(&mut this.body) };
         let mut miss = unsafe { Pin::new_unchecked(&mut this.miss) };
         let mut answer = Poll::Pending;
-        lend(&mut |cx, output| body.as_mut().poll(cx).map(|value| put(output, value)), &mut || {
+        let mut poll_body = |cx: &mut Context<'_>, output: &mut dyn Any| match body.as_mut().poll(cx) {
+            Poll::Ready(value) => {
+                put(output, value);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        };
+        lend(&mut poll_body, &mut || {
             answer = miss.as_mut().poll(cx);
         });
         answer
@@ -118,21 +125,20 @@ impl<X: 'static> Future for Body<X> {
 /// The miss is boxed: a hit's answer stays small, and so does the state of the call's future.
 pub(super) enum Answer<W, O> {
     Ready(Option<O>),
-    InCall(Pin<Box<W>>),
+    InCall(W),
     Apart(Job<O>),
 }
-
-// The answer is never pinned (it is taken out by value), the futures are behind pointers.
-impl<W, O> Unpin for Answer<W, O> {}
 
 impl<W: Future<Output = O>, O> Future for Answer<W, O> {
     type Output = O;
 
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
-        match self.get_mut() {
+        // SAFETY: the miss is pinned with `self` and never moved out; the answer is never
+        // pinned (it is taken out by value).
+        match unsafe { self.get_unchecked_mut() } {
             Answer::Ready(output) => Poll::Ready(output.take().expect("an answer is awaited once")),
-            Answer::InCall(miss) => miss.as_mut().poll(cx),
+            Answer::InCall(miss) => unsafe { Pin::new_unchecked(miss) }.poll(cx),
             Answer::Apart(job) => job.as_mut().poll(cx),
         }
     }
@@ -171,10 +177,30 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         match M::step(self, key, shape, load) {
             Step::InCall(key, load) => {
                 let (shape, body, finish, derive, _) = load.into_parts();
-                Answer::InCall(Box::pin(WithBody::new(self.in_call(key, shape, derive, finish), body)))
+                Answer::InCall(WithBody::new(self.in_call(key, shape, derive, finish), body))
             }
             Step::Ready(output) => Answer::Ready(Some(output)),
             Step::Await(job) => Answer::Apart(job),
+        }
+    }
+
+    /// [`get_or_make_async`](Self::get_or_make_async) for a load that is its body alone (no
+    /// tags, in the call): what `#[cached]` generates for an `async fn` without tags, stale
+    /// values or timeout.
+    #[doc(hidden)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn get_or_run_async<S, F>(&self, key: K, shape: S, body: F) -> impl Future<Output = S::Output>
+    where
+        S: Shape<Stored = V>,
+        S::Output: 'static,
+        F: Future<Output = S::Output>,
+    {
+        match self.lookup(&key) {
+            Some((value, _)) => Answer::Ready(Some(shape.rebuild(value))),
+            None => {
+                let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
+                Answer::InCall(WithBody::new(self.in_call(key, shape, no_tags, Finish::untagged()), body))
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use tracing::Instrument;
 
-use super::call::{AsyncMode, Load, SyncMode, Timeout};
+use super::call::{AsyncMode, Load, SyncMode, Timeout, no_tags};
 use super::flight::{Turn, Waited};
 use super::fresh::Failure;
 use super::load::Lead;
@@ -69,6 +69,28 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         M::run(self, key, shape, load)
     }
 
+    /// [`get_or_make`](Self::get_or_make) for a load that is its body alone (no tags, in the
+    /// call): what `#[cached]` generates for a function without tags, stale values or timeout.
+    #[doc(hidden)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn get_or_run<S: Shape<Stored = V>>(&self, key: K, shape: S, body: impl FnOnce() -> S::Output) -> S::Output {
+        if let Some((value, _)) = self.lookup(&key) {
+            return shape.rebuild(value);
+        }
+        self.run_blocking(key, shape, body)
+    }
+
+    /// A sync miss of a load that is its body alone.
+    #[inline(never)]
+    fn run_blocking<S: Shape<Stored = V>>(&self, key: K, shape: S, body: impl FnOnce() -> S::Output) -> S::Output {
+        let mut body = Some(body);
+        let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
+        self.load_blocking_derived(key, shape, no_tags, &mut || match body.take() {
+            Some(body) => (Vec::new(), body()),
+            None => unreachable!("a miss runs its body once"),
+        })
+    }
+
     /// A sync miss, loading in the caller.
     #[inline(never)]
     pub(super) fn load_blocking<S, B, X, D, M>(&self, key: K, load: Load<S, B, X, D, M>) -> S::Output
@@ -80,10 +102,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         D: FnOnce(&V) -> Vec<Tag>,
     {
         let (shape, body, finish, derive, _) = load.into_parts();
-        // Only this future's small poll is compiled per function (it calls the body and a
-        // finish shared by functions with the same output); what runs it, once per cache.
-        let load = std::pin::pin!(async move { finish.apply(body()) });
-        self.load_blocking_derived(key, shape, derive, load)
+        // Only this closure is compiled per function (it calls the body and a finish shared by
+        // functions with the same output); what runs it, once per cache.
+        let mut body = Some(move || finish.apply(body()));
+        self.load_blocking_derived(key, shape, derive, &mut || match body.take() {
+            Some(body) => body(),
+            None => unreachable!("a miss runs its body once"),
+        })
     }
 
     /// A sync miss with its body erased: compiled once per shape and `derive`.
@@ -93,11 +118,11 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         key: K,
         shape: S,
         derive: D,
-        load: std::pin::Pin<&mut dyn Future<Output = (Vec<Tag>, S::Output)>>,
+        body: &mut dyn FnMut() -> (Vec<Tag>, S::Output),
     ) -> S::Output {
         let mut derive = Some(derive);
         let mut derive = move |value: &V| derive.take().map_or_else(Vec::new, |derive| derive(value));
-        self.load_blocking_erased(key, shape, &mut derive, load)
+        self.load_blocking_erased(key, shape, &mut derive, body)
     }
 
     /// The miss path of every sync function with this cache and shape: the body and the tags
@@ -109,8 +134,10 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         key: K,
         shape: S,
         derive: &mut dyn FnMut(&V) -> Vec<Tag>,
-        load: std::pin::Pin<&mut dyn Future<Output = (Vec<Tag>, S::Output)>>,
+        body: &mut dyn FnMut() -> (Vec<Tag>, S::Output),
     ) -> S::Output {
+        // Called once at most: `miss` takes the body to run it.
+        let load = std::pin::pin!(async move { body() });
         let body = Inline { load, derive };
         // Pinned where it is made: the miss's state is large, and moving it costs a copy.
         let miss =
