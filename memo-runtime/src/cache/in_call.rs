@@ -1,7 +1,7 @@
 //! An async call whose body runs in the call (the default): the hit, and a miss compiled
 //! once per cache and output. The miss path reaches the body, compiled per function, without
-//! holding it: [`WithBody`] polls the miss with the body lent for that poll, and the miss awaits
-//! [`Body`] where it runs the body. So each `async fn` adds only [`WithBody`]'s poll to the
+//! holding it: [`Answer::InCall`] polls the miss with the body lent for that poll, and the miss awaits
+//! [`Body`] where it runs the body. So each `async fn` adds only [`Answer::InCall`]'s poll to the
 //! build, and the miss future holds no body: it is `Send` when the body is.
 
 use std::any::Any;
@@ -42,46 +42,11 @@ impl Drop for Restore {
 /// Runs `poll` with `body` lent to the [`Body`] futures it polls. Not generic: compiled once.
 fn lend(body: &mut Poller<'_>, poll: &mut dyn FnMut()) {
     // SAFETY: only the lifetime is erased; the pointer is read by `Body::poll` alone, which
-    // runs inside `poll` (a miss is polled by its `WithBody` only), and `Restore` takes it
+    // runs inside `poll` (a miss is polled by its `Answer::InCall` only), and `Restore` takes it
     // out of `LENT` before this frame ends, unwinding or not.
     let body = unsafe { std::mem::transmute::<NonNull<Poller<'_>>, NonNull<Poller<'static>>>(NonNull::from(body)) };
     let _restore = Restore(LENT.replace(Some(body)));
     poll();
-}
-
-/// A miss future `miss`, compiled once per cache, whose [`Body`] is `body`.
-pub(super) struct WithBody<M, F> {
-    miss: M,
-    body: F,
-}
-
-impl<M, F> WithBody<M, F> {
-    pub(super) fn new(miss: M, body: F) -> Self {
-        WithBody { miss, body }
-    }
-}
-
-impl<M: Future, F: Future<Output: 'static>> Future for WithBody<M, F> {
-    type Output = M::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<M::Output> {
-        // SAFETY: the fields are pinned with `self` and never moved out.
-        let this = unsafe { self.get_unchecked_mut() };
-        let mut body = unsafe { Pin::new_unchecked(&mut this.body) };
-        let mut miss = unsafe { Pin::new_unchecked(&mut this.miss) };
-        let mut answer = Poll::Pending;
-        let mut poll_body = |cx: &mut Context<'_>, output: &mut dyn Any| match body.as_mut().poll(cx) {
-            Poll::Ready(value) => {
-                put(output, value);
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        };
-        lend(&mut poll_body, &mut || {
-            answer = miss.as_mut().poll(cx);
-        });
-        answer
-    }
 }
 
 /// Puts a body's output where [`Body`] reads it: compiled once per output type.
@@ -92,7 +57,7 @@ fn put<X: 'static>(output: &mut dyn Any, value: X) {
     }
 }
 
-/// The body of the miss being polled: what [`WithBody`] lent it.
+/// The body of the miss being polled: what [`Answer::InCall`] lent it.
 pub(super) struct Body<X>(PhantomData<fn() -> X>);
 
 impl<X> Body<X> {
@@ -107,7 +72,7 @@ impl<X: 'static> Future for Body<X> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<X> {
         // Taken while the body runs: a miss the body makes lends its own body, and finds none
         // of this one's once it is done.
-        let Some(body) = LENT.take() else { unreachable!("a miss is polled by its WithBody only") };
+        let Some(body) = LENT.take() else { unreachable!("a miss is polled by its Answer::InCall only") };
         let _restore = Restore(Some(body));
         let mut output = None;
         // SAFETY: `lend` put the pointer in `LENT` for the duration of its `poll`, which this
@@ -120,27 +85,38 @@ impl<X: 'static> Future for Body<X> {
     }
 }
 
-/// What an async call awaits: its answer, a miss whose body runs in the call, or a miss that
-/// runs apart from it.
-/// The miss is boxed: a hit's answer stays small, and so does the state of the call's future.
-pub(super) enum Answer<W, O> {
+/// What an async call awaits: its answer, a miss whose body runs in the call (`miss`, compiled
+/// once per cache, with the [`Body`] it awaits lent `body` for each poll), or a miss that runs
+/// apart from it.
+pub(super) enum Answer<M, F, O> {
     Ready(Option<O>),
-    InCall(W),
+    InCall { miss: M, body: F },
     Apart(Job<O>),
 }
 
-impl<W: Future<Output = O>, O> Future for Answer<W, O> {
+impl<M: Future<Output = O>, F: Future<Output: 'static>, O> Future for Answer<M, F, O> {
     type Output = O;
 
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
-        // SAFETY: the miss is pinned with `self` and never moved out; the answer is never
+        // SAFETY: the futures are pinned with `self` and never moved out; the answer is never
         // pinned (it is taken out by value).
-        match unsafe { self.get_unchecked_mut() } {
-            Answer::Ready(output) => Poll::Ready(output.take().expect("an answer is awaited once")),
-            Answer::InCall(miss) => unsafe { Pin::new_unchecked(miss) }.poll(cx),
-            Answer::Apart(job) => job.as_mut().poll(cx),
-        }
+        let (miss, body) = match unsafe { self.get_unchecked_mut() } {
+            Answer::Ready(output) => return Poll::Ready(output.take().expect("an answer is awaited once")),
+            Answer::InCall { miss, body } => unsafe { (Pin::new_unchecked(miss), Pin::new_unchecked(body)) },
+            Answer::Apart(job) => return job.as_mut().poll(cx),
+        };
+        let (mut miss, mut body) = (miss, body);
+        let mut answer = Poll::Pending;
+        let mut poll_body = |cx: &mut Context<'_>, output: &mut dyn Any| match body.as_mut().poll(cx) {
+            Poll::Ready(value) => {
+                put(output, value);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        };
+        lend(&mut poll_body, &mut || answer = miss.as_mut().poll(cx));
+        answer
     }
 }
 
@@ -177,7 +153,7 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         match M::step(self, key, shape, load) {
             Step::InCall(key, load) => {
                 let (shape, body, finish, derive, _) = load.into_parts();
-                Answer::InCall(WithBody::new(self.in_call(key, shape, derive, finish), body))
+                Answer::InCall { miss: self.in_call(key, shape, derive, finish), body }
             }
             Step::Ready(output) => Answer::Ready(Some(output)),
             Step::Await(job) => Answer::Apart(job),
@@ -199,13 +175,13 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             Some((value, _)) => Answer::Ready(Some(shape.rebuild(value))),
             None => {
                 let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
-                Answer::InCall(WithBody::new(self.in_call(key, shape, no_tags, Finish::untagged()), body))
+                Answer::InCall { miss: self.in_call(key, shape, no_tags, Finish::untagged()), body }
             }
         }
     }
 
     /// An async miss whose body runs in the call: compiled once per cache and output, with the
-    /// body polled through [`Body`] (see [`WithBody`]).
+    /// body polled through [`Body`] (see [`Answer::InCall`]).
     async fn in_call<S: Shape<Stored = V>, X: 'static>(
         &self,
         key: K,

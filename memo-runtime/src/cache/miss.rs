@@ -84,11 +84,22 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     #[inline(never)]
     fn run_blocking<S: Shape<Stored = V>>(&self, key: K, shape: S, body: impl FnOnce() -> S::Output) -> S::Output {
         let mut body = Some(body);
-        let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
-        self.load_blocking_derived(key, shape, no_tags, &mut || match body.take() {
-            Some(body) => (Vec::new(), body()),
+        self.run_blocking_erased(key, shape, &mut || match body.take() {
+            Some(body) => body(),
             None => unreachable!("a miss runs its body once"),
         })
+    }
+
+    /// [`run_blocking`](Self::run_blocking) with the body erased: compiled once per shape.
+    #[inline(never)]
+    fn run_blocking_erased<S: Shape<Stored = V>>(
+        &self,
+        key: K,
+        shape: S,
+        body: &mut dyn FnMut() -> S::Output,
+    ) -> S::Output {
+        let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
+        self.load_blocking_derived(key, shape, no_tags, &mut || (Vec::new(), body()))
     }
 
     /// A sync miss, loading in the caller.
