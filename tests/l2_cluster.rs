@@ -14,6 +14,16 @@ use memo_runtime::outcome::ResultShape;
 use memo_runtime::{Cache, Load, Memo, RedisL2};
 use support::redis_server::RedisCluster;
 
+/// An L2 client of `cluster`, its keys under `namespace`.
+fn connect(cluster: &RedisCluster, namespace: &str) -> Arc<RedisL2> {
+    Memo::builder()
+        .redis_cluster(cluster.urls())
+        .namespace(namespace)
+        .l2_timeout(Duration::from_millis(500))
+        .connect()
+        .unwrap()
+}
+
 fn instance(l2: Arc<RedisL2>) -> &'static Cache<u64, String> {
     Box::leak(Box::new(Cache::builder().name("cluster::item").ttl(Duration::from_secs(60)).l2(l2).build()))
 }
@@ -37,14 +47,7 @@ async fn item(cache: &'static Cache<u64, String>, id: u64, loads: &AtomicU32) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_share_entries_spread_over_a_three_master_cluster() {
     let cluster = RedisCluster::start();
-    let connect = || {
-        Memo::builder()
-            .redis_cluster(cluster.urls())
-            .namespace("c")
-            .l2_timeout(Duration::from_millis(500))
-            .connect()
-            .unwrap()
-    };
+    let connect = || connect(&cluster, "c");
     let (l2_a, l2_b) = (connect(), connect());
     let (a, b) = (instance(Arc::clone(&l2_a)), instance(Arc::clone(&l2_b)));
     let loads = AtomicU32::new(0);
@@ -81,4 +84,47 @@ async fn instances_share_entries_spread_over_a_three_master_cluster() {
         assert!(started.elapsed() < Duration::from_millis(500), "B's copy survived the invalidation");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+fn batch_instance(l2: Arc<RedisL2>) -> &'static Cache<u64, Option<String>> {
+    Box::leak(Box::new(Cache::builder().name("cluster::batch").ttl(Duration::from_secs(60)).l2(l2).build()))
+}
+
+/// Loads `ids` in one batch, counting the keys the body was given.
+async fn items(cache: &'static Cache<u64, Option<String>>, ids: Vec<u64>, loaded: &AtomicU32) -> usize {
+    let found = cache
+        .through_l2()
+        .get_many_or_load_async(ids, |ids| {
+            loaded.fetch_add(ids.len() as u32, Ordering::SeqCst);
+            async move { Ok::<_, String>(ids.into_iter().map(|id| (id, format!("item {id}"))).collect()) }
+        })
+        .await;
+    found.unwrap().len()
+}
+
+/// A batch's keys live on several masters: each is read from its node, and none is loaded
+/// again by another instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reads_keys_spread_over_the_cluster_from_their_nodes() {
+    let cluster = RedisCluster::start();
+    let connect = || connect(&cluster, "cb");
+    let (a, b) = (batch_instance(connect()), batch_instance(connect()));
+    let loaded = AtomicU32::new(0);
+    assert_eq!(items(a, (0..30).collect(), &loaded).await, 30);
+    let names: Vec<String> =
+        (0..30u64).map(|id| keys::entry_key("cb", "cluster::batch", 0, &KeyBytes::of(&id).unwrap())).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !names.iter().all(|name| cluster.cli(&["EXISTS", name]) == "1") {
+        assert!(Instant::now() < deadline, "not every entry reached the cluster");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let holders: HashSet<usize> = names
+        .iter()
+        .filter_map(|name| cluster.nodes.iter().position(|node| node.cli(&["EXISTS", name]) == "1"))
+        .collect();
+    assert_eq!(holders.len(), 3, "the batch's entries live on all three masters");
+
+    assert_eq!(items(b, (0..31).collect(), &loaded).await, 31);
+    assert_eq!(loaded.load(Ordering::SeqCst), 31, "B loaded only key 30, which no instance had");
+    assert_eq!(b.stats().l2_hits, 30);
 }

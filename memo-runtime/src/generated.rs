@@ -210,6 +210,35 @@ pub trait DistributedValue: serde::Serialize + serde::de::DeserializeOwned {}
 #[cfg(feature = "distributed")]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> DistributedValue for T {}
 
+/// A `batch, distributed` function's cache, its key type checked to serialize: generated code
+/// calls `L2Key(cache).serializable()` spanned at the key type, then
+/// [`through_l2`](L2Value::through_l2) spanned at the value type, so that a type that does not
+/// serialize is reported once, at it.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub struct L2Key<C>(pub C);
+
+#[cfg(feature = "redis")]
+impl<K: CacheKey + DistributedKey, V: CacheValue> L2Key<&'static Cache<K, V>> {
+    /// The cache, its key checked.
+    pub fn serializable(self) -> L2Value<&'static Cache<K, V>> {
+        L2Value(self.0)
+    }
+}
+
+/// A `batch, distributed` function's cache, its key checked (see [`L2Key`]).
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub struct L2Value<C>(C);
+
+#[cfg(feature = "redis")]
+impl<K: CacheKey + DistributedKey, V: CacheValue + DistributedValue> L2Value<&'static Cache<K, V>> {
+    /// The cache reading through the L2 ([`Cache::through_l2`]), its value checked.
+    pub fn through_l2(self) -> &'static Cache<K, V> {
+        self.0.through_l2()
+    }
+}
+
 /// The key part of a `distributed` function's argument: as [`KeyArgument::cache_key_part`],
 /// and the type must serialize (it names the entry in the L2).
 #[cfg(feature = "distributed")]

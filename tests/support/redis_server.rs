@@ -159,6 +159,16 @@ impl RedisServer {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
+    /// Waits until `key` exists (a write behind a call reached Redis), at most 5 s.
+    #[allow(dead_code, reason = "not every test binary waits for writes")]
+    pub async fn written(&self, key: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.cli(&["EXISTS", key]) != "1" {
+            assert!(std::time::Instant::now() < deadline, "{key} never written");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Runs `redis-cli` against this server and returns its output.
     pub fn cli(&self, args: &[&str]) -> String {
         let tls: Vec<String> = if self.tls {

@@ -2,7 +2,9 @@
 //! cached key by key (`Cache::get_many_or_load`). The first parameter holds the keys (`Vec<K>`
 //! or `&[K]`); on a call the body runs once, with that parameter holding only the keys that
 //! missed. The other parameters are cloned for each run of the body (it runs again only for
-//! keys whose load by another call failed).
+//! keys whose load by another call failed). With `distributed`, the cache reads through the L2
+//! (`__memo_cache()` ends in `L2Key(cache).serializable().through_l2()`, which checks that the
+//! key and value types serialize, each at its type).
 //!
 //! Input:
 //!
@@ -74,6 +76,9 @@ pub(super) fn rewrite(
     }
     if !sig.generics.params.is_empty() {
         errors.spanned(&sig.generics, "a `batch` function has no generic parameters yet: give the types");
+    }
+    if let (Some(distributed), None) = (&config.distributed, &sig.asyncness) {
+        errors.at(distributed.name.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
     }
     let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, written out: \
                    `-> Result<HashMap<u64, Product>, DbError>`";
@@ -275,6 +280,16 @@ fn handle(
     let capacity = config.capacity.as_ref().map(|a| a.value).map(|c| quote!(.capacity(#c)));
     let max_bytes = config.max_bytes.as_ref().map(|a| a.value).map(|b| quote!(.max_bytes(#b)));
     let version = config.version.as_ref().map(|a| a.value).map(|v| quote!(.version(#v)));
+    // `distributed`: the cache reads through the L2, its key and value types checked to
+    // serialize, each reported at its type (once: a failed check leaves nothing to check next).
+    let cache = match config.distributed {
+        Some(_) => {
+            let key_checked = quote_spanned!(key.span()=> #p::L2Key(__memo_cache).serializable());
+            let value_checked = quote_spanned!(value.span()=> __memo_cache.through_l2());
+            quote!(let __memo_cache = #key_checked; #value_checked)
+        }
+        None => quote!(__memo_cache),
+    };
     let doc =
         format!("Handle of the batch function [`{fn_name}()`]: invalidation, write-through and statistics, per key.");
     let invalidate = format!("Removes what [`{fn_name}()`] cached for this key; true if there was something.");
@@ -290,9 +305,10 @@ fn handle(
             #[doc(hidden)]
             #vis fn __memo_cache() -> &'static #p::Cache<#key, ::core::option::Option<#value>> {
                 static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();
-                __MEMO_CELL
+                let __memo_cache = __MEMO_CELL
                     .with(|| #p::builder(#name) #version #ttl #jitter #negative #capacity #max_bytes)
-                    .get_or_init()
+                    .get_or_init();
+                #cache
             }
             #[doc = #invalidate]
             #[inline]

@@ -210,9 +210,9 @@ impl Config {
 }
 
 impl Config {
-    /// The arguments given that a `batch` function does not take (yet): it keeps entries in the
-    /// L1 alone, with a time to live, jitter, a negative time to live, a bound and tags from
-    /// each value.
+    /// The arguments given that a `batch` function does not take (yet): it keeps entries with
+    /// a time to live, jitter, a negative time to live, a bound and tags from each value, in
+    /// the L1 and, `distributed`, in the L2.
     fn unbatched(&self) -> impl Iterator<Item = &Ident> {
         let names = [
             self.weigher.as_ref().map(|a| &a.name),
@@ -225,7 +225,6 @@ impl Config {
             self.timeout.as_ref().map(|a| &a.name),
             self.tags.as_ref().map(|a| &a.name),
             self.request_consistent.as_ref().map(|a| &a.name),
-            self.distributed.as_ref().map(|a| &a.name),
             self.fleet_single_flight.as_ref().map(|a| &a.name),
             self.lock_ttl.as_ref().map(|a| &a.name),
             self.in_impl.as_ref().map(|a| &a.name),

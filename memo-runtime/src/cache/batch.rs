@@ -65,8 +65,8 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
         tags_from: impl Fn(&T) -> Vec<Tag>,
         mut load: impl FnMut(Vec<K>) -> Result<HashMap<K, T>, E>,
     ) -> Result<HashMap<K, T>, E> {
-        let batch = self.batch::<Blocking, E, _>(keys, &tags_from, move |keys| std::future::ready(load(keys)));
-        runner::drive(std::pin::pin!(batch))
+        let load = move |keys| std::future::ready(load(keys));
+        runner::drive(std::pin::pin!(self.batch::<Blocking, E, _>(keys, false, &tags_from, load)))
     }
 
     /// The async form of [`get_many_or_load`](Self::get_many_or_load). Dropping the future
@@ -106,14 +106,16 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     where
         Fut: Future<Output = Result<HashMap<K, T>, E>>,
     {
-        self.batch::<Tokio, E, _>(keys, &tags_from, load).await
+        self.batch::<Tokio, E, _>(keys, true, &tags_from, load).await
     }
 
     /// The batch loop, once for sync and async callers: each turn leads or waits for the keys
-    /// still wanted and runs the body once for the ones it leads.
+    /// still wanted, reads the keys it leads from the tier beneath (async callers, as a
+    /// single-key miss does), and runs the body once for the rest.
     async fn batch<R: Runner, E, Fut>(
         &self,
         keys: impl IntoIterator<Item = K>,
+        beneath: bool,
         tags_from: &impl Fn(&T) -> Vec<Tag>,
         mut load: impl FnMut(Vec<K>) -> Fut,
     ) -> Result<HashMap<K, T>, E>
@@ -139,6 +141,10 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
             found.extend(load(wanted).await?.into_iter().filter(|(key, _)| seen.contains(key)));
             return Ok(found);
         }
+        // The tier is ready before any key is led (it may clear what was loaded before).
+        if let Some(tier) = self.tier.get().filter(|_| beneath) {
+            tier.settle().await;
+        }
         let mut counted = false;
         while !wanted.is_empty() {
             let (mut leads, mut waits, mut own) = (Vec::new(), Vec::new(), Vec::new());
@@ -156,6 +162,9 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
                 self.coalesced.add(1);
                 counted = true;
             }
+            if beneath {
+                leads = self.read_beneath_many(leads, &mut found).await;
+            }
             if !leads.is_empty() || !own.is_empty() {
                 self.run_batch(&mut load, tags_from, leads, own, &mut found).await?;
             }
@@ -168,6 +177,34 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
             }
         }
         Ok(found)
+    }
+
+    /// The led keys' entries in the tier beneath, if one is attached, read together: each fresh
+    /// one is stored here and handed to its key's waiters. The leads of the other keys are
+    /// returned, to load.
+    async fn read_beneath_many<'c>(
+        &'c self,
+        leads: Vec<Lead<'c, K, Option<T>>>,
+        found: &mut HashMap<K, T>,
+    ) -> Vec<Lead<'c, K, Option<T>>> {
+        let Some(tier) = self.tier.get().filter(|_| !leads.is_empty() && crate::switch::reads()) else { return leads };
+        let (leads, keys): (Vec<_>, Vec<_>) =
+            leads.into_iter().filter_map(|lead| lead.key().cloned().map(move |key| (lead, key))).unzip();
+        let entries = tier.read_many(self, &keys).await;
+        let now = crate::clock::now_millis_fast();
+        let mut rest = Vec::new();
+        for ((lead, key), entry) in leads.into_iter().zip(keys).zip(entries) {
+            match entry.filter(|entry| self.policy.verdict(&entry.meta, now).is_fresh()) {
+                Some(entry) => {
+                    let value = entry.value.clone();
+                    lead.finish_with(&value, entry);
+                    self.l2_hits.add(1);
+                    found.extend(value.map(|value| (key, value)));
+                }
+                None => rest.push(lead),
+            }
+        }
+        rest
     }
 
     /// Runs the body once for the keys `leads` hold and the keys in `own` (loaded without a

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::Cache;
 use super::policy::Accept;
-use super::{Cache, Hold, Pending, Tier, TierRead};
+use super::tier::{Hold, Pending, Tier, TierRead};
 use crate::clock;
 use crate::entry::{Entry, Meta, Tags, Times};
 use crate::l2::envelope::{self, Decoded};
@@ -54,6 +55,10 @@ where
 
     fn settle(&self) -> Pending<'_, ()> {
         Box::pin(self.l2.settle_in())
+    }
+
+    fn read_many<'a>(&'a self, cache: &'a Cache<K, V>, keys: &'a [K]) -> Pending<'a, Vec<Option<Entry<V>>>> {
+        Box::pin(cache.read_l2_many(&self.l2, keys))
     }
 
     fn read<'a>(&'a self, cache: &'a Cache<K, V>, key: &'a K, accept: Accept) -> Pending<'a, TierRead<V>> {
@@ -230,7 +235,53 @@ where
         let bytes = l2.read(redis_key, deadline).await?;
         // When the last clear of the cache cannot be learned, the entry is not trusted.
         let cleared_at = self.cleared_at(l2, deadline).await?;
-        let decoded = envelope::decode_with(&bytes, l2.limits(), l2.signer());
+        self.admit(l2, key, key_bytes, &bytes, cleared_at, deadline).await
+    }
+
+    /// The L2's entries for `keys`, in order, as [`read_l2`](Self::read_l2) gives each: read in
+    /// one round trip, then one more for the tagged entries, at once.
+    async fn read_l2_many(&self, l2: &RedisL2, keys: &[K]) -> Vec<Option<Entry<V>>> {
+        let deadline = l2.deadline();
+        let named = keys.iter().map(|key| KeyBytes::of(key).ok()).collect::<Vec<_>>();
+        let redis_keys = named
+            .iter()
+            .flatten()
+            .map(|key_bytes| keys::entry_key(l2.namespace(), self.name(), self.version(), key_bytes))
+            .collect::<Vec<_>>();
+        let read = l2.read_many(&redis_keys, deadline).await;
+        let cleared_at = match read.iter().any(Option::is_some) {
+            true => self.cleared_at(l2, deadline).await,
+            false => None,
+        };
+        let mut read = read.into_iter();
+        let admitted = keys.iter().zip(&named).map(|(key, key_bytes)| {
+            // Only keys that have a name were read.
+            let bytes = key_bytes.as_ref().and_then(|_| read.next().flatten());
+            async move {
+                match (key_bytes, bytes, cleared_at) {
+                    (Some(key_bytes), Some(bytes), Some(cleared_at)) => {
+                        self.admit(l2, key, key_bytes, &bytes, cleared_at, deadline).await
+                    }
+                    _ => None,
+                }
+            }
+        });
+        futures_util::future::join_all(admitted.collect::<Vec<_>>()).await
+    }
+
+    /// The L1 entry for `bytes` read from the L2 for `key`, with its remaining times, if it is
+    /// well-formed, signed as required, for this key, and not older than an invalidation of
+    /// the key (here), of the cache (`cleared_at`) or of its tags (anywhere).
+    async fn admit(
+        &self,
+        l2: &RedisL2,
+        key: &K,
+        key_bytes: &KeyBytes,
+        bytes: &[u8],
+        cleared_at: u64,
+        deadline: tokio::time::Instant,
+    ) -> Option<Entry<V>> {
+        let decoded = envelope::decode_with(bytes, l2.limits(), l2.signer());
         match decoded.and_then(|d| d.value_for::<V>(key_bytes).map(|v| (d, v))) {
             Ok((decoded, value)) => {
                 let admitted = decoded.meta.created_at > cleared_at

@@ -91,6 +91,15 @@ impl Gate {
         self.pass(deadline, |connection| async move { connection.query(cmd).await }).await
     }
 
+    /// A caller's batch, done by `deadline`: the replies of the commands whose reply is kept.
+    pub(crate) async fn batch_by(&self, batch: &Batch, deadline: Instant) -> Result<Vec<redis::Value>, Failure> {
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await else {
+            self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+            return Err(Failure::Skipped);
+        };
+        self.pass(deadline, |connection| async move { connection.batch(batch).await }).await
+    }
+
     /// A background batch, done within [`background_timeout`](Self::background_timeout): the
     /// replies of the commands whose reply is kept.
     pub(crate) async fn batch(&self, batch: &Batch) -> Result<Vec<redis::Value>, Failure> {

@@ -15,7 +15,7 @@
 //! [`MAX_QUEUED_BYTES`]: super::writes::MAX_QUEUED_BYTES
 //! [`OUTBOX_BYTES`]: super::outbox::OUTBOX_BYTES
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use super::breaker::{Breaker, BreakerState};
 use super::connection::{Link, Target};
 use super::envelope::{Limits, SigningKey};
 use super::fleet::Release;
-use super::gate::{Failure, Gate};
+use super::gate::Gate;
 use super::keys;
 use super::outbox::{Change, Destination, Outbox, RETENTION};
 pub use super::settings::InstallError;
@@ -34,6 +34,7 @@ use super::settings::{Settings, redact};
 use super::writes::{Write, Writes};
 
 pub(crate) mod lock;
+mod reads;
 mod stats;
 
 use stats::Counters;
@@ -268,62 +269,6 @@ impl RedisL2 {
     /// A deadline for a read on the call path: the L2 timeout from now.
     pub(crate) fn deadline(&self) -> Instant {
         Instant::now() + self.gate.timeout
-    }
-
-    /// The bytes stored under `key`, or `None`: absent or invalidated, larger than the size
-    /// limit (read no further), another Redis type, or the L2 unavailable.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let l2 = memo_runtime::Memo::builder().redis("redis://127.0.0.1:1").namespace("docs").connect().unwrap();
-    /// assert_eq!(l2.get("docs:anything").await, None); // nothing listens there: a miss
-    /// # }
-    /// ```
-    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.read(key, self.deadline()).await
-    }
-
-    pub(crate) async fn read(&self, key: &str, deadline: Instant) -> Option<Vec<u8>> {
-        self.keep_background();
-        let mut cmd = redis::cmd("GETRANGE");
-        // At most one byte past the limit: enough to tell that a value is too large.
-        cmd.arg(key).arg(0).arg(self.limits.max_bytes);
-        match self.gate.query::<Vec<u8>>(&cmd, deadline).await {
-            Ok(bytes) if bytes.is_empty() || super::envelope::is_tombstone(&bytes) => self.count(&self.counters.misses),
-            Ok(bytes) if bytes.len() > self.limits.max_bytes => self.count(&self.counters.oversized),
-            Ok(bytes) => {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                Some(bytes)
-            }
-            Err(Failure::Refused(error)) if error.code() == Some("WRONGTYPE") => self.count(&self.counters.wrong_type),
-            Err(_) => None,
-        }
-    }
-
-    fn count(&self, counter: &AtomicU64) -> Option<Vec<u8>> {
-        counter.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-
-    /// When a cache was last cleared (ms; 0 if never), by `deadline`; `None` when the L2 is
-    /// unavailable.
-    pub(crate) async fn cleared_at(&self, cache: &str, version: u32, deadline: Instant) -> Option<u64> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(keys::cleared_key(&self.namespace, cache, version));
-        let found: Option<String> = self.gate.query(&cmd, deadline).await.ok()?;
-        Some(found.and_then(|t| t.parse().ok()).unwrap_or(0))
-    }
-
-    /// The latest invalidation time (ms) of any of `tags`, or of every tagged entry, recorded
-    /// in Redis, by `deadline`; `None` when Redis cannot say (the entry is then not used).
-    pub(crate) async fn latest_tag_invalidation(&self, tags: &[&str], deadline: Instant) -> Option<u64> {
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(keys::tags_floor_key(&self.namespace));
-        for tag in tags {
-            cmd.arg(keys::tag_key(&self.namespace, tag));
-        }
-        let times: Vec<Option<String>> = self.gate.query(&cmd, deadline).await.ok()?;
-        Some(times.into_iter().flatten().filter_map(|t| t.parse::<u64>().ok()).max().unwrap_or(0))
     }
 
     /// The key prefix of this L2's entries.
