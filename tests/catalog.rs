@@ -51,7 +51,7 @@ async fn endpoints_are_cached_and_a_price_change_invalidates_by_tag() {
     assert_eq!(status, 200, "{first}");
     assert_eq!(service.get("/products/5").await.1, first);
     assert_eq!(service.queries().await - warm, 1.0, "the second read is a hit");
-    assert_eq!(service.metric("memo_hits_total", r#"cache="catalog::api::product",layer="l1""#).await, 1.0);
+    assert_eq!(service.metric("memo_hits_total", r#"cache="catalog::api::products",layer="l1""#).await, 1.0);
 
     assert_eq!(service.get("/products/999999").await.0, 404);
     assert_eq!(service.get("/products/999999").await.0, 404);
@@ -125,7 +125,7 @@ async fn two_instances_share_the_redis_l2_and_see_each_others_updates() {
     let (_, from_a) = a.get("/products/9").await;
     // The L2 write is in the background: wait until B finds it there.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let l2_hit = r#"cache="catalog::api::product",layer="l2""#;
+    let l2_hit = r#"cache="catalog::api::products",layer="l2""#;
     let b_before = b.queries().await;
     loop {
         let (_, from_b) = b.get("/products/9").await;

@@ -1,6 +1,7 @@
 //! The catalog's database: SQLite (a file, created and seeded on first run) or PostgreSQL (when
 //! `DATABASE_URL` is set), through one sqlx `AnyPool` and one set of SQL statements.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::path::Path;
@@ -128,6 +129,17 @@ impl Db {
             .fetch_optional(self.counted())
             .await?;
         row.map(|r| product(&r)).transpose()
+    }
+
+    /// The products of `ids` that exist, in one query.
+    pub async fn products(&self, ids: &[i64]) -> Result<HashMap<i64, Product>, DbError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT id, category_id, name, price_cents FROM products WHERE id IN ({placeholders})");
+        let rows = ids.iter().fold(sqlx::query(&sql), |query, id| query.bind(*id)).fetch_all(self.counted()).await?;
+        rows.iter().map(|row| product(row).map(|p| (p.id, p))).collect()
     }
 
     /// One page of a category, by id; `None` for an unknown category.
