@@ -123,14 +123,6 @@ impl Db {
         &self.pool
     }
 
-    pub async fn product(&self, id: i64) -> Result<Option<Product>, DbError> {
-        let row = sqlx::query("SELECT id, category_id, name, price_cents FROM products WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.counted())
-            .await?;
-        row.map(|r| product(&r)).transpose()
-    }
-
     /// The products of `ids` that exist, in one query.
     pub async fn products(&self, ids: &[i64]) -> Result<HashMap<i64, Product>, DbError> {
         if ids.is_empty() {
