@@ -40,6 +40,9 @@ impl RedisL2 {
     /// on a cluster, each key from its node at once), by `deadline`: what [`read`](Self::read)
     /// gives for each, all `None` when the L2 is unavailable.
     pub(crate) async fn read_many(&self, keys: &[String], deadline: Instant) -> Vec<Option<Vec<u8>>> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
         self.keep_background();
         let mut batch = Batch::default();
         for key in keys {
