@@ -88,6 +88,56 @@ async fn async_functions_revalidate_in_a_background_task() {
     assert_eq!(SWR_ASYNC_LOADS.load(Ordering::SeqCst), 2);
 }
 
+/// The keys of each run of `swr_batch`'s body.
+static BATCH_RUNS: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
+
+#[cached(batch, ttl = 10, stale = 5)]
+async fn swr_batch(ids: Vec<u32>) -> std::collections::HashMap<u32, u32> {
+    let run = {
+        let mut runs = BATCH_RUNS.lock().unwrap();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        runs.push(sorted);
+        runs.len() as u32
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    ids.into_iter().map(|id| (id, id * 100 + run)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_stale_keys_at_once_and_reloads_them_in_one_load() {
+    let clock = MockClock::install();
+    let first = swr_batch(vec![1, 2]).await;
+    assert_eq!((first[&1], first[&2]), (101, 201));
+    clock.advance(Duration::from_secs(11)); // 1 and 2 are stale, inside the 5 s window
+
+    let second = swr_batch(vec![1, 2, 3]).await;
+    assert_eq!((second[&1], second[&2]), (101, 201), "the stale values answered");
+    assert_eq!(second[&3] / 100, 3, "the missing key was loaded in the call");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while swr_batch(vec![1, 2]).await[&1] == 101 {
+        assert!(Instant::now() < deadline, "the stale keys were never reloaded");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut runs = BATCH_RUNS.lock().unwrap().clone();
+    runs.sort();
+    assert_eq!(runs, vec![vec![1, 2], vec![1, 2], vec![3]], "one reload for both stale keys");
+    assert!(swr_batch::stats().stale_served >= 2);
+
+    clock.advance(Duration::from_secs(16)); // past ttl + stale: a plain miss, loaded in the call
+    let third = swr_batch(vec![1, 2]).await;
+    assert_eq!(third[&1] / 100, 1);
+    assert_eq!(BATCH_RUNS.lock().unwrap().len(), 4);
+
+    clock.advance(Duration::from_secs(11)); // stale again: `one` serves it too, and reloads it
+    assert_eq!(swr_batch::one(1).await, Some(third[&1]));
+    while swr_batch::one(1).await == Some(third[&1]) {
+        assert!(Instant::now() < deadline + Duration::from_secs(5), "`one` never reloaded the stale key");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(BATCH_RUNS.lock().unwrap().last(), Some(&vec![1]), "a reload of the one key");
+}
+
 async fn futures_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut out = Vec::new();
     for f in futures {

@@ -16,13 +16,15 @@ use crate::db::{Db, DbError, Product, User};
 /// Products by id, for many ids at once (the ids of a user's purchases) and one at a time
 /// (`products::one(id, db)`, a product page). Cached id by id: a call loads only the ids that
 /// missed, in one query; hot products stay in memory; a missing id is remembered for 30 s so
-/// that probing unknown ids does not reach the database; entries live five minutes, plus up to
-/// one of jitter, so that products loaded together do not expire together.
+/// that probing unknown ids does not reach the database; after five minutes (plus up to one of
+/// jitter, so that products loaded together do not expire together) the old values are still
+/// served for a minute while one reload of them runs.
 #[cached(
     batch,
     ttl = "5m",
     jitter = "1m",
     negative_ttl = "30s",
+    stale = "1m",
     capacity = 100_000,
     tags_from = |p: &Product| [format!("product:{}", p.id)],
     distributed
@@ -32,13 +34,11 @@ pub async fn products(ids: Vec<i64>, db: Db) -> Result<HashMap<i64, Product>, Db
 }
 
 /// One page of a category. Tagged with the category and with every product on the page, so a
-/// price change drops exactly the pages that show that product. After its minute, a page is
-/// still served for 30 s while one reload runs.
+/// price change drops exactly the pages that show that product.
 #[cached(
     ttl = "1m",
     jitter = "10s",
     negative_ttl = "1m",
-    stale = "30s",
     capacity = 20_000,
     tags = [format!("category:{category}")],
     tags_from = |page: &Option<Vec<Product>>| page.iter().flatten().map(|p| format!("product:{}", p.id)),

@@ -4,7 +4,9 @@
 //! missed. The other parameters are cloned for each run of the body (it runs again only for
 //! keys whose load by another call failed). With `distributed`, the cache reads through the L2
 //! (`__memo_cache()` ends in `L2Key(cache).serializable().through_l2()`, which checks that the
-//! key and value types serialize, each at its type).
+//! key and value types serialize, each at its type). With `stale` or `early_refresh`, the call
+//! is `get_many_or_reload_tagged_async` and `one` is `get_gathered_or_reload_tagged`: stale keys
+//! answer at once and reload on a task, so the other parameters must be owned.
 //!
 //! Input:
 //!
@@ -42,7 +44,7 @@
 //! ```
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat, ReturnType, Type};
 
@@ -80,6 +82,11 @@ pub(super) fn rewrite(
     if let (Some(distributed), None) = (&config.distributed, &sig.asyncness) {
         errors.at(distributed.name.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
     }
+    // Stale keys reload on a task of their own, after the call has its answer.
+    let reloads = config.stale.as_ref().map(|a| &a.name).or(config.early_refresh.as_ref().map(|a| &a.name));
+    if let (Some(reloads), None) = (reloads, &sig.asyncness) {
+        errors.at(reloads.span(), format_args!("`{reloads}` on a `batch` function needs an `async fn` for now"));
+    }
     let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, written out: \
                    `-> Result<HashMap<u64, Product>, DbError>`";
     let ret = match &sig.output {
@@ -110,6 +117,20 @@ pub(super) fn rewrite(
     for param in keys.into_iter().chain(others.iter().copied()) {
         if !matches!(&*param.pat, Pat::Ident(ident) if ident.subpat.is_none() && ident.by_ref.is_none()) {
             errors.spanned(&param.pat, "a `batch` function's parameters are plain names: destructure in the body");
+        }
+    }
+    if let Some(reloads) = reloads {
+        for param in others.iter().filter(|param| matches!(&*param.ty, Type::Reference(_))) {
+            errors.spanned(
+                &param.ty,
+                format_args!(
+                    "with `{reloads}`, a `batch` function's other parameters are owned, as stale keys reload after the call: take `{}` by value (cloned for each load)",
+                    match &*param.ty {
+                        Type::Reference(reference) => reference.elem.to_token_stream().to_string(),
+                        _ => String::new(),
+                    }
+                ),
+            );
         }
     }
     let (Some(ret), Some((kind, element)), Some(keys), Some((key, value))) = (errors.finish(ret)?, kind, keys, map)
@@ -170,7 +191,9 @@ pub(super) fn rewrite(
             }
         }
     };
-    let (get_many, wait) = if is_async {
+    let (get_many, wait) = if reloads.is_some() {
+        (quote!(get_many_or_reload_tagged_async), quote!(.await))
+    } else if is_async {
         (quote!(get_many_or_load_tagged_async), quote!(.await))
     } else {
         (quote!(get_many_or_load_tagged), quote!())
@@ -195,7 +218,11 @@ pub(super) fn rewrite(
     let one_from = quote_spanned!(span=> <#ret as #p::BatchOutput>::one);
     let other_inputs = sig.inputs.iter().skip(1);
     let one_body = if is_async {
-        quote!(#one_from(#ident::__memo_cache().get_gathered_tagged(key, #tags_from, #loader).await))
+        let gathered = match reloads {
+            Some(_) => quote!(get_gathered_or_reload_tagged),
+            None => quote!(get_gathered_tagged),
+        };
+        quote!(#one_from(#ident::__memo_cache().#gathered(key, #tags_from, #loader).await))
     } else {
         quote! {
             let __memo_found = #ident::__memo_cache().get_many_or_load_tagged([::core::clone::Clone::clone(&key)], #tags_from, #loader);
@@ -280,6 +307,8 @@ fn handle(
     let capacity = config.capacity.as_ref().map(|a| a.value).map(|c| quote!(.capacity(#c)));
     let max_bytes = config.max_bytes.as_ref().map(|a| a.value).map(|b| quote!(.max_bytes(#b)));
     let version = config.version.as_ref().map(|a| a.value).map(|v| quote!(.version(#v)));
+    let stale = config.stale.as_ref().map(|a| ms(a.value)).map(|d| quote!(.stale(#d)));
+    let early_refresh = config.early_refresh.as_ref().map(|a| a.value).map(|beta| quote!(.early_refresh(#beta)));
     // `distributed`: the cache reads through the L2, its key and value types checked to
     // serialize, each reported at its type (once: a failed check leaves nothing to check next).
     let cache = match config.distributed {
@@ -306,7 +335,7 @@ fn handle(
             #vis fn __memo_cache() -> &'static #p::Cache<#key, ::core::option::Option<#value>> {
                 static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();
                 let __memo_cache = __MEMO_CELL
-                    .with(|| #p::builder(#name) #version #ttl #jitter #negative #capacity #max_bytes)
+                    .with(|| #p::builder(#name) #version #ttl #jitter #negative #stale #early_refresh #capacity #max_bytes)
                     .get_or_init();
                 #cache
             }

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use super::Cache;
 use super::call::no_tags;
 use super::flight::{Running, Waited};
+use super::fresh::{Probe, Reload};
 use super::load::{Join, Lead, micros};
 use super::runner::{self, Blocking, Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue};
@@ -66,7 +67,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
         mut load: impl FnMut(Vec<K>) -> Result<HashMap<K, T>, E>,
     ) -> Result<HashMap<K, T>, E> {
         let load = move |keys| std::future::ready(load(keys));
-        runner::drive(std::pin::pin!(self.batch::<Blocking, E, _>(keys, false, &tags_from, load)))
+        runner::drive(std::pin::pin!(self.batch::<Blocking, E, _>(keys, &tags_from, load)))
     }
 
     /// The async form of [`get_many_or_load`](Self::get_many_or_load). Dropping the future
@@ -106,16 +107,84 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
     where
         Fut: Future<Output = Result<HashMap<K, T>, E>>,
     {
-        self.batch::<Tokio, E, _>(keys, true, &tags_from, load).await
+        self.batch::<Tokio, E, _>(keys, &tags_from, load).await
+    }
+
+    /// [`get_many_or_load_tagged_async`](Self::get_many_or_load_tagged_async) on a cache with
+    /// stale values ([`stale`](super::CacheBuilder::stale), early refresh): a key whose entry
+    /// is stale but servable answers with it, and the stale keys of the call are reloaded in
+    /// one run of `load` on a task of their own (unless a load of the key runs already). What
+    /// `#[cached(batch, stale = ...)]` generates.
+    #[doc(hidden)]
+    pub async fn get_many_or_reload_tagged_async<E, Fut, L, G>(
+        &'static self,
+        keys: impl IntoIterator<Item = K>,
+        tags_from: G,
+        load: L,
+    ) -> Result<HashMap<K, T>, E>
+    where
+        L: FnMut(Vec<K>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<HashMap<K, T>, E>> + Send + 'static,
+        E: Send + 'static,
+        G: Fn(&T) -> Vec<Tag> + Clone + Send + Sync + 'static,
+    {
+        let (found, missing) = self.serve_many::<Tokio, _, _, _>(keys, tags_from.clone(), load.clone());
+        let mut loaded = self.batch::<Tokio, E, _>(missing, &tags_from, load).await?;
+        loaded.extend(found);
+        Ok(loaded)
+    }
+
+    /// A background-mode batch's look at L1: the fresh and servable values, a background
+    /// reload of the stale keys (one run of `load`), and the keys left to load.
+    #[allow(clippy::type_complexity, reason = "the answer and what is left, once")]
+    pub(super) fn serve_many<R, E, Fut, L>(
+        &'static self,
+        keys: impl IntoIterator<Item = K>,
+        tags_from: impl Fn(&T) -> Vec<Tag> + Send + Sync + 'static,
+        mut load: L,
+    ) -> (HashMap<K, T>, Vec<K>)
+    where
+        R: Runner,
+        L: FnMut(Vec<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<HashMap<K, T>, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let (mut found, mut missing, mut reloads) = (HashMap::new(), Vec::new(), Vec::new());
+        let mut seen = HashSet::new();
+        for key in keys {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            match crate::switch::reads().then(|| self.probe(&key)) {
+                Some(Probe::Fresh(value)) => found.extend(value.map(|value| (key, value))),
+                Some(Probe::Refresh(value, why)) => {
+                    reloads.extend(self.lead_reload(&key).map(|lead| (lead, why)));
+                    found.extend(value.map(|value| (key, value)));
+                }
+                Some(Probe::Miss) | None => missing.push(key),
+            }
+        }
+        let early = reloads.iter().filter(|(_, why)| *why == Reload::Early).count();
+        let leads: Vec<_> = reloads.into_iter().map(|(lead, _)| lead).collect();
+        if !leads.is_empty() {
+            // Its error is the callers' to see, and these callers have their answer: the keys
+            // stay stale, and a later call reloads them.
+            let reload = async move {
+                let _ = self.run_batch(&mut load, &tags_from, leads, Vec::new(), &mut HashMap::new()).await;
+            };
+            if R::spawn(Box::pin(reload)) {
+                self.early_refreshes.add(early as u64);
+            }
+        }
+        (found, missing)
     }
 
     /// The batch loop, once for sync and async callers: each turn leads or waits for the keys
-    /// still wanted, reads the keys it leads from the tier beneath (async callers, as a
-    /// single-key miss does), and runs the body once for the rest.
+    /// still wanted, reads the keys it leads from the tier beneath (if the runner reads it, as
+    /// a single-key miss does), and runs the body once for the rest.
     async fn batch<R: Runner, E, Fut>(
         &self,
         keys: impl IntoIterator<Item = K>,
-        beneath: bool,
         tags_from: &impl Fn(&T) -> Vec<Tag>,
         mut load: impl FnMut(Vec<K>) -> Fut,
     ) -> Result<HashMap<K, T>, E>
@@ -142,7 +211,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
             return Ok(found);
         }
         // The tier is ready before any key is led (it may clear what was loaded before).
-        if let Some(tier) = self.tier.get().filter(|_| beneath) {
+        if let Some(tier) = self.tier.get().filter(|_| R::reads_tier()) {
             tier.settle().await;
         }
         let mut counted = false;
@@ -162,7 +231,7 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
                 self.coalesced.add(1);
                 counted = true;
             }
-            if beneath {
+            if R::reads_tier() {
                 leads = self.read_beneath_many(leads, &mut found).await;
             }
             if !leads.is_empty() || !own.is_empty() {

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::Cache;
 use super::call::no_tags;
+use super::runner::Tokio;
 use crate::outcome::{CacheKey, CacheValue};
 use crate::tags::Tag;
 
@@ -83,6 +84,30 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
         Fut: Future<Output = Result<HashMap<K, T>, E>>,
     {
         self.get_gathered_tagged(key, no_tags, load).await
+    }
+
+    /// [`get_gathered_tagged`](Self::get_gathered_tagged) on a cache with stale values: a
+    /// stale key answers at once and reloads on a task of its own; a missing one joins the
+    /// round. What `one` of `#[cached(batch, stale = ...)]` generates.
+    #[doc(hidden)]
+    pub async fn get_gathered_or_reload_tagged<E, Fut, L, G>(
+        &'static self,
+        key: K,
+        tags_from: G,
+        load: L,
+    ) -> Result<Option<T>, E>
+    where
+        L: FnMut(Vec<K>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<HashMap<K, T>, E>> + Send + 'static,
+        E: Send + 'static,
+        G: Fn(&T) -> Vec<Tag> + Clone + Send + Sync + 'static,
+    {
+        let (found, missing) = self.serve_many::<Tokio, _, _, _>([key], tags_from.clone(), load.clone());
+        match missing.into_iter().next() {
+            Some(key) => self.get_gathered_tagged(key, tags_from, load).await,
+            // Served: the value, or absent.
+            None => Ok(found.into_values().next()),
+        }
     }
 
     /// [`get_gathered`](Self::get_gathered) with tags from each value: what

@@ -49,3 +49,11 @@ async fn one_key() {
     let _: Result<Option<Product>, std::io::Error> = products::one(1, Db).await;
     let _: Option<usize> = lengths::one("a".to_string());
 }
+
+/// Stale values served while one load reloads them, early refresh, keys by slice, owned
+/// parameters.
+#[cached(batch, ttl = 60, stale = "30s", early_refresh = 1.0, tags_from = |p: &Product| [format!("product:{}", p.name)])]
+pub async fn stale_products(ids: &[u64], db: Db) -> Result<HashMap<u64, Product>, std::io::Error> {
+    let _ = db;
+    Ok(ids.iter().map(|&id| (id, Product { name: id.to_string() })).collect())
+}
