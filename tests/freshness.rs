@@ -138,6 +138,31 @@ async fn a_batch_answers_stale_keys_at_once_and_reloads_them_in_one_load() {
     assert_eq!(BATCH_RUNS.lock().unwrap().last(), Some(&vec![1]), "a reload of the one key");
 }
 
+static BATCH_FAIL: AtomicBool = AtomicBool::new(false);
+static BATCH_FAIL_LOADS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(batch, ttl = 10, stale_if_error = 60)]
+fn flaky_batch(ids: Vec<u32>) -> Result<std::collections::HashMap<u32, u32>, String> {
+    let run = BATCH_FAIL_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if BATCH_FAIL.load(Ordering::SeqCst) {
+        return Err("origin down".into());
+    }
+    Ok(ids.into_iter().map(|id| (id, id * 100 + run)).collect())
+}
+
+#[test]
+fn a_failed_batch_answers_its_keys_with_their_last_good_values() {
+    let clock = MockClock::install();
+    let first = flaky_batch(vec![1, 2]).unwrap();
+    clock.advance(Duration::from_secs(11)); // expired, inside the stale-if-error window
+    BATCH_FAIL.store(true, Ordering::SeqCst);
+    assert_eq!(flaky_batch(vec![1, 2]), Ok(first), "the last good values answered the failure");
+    assert_eq!(flaky_batch::stats().stale_if_error_served, 2);
+    assert_eq!(flaky_batch(vec![1, 3]), Err("origin down".into()), "3 had no good value to fall back on");
+    BATCH_FAIL.store(false, Ordering::SeqCst);
+    assert_eq!(flaky_batch(vec![3]).unwrap()[&3] / 100, 3);
+}
+
 async fn futures_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut out = Vec::new();
     for f in futures {

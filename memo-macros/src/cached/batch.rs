@@ -308,6 +308,8 @@ fn handle(
     let max_bytes = config.max_bytes.as_ref().map(|a| a.value).map(|b| quote!(.max_bytes(#b)));
     let version = config.version.as_ref().map(|a| a.value).map(|v| quote!(.version(#v)));
     let stale = config.stale.as_ref().map(|a| ms(a.value)).map(|d| quote!(.stale(#d)));
+    let stale_if_error = config.stale_if_error.as_ref().map(|a| ms(a.value)).map(|d| quote!(.stale_if_error(#d)));
+    let retry_after = config.retry_after.as_ref().map(|a| ms(a.value)).map(|d| quote!(.retry_after(#d)));
     let early_refresh = config.early_refresh.as_ref().map(|a| a.value).map(|beta| quote!(.early_refresh(#beta)));
     // `distributed`: the cache reads through the L2, its key and value types checked to
     // serialize, each reported at its type (once: a failed check leaves nothing to check next).
@@ -335,7 +337,10 @@ fn handle(
             #vis fn __memo_cache() -> &'static #p::Cache<#key, ::core::option::Option<#value>> {
                 static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();
                 let __memo_cache = __MEMO_CELL
-                    .with(|| #p::builder(#name) #version #ttl #jitter #negative #stale #early_refresh #capacity #max_bytes)
+                    .with(|| {
+                        #p::builder(#name) #version #ttl #jitter #negative #stale #early_refresh
+                            #stale_if_error #retry_after #capacity #max_bytes
+                    })
                     .get_or_init();
                 #cache
             }

@@ -212,14 +212,13 @@ impl Config {
 impl Config {
     /// The arguments given that a `batch` function does not take (yet): it keeps entries with
     /// a time to live, jitter, a negative time to live, a bound and tags from each value, in
-    /// the L1 and, `distributed`, in the L2, and serves stale ones while it reloads them.
+    /// the L1 and, `distributed`, in the L2, serves stale ones while it reloads them, and
+    /// answers a failed load with the last good values (`stale_if_error`).
     fn unbatched(&self) -> impl Iterator<Item = &Ident> {
         let names = [
             self.weigher.as_ref().map(|a| &a.name),
             self.skip.as_ref().map(|a| &a.name),
             self.key.as_ref().map(|a| &a.name),
-            self.stale_if_error.as_ref().map(|a| &a.name),
-            self.retry_after.as_ref().map(|a| &a.name),
             self.timeout.as_ref().map(|a| &a.name),
             self.tags.as_ref().map(|a| &a.name),
             self.request_consistent.as_ref().map(|a| &a.name),

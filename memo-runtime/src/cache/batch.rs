@@ -7,8 +7,9 @@
 //! waits only for the flights of keys it asked for. A key the body does not return is absent:
 //! stored as a negative entry with a negative time to live, else only handed to its waiters.
 //! A failed body fails its own keys: their waiters take their turn again (one of them loads),
-//! and the call returns the error. A call whose key's flight was abandoned (its load failed)
-//! loads that key itself, in one more run of its body.
+//! and the call returns the error; with a stale-if-error value, a key answers with it instead,
+//! and the call fails only if a key it loaded had none. A call whose key's flight was abandoned
+//! (its load failed) loads that key itself, in one more run of its body.
 
 use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
@@ -19,7 +20,7 @@ use tracing::Instrument;
 use super::Cache;
 use super::call::no_tags;
 use super::flight::{Running, Waited};
-use super::fresh::{Probe, Reload};
+use super::fresh::{Failure, Probe, Reload};
 use super::load::{Join, Lead, micros};
 use super::runner::{self, Blocking, Runner, Tokio};
 use crate::outcome::{CacheKey, CacheValue};
@@ -304,9 +305,21 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
             Ok(values) => values,
             Err(error) => {
                 self.load_errors.add(1);
-                // Dropped, the leads abandon their flights: the waiters take their turn.
-                drop(leads);
-                return Err(error);
+                // A key with a stale-if-error value answers with it, here and to its waiters;
+                // the others' leads, dropped, abandon their flights: the waiters take their
+                // turn. The call fails unless every key it loaded had such a value.
+                let mut answered = own.is_empty();
+                for lead in leads {
+                    let key = lead.key().cloned();
+                    match key.as_ref().and_then(|key| self.stale_if_error_answer(key, Failure::Failed)) {
+                        Some(value) => {
+                            lead.answer(&value);
+                            found.extend(key.zip(value));
+                        }
+                        None => answered = false,
+                    }
+                }
+                return if answered { Ok(()) } else { Err(error) };
             }
         };
         let micros = micros(took);
