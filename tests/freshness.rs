@@ -138,6 +138,31 @@ async fn a_batch_answers_stale_keys_at_once_and_reloads_them_in_one_load() {
     assert_eq!(BATCH_RUNS.lock().unwrap().last(), Some(&vec![1]), "a reload of the one key");
 }
 
+static SYNC_BATCH_RUNS: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
+
+#[cached(batch, ttl = 10, stale = 5)]
+fn swr_batch_sync(ids: Vec<u32>) -> std::collections::HashMap<u32, u32> {
+    let mut runs = SYNC_BATCH_RUNS.lock().unwrap();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    runs.push(sorted);
+    let run = runs.len() as u32;
+    ids.into_iter().map(|id| (id, id * 100 + run)).collect()
+}
+
+#[test]
+fn a_sync_batch_reloads_its_stale_keys_on_the_load_pool() {
+    let clock = MockClock::install();
+    assert_eq!(swr_batch_sync(vec![1, 2])[&1], 101);
+    clock.advance(Duration::from_secs(11));
+    let stale = swr_batch_sync(vec![1, 2]);
+    assert_eq!((stale[&1], stale[&2]), (101, 201), "answered from the stale values");
+    eventually(Some(102), || swr_batch_sync(vec![1, 2]).get(&1).copied());
+    assert_eq!(*SYNC_BATCH_RUNS.lock().unwrap(), vec![vec![1, 2], vec![1, 2]], "one reload of both keys");
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(swr_batch_sync::one(2), Some(202), "`one` serves a stale key too");
+}
+
 static BATCH_FAIL: AtomicBool = AtomicBool::new(false);
 static BATCH_FAIL_LOADS: AtomicU32 = AtomicU32::new(0);
 

@@ -5,8 +5,9 @@
 //! keys whose load by another call failed). With `distributed`, the cache reads through the L2
 //! (`__memo_cache()` ends in `L2Key(cache).serializable().through_l2()`, which checks that the
 //! key and value types serialize, each at its type). With `stale` or `early_refresh`, the call
-//! is `get_many_or_reload_tagged_async` and `one` is `get_gathered_or_reload_tagged`: stale keys
-//! answer at once and reload on a task, so the other parameters must be owned.
+//! is `get_many_or_reload_tagged(_async)` and an async `one` is `get_gathered_or_reload_tagged`:
+//! stale keys answer at once and reload apart from the call (a task, or the load pool for a
+//! sync function), so the other parameters must be owned.
 //!
 //! Input:
 //!
@@ -82,11 +83,8 @@ pub(super) fn rewrite(
     if let (Some(distributed), None) = (&config.distributed, &sig.asyncness) {
         errors.at(distributed.name.span(), "`distributed` needs an `async fn`: reading the L2 is asynchronous");
     }
-    // Stale keys reload on a task of their own, after the call has its answer.
+    // Stale keys reload apart from the call (a task, or the load pool), after it has its answer.
     let reloads = config.stale.as_ref().map(|a| &a.name).or(config.early_refresh.as_ref().map(|a| &a.name));
-    if let (Some(reloads), None) = (reloads, &sig.asyncness) {
-        errors.at(reloads.span(), format_args!("`{reloads}` on a `batch` function needs an `async fn` for now"));
-    }
     let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, written out: \
                    `-> Result<HashMap<u64, Product>, DbError>`";
     let ret = match &sig.output {
@@ -191,12 +189,11 @@ pub(super) fn rewrite(
             }
         }
     };
-    let (get_many, wait) = if reloads.is_some() {
-        (quote!(get_many_or_reload_tagged_async), quote!(.await))
-    } else if is_async {
-        (quote!(get_many_or_load_tagged_async), quote!(.await))
-    } else {
-        (quote!(get_many_or_load_tagged), quote!())
+    let (get_many, wait) = match (is_async, reloads.is_some()) {
+        (true, true) => (quote!(get_many_or_reload_tagged_async), quote!(.await)),
+        (true, false) => (quote!(get_many_or_load_tagged_async), quote!(.await)),
+        (false, true) => (quote!(get_many_or_reload_tagged), quote!()),
+        (false, false) => (quote!(get_many_or_load_tagged), quote!()),
     };
     let call = quote! {
         #same_keys
@@ -225,7 +222,7 @@ pub(super) fn rewrite(
         quote!(#one_from(#ident::__memo_cache().#gathered(key, #tags_from, #loader).await))
     } else {
         quote! {
-            let __memo_found = #ident::__memo_cache().get_many_or_load_tagged([::core::clone::Clone::clone(&key)], #tags_from, #loader);
+            let __memo_found = #ident::__memo_cache().#get_many([::core::clone::Clone::clone(&key)], #tags_from, #loader);
             #one_from(__memo_found.map(|mut __memo_found| __memo_found.remove(&key)))
         }
     };

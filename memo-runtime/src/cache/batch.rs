@@ -135,6 +135,29 @@ impl<K: CacheKey, T: CacheValue> Cache<K, Option<T>> {
         Ok(loaded)
     }
 
+    /// The sync form of [`get_many_or_reload_tagged_async`](Self::get_many_or_reload_tagged_async):
+    /// the stale keys reload on the load pool. What a sync `#[cached(batch, stale = ...)]`
+    /// generates.
+    #[doc(hidden)]
+    pub fn get_many_or_reload_tagged<E, L, G>(
+        &'static self,
+        keys: impl IntoIterator<Item = K>,
+        tags_from: G,
+        load: L,
+    ) -> Result<HashMap<K, T>, E>
+    where
+        L: FnMut(Vec<K>) -> Result<HashMap<K, T>, E> + Clone + Send + 'static,
+        E: Send + 'static,
+        G: Fn(&T) -> Vec<Tag> + Clone + Send + Sync + 'static,
+    {
+        let mut reload = load.clone();
+        let reload = move |keys| std::future::ready(reload(keys));
+        let (found, missing) = self.serve_many::<Blocking, _, _, _>(keys, tags_from.clone(), reload);
+        let mut loaded = self.get_many_or_load_tagged(missing, tags_from, load)?;
+        loaded.extend(found);
+        Ok(loaded)
+    }
+
     /// A background-mode batch's look at L1: the fresh and servable values, a background
     /// reload of the stale keys (one run of `load`), and the keys left to load.
     #[allow(clippy::type_complexity, reason = "the answer and what is left, once")]
