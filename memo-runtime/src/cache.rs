@@ -76,6 +76,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub use background_mode::{FromTimeout, LoadTimeout};
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_RETRY_AFTER};
 pub use call::{AsyncMode, Background, InCall, Load, Step, SyncMode};
+pub use miss::Keyed;
 
 use crate::clock;
 use crate::entry::{Entry, EntryInfo, Meta, TagState};

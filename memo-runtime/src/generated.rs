@@ -1,6 +1,6 @@
 //! Items used by the code the macros generate. Not a public API: it changes without notice.
 
-pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Load, LoadTimeout};
+pub use crate::cache::{Cache, CacheBuilder, FromTimeout, Keyed, Load, LoadTimeout};
 pub use crate::cell::{CacheCell, GenericCells, Slot, ValueWeigher};
 pub use crate::outcome::select;
 
@@ -21,109 +21,9 @@ pub fn builder(name: impl Into<String>) -> CacheBuilder {
     CacheBuilder::default().name(name)
 }
 
-/// What a function's one site accessor knows of its cache: the slot it lives in, the shape of
-/// the return type, the key closure and the tags from the value. The function and each of its
-/// handle functions call the accessor with a [`Visit`], which is handed this.
-#[derive(Debug)]
-pub struct Site<S, F, D>(pub S, pub F, pub D, pub Slot);
-
-impl<S: Shape, F, D> Site<S, F, D> {
-    /// The function's cache (the key closure's output is its key type).
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn cache<A, K: CacheKey>(&self) -> &'static Cache<K, S::Stored>
-    where
-        F: FnOnce(A) -> K,
-    {
-        self.3.cache(&self.1, self.0)
-    }
-}
-
-/// What the function or a handle function asks of the function's cache.
-pub trait Visit<A, R> {
-    /// The result.
-    type Out;
-    /// Does the work on the function's cache.
-    fn visit<K, S>(self, site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>) -> Self::Out
-    where
-        K: CacheKey,
-        S: Shape<Output = R>;
-}
-
-/// The function's own call: the slot of its cache.
-#[derive(Debug)]
-pub struct GetSlot;
-
-impl<A, R> Visit<A, R> for GetSlot {
-    type Out = Slot;
-    fn visit<K: CacheKey, S: Shape<Output = R>>(
-        self,
-        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
-    ) -> Slot {
-        site.3
-    }
-}
-
-/// `invalidate(args)`: removes the value cached for these arguments.
-#[derive(Debug)]
-pub struct Invalidate<A>(pub A);
-
-impl<A, R> Visit<A, R> for Invalidate<A> {
-    type Out = bool;
-    fn visit<K: CacheKey, S: Shape<Output = R>>(
-        self,
-        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
-    ) -> bool {
-        let cache = site.cache();
-        cache.invalidate(&(site.1)(self.0))
-    }
-}
-
-/// `invalidate_all()`: removes every value cached.
-#[derive(Debug)]
-pub struct InvalidateAll;
-
-impl<A, R> Visit<A, R> for InvalidateAll {
-    type Out = ();
-    fn visit<K: CacheKey, S: Shape<Output = R>>(
-        self,
-        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
-    ) {
-        site.cache().invalidate_all();
-    }
-}
-
-/// `stats()`: the cache's statistics.
-#[derive(Debug)]
-pub struct Stats;
-
-impl<A, R> Visit<A, R> for Stats {
-    type Out = CacheStats;
-    fn visit<K: CacheKey, S: Shape<Output = R>>(
-        self,
-        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
-    ) -> CacheStats {
-        site.cache().stats()
-    }
-}
-
-/// `put(args, value, tags)`: stores a return value for these arguments, with the tags they give
-/// (`[]` when the function has no tags): positive values with the time to live, negative ones
-/// with the negative time to live, errors not at all.
-#[derive(Debug)]
-pub struct Put<A, R, T>(pub A, pub R, pub T);
-
-impl<A, R, T: IntoIterator<Item = Tag>> Visit<A, R> for Put<A, R, T> {
-    type Out = ();
-    fn visit<K: CacheKey, S: Shape<Output = R>>(
-        self,
-        site: Site<S, impl FnOnce(A) -> K, impl FnOnce(&S::Stored) -> Vec<Tag>>,
-    ) {
-        let cache = site.cache();
-        let Site(shape, key, derive, _) = site;
-        let Put(args, value, tags) = self;
-        crate::cache::put_output(cache, key(args), shape, value, tags.into_iter().collect(), derive);
-    }
-}
+#[path = "generated/site.rs"]
+mod site;
+pub use site::{Bound, Call, GetSlot, Invalidate, InvalidateAll, Pair, Parts, Put, Site, Stats, Visit};
 
 pub use crate::tags::{Tag, invalidate_tags};
 

@@ -20,20 +20,16 @@ use crate::codegen::{self, KeySource, KeyUse};
 ///
 /// ```text
 /// pub fn price(id: u64, db: &Db) -> Result<u32, DbError> {
-///     let __memo_shape = Cacheable((&&&Select::<Result<u32, DbError>>::new()).shape()).checked();
-///     let __memo_key_fn = |(id,): (&u64,)| KeyArgument::<u64>(id).cache_key_part();
-///     price::__memo_site(GetSlot).cache(&__memo_key_fn, __memo_shape).get_or_make(
-///         __memo_key_fn((&id,)),
-///         __memo_shape,
-///         move || Load::new(__memo_shape, move || -> Result<u32, DbError> { body }),
-///     )
+///     // The key first (the arguments are borrowed for it), then the load, which takes them.
+///     price::__memo_site(Call).key((&id,)).get_or_run(move || -> Result<u32, DbError> { body })
 /// }
 /// pub struct price { .. }
 /// impl price {
-///     fn __memo_site<V: Visit<(&u64,), R>>(visit: V) -> V::Out {
+///     fn __memo_site<V: Visit<(&u64,), R>>(visit: V) -> V::Out<impl Parts<R> + use<V>> {
 ///         static CELL: CacheCell = CacheCell::new();
-///         /* shape, key closure */
-///         visit.visit(CELL.with(|| builder), shape, key_fn, tags_from)
+///         let __memo_shape = Cacheable((&&&Select::<Result<u32, DbError>>::new()).shape()).checked();
+///         let __memo_key_fn = |(id,): (&u64,)| KeyArgument::<u64>(id).cache_key_part();
+///         visit.visit(Site(__memo_shape, __memo_key_fn, tags_from, CELL.with(|| builder)))
 ///     }
 ///     pub fn invalidate(id: &u64) -> bool { price::__memo_site(Invalidate((id,))) }
 ///     pub fn invalidate_all() { price::__memo_site(InvalidateAll) }
@@ -42,6 +38,11 @@ use crate::codegen::{self, KeySource, KeyUse};
 ///     pub fn stats() -> CacheStats { price::__memo_site(Stats) }
 /// }
 /// ```
+///
+/// A function with tags, stale values, a timeout, `distributed` or `request_consistent`, or in
+/// an `impl` block, makes its own shape and key closure and asks the accessor for the slot
+/// (`GetSlot`): `price::__memo_site(GetSlot).cache(&__memo_key_fn, __memo_shape).get_or_make(
+/// __memo_key_fn((&id,)), __memo_shape, move || Load::new(..).tags(..))`.
 pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
     let subject = &plan.subject;
     let func = subject.func;
@@ -67,15 +68,23 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
     } else {
         load(plan, &cache, &quote!(__memo_key_fn(#call_args)))
     };
-    let function = codegen::function(
-        subject,
-        quote! {
-            #prelude
-            #l2_shape
-            let __memo_key_fn = #key_fn;
-            #lookup
-        },
-    );
+    let function = if compact(plan) {
+        // The body alone, with the accessor's key function and shape: the key first (the
+        // arguments are borrowed for it only), then the load, which takes them.
+        let loader = codegen::loader(subject, false);
+        let run = if subject.is_async { quote!(get_or_run_async(#loader).await) } else { quote!(get_or_run(#loader)) };
+        codegen::function(subject, quote!(#site(#p::Call).key(#call_args).#run))
+    } else {
+        codegen::function(
+            subject,
+            quote! {
+                #prelude
+                #l2_shape
+                let __memo_key_fn = #key_fn;
+                #lookup
+            },
+        )
+    };
     let handle = handle(plan, &names, &p);
     if subject.associated {
         (function, handle)
@@ -107,6 +116,19 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
     }
 }
 
+/// Whether the function is a free function whose body is its whole load (no tags, stale values
+/// or timeout), kept in the L1 alone and outside the request memo: its call needs nothing but
+/// the site's key function and shape.
+fn compact(plan: &Plan<'_>) -> bool {
+    let settings = &plan.settings;
+    !plan.subject.associated && !settings.distributed && !settings.request_consistent && bare(plan)
+}
+
+/// Whether the load is the body alone: no tags to compute, nothing to run in the background.
+fn bare(plan: &Plan<'_>) -> bool {
+    plan.tagging.exprs.is_empty() && plan.tagging.from_value.is_none() && !plan.settings.background
+}
+
 /// The one load call: a [`Load`] of the body, with the tags from the arguments computed in it
 /// (on a miss only, before the body takes the arguments), the tags from the value, and, when
 /// loads may outlive the call (`stale`, `early_refresh`, `timeout`), `background()` and the
@@ -114,7 +136,7 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
 ///
 /// Input: the cache and key expressions (the loader, `move || -> R { body }` or
 /// `async move { body }`, is made here).
-/// Output: `cache.get_or_run(key, shape, move || -> R { body })` for a body alone,
+/// Output: `Keyed::new(cache, key, shape).get_or_run(move || -> R { body })` for a body alone,
 /// `cache.get_or_make(key, shape, move || Load::new(shape, move || -> R { body }).tags(..))`,
 /// or for example `cache.get_or_make_async(key, shape, move || Load::tagged_body(shape, async
 /// move { (tags, body.await) }).tags_from(derive).background()).await`: the load is made on a
@@ -122,14 +144,13 @@ pub(crate) fn expand(plan: &Plan<'_>) -> (TokenStream, TokenStream) {
 fn load(plan: &Plan<'_>, cache: &TokenStream, key: &TokenStream) -> TokenStream {
     let subject = &plan.subject;
     let p = codegen::private(subject);
-    let settings = &plan.settings;
-    if plan.tagging.exprs.is_empty() && plan.tagging.from_value.is_none() && !settings.background {
+    if bare(plan) {
         // The body alone: the cache runs it as it is, with nothing to make on a miss.
         let loader = codegen::loader(subject, false);
         return if subject.is_async {
-            quote!(#cache.get_or_run_async(#key, __memo_shape, #loader).await)
+            quote!(#p::Keyed::new(#cache, #key, __memo_shape).get_or_run_async(#loader).await)
         } else {
-            quote!(#cache.get_or_run(#key, __memo_shape, #loader))
+            quote!(#p::Keyed::new(#cache, #key, __memo_shape).get_or_run(#loader))
         };
     }
     let body = if plan.tagging.exprs.is_empty() {

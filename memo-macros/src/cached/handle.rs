@@ -119,6 +119,10 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
     // A `static` in a generic function is one for all its instantiations: theirs are looked up
     // by their types.
     let types = subject.type_params();
+    // A free function's key type and shape do not name the arguments' lifetime, so that the
+    // function can ask the accessor for its key, then run its load with it (see
+    // `__private::Call`); in an `impl` block they take what is in scope.
+    let captures = (!subject.associated).then(|| quote!(+ use<__MemoVisit #(, #types)*>));
     let (cell, cell_name) = if types.is_empty() {
         (quote!(static __MEMO_CELL: #p::CacheCell = #p::CacheCell::new();), quote!(__MEMO_CELL))
     } else {
@@ -132,7 +136,7 @@ pub(super) fn handle(plan: &Plan<'_>, names: &Names, p: &TokenStream) -> TokenSt
         #[doc(hidden)]
         #vis fn #site_def<#lifetime, __MemoVisit: #p::Visit<(#self_arg #(#arg_types,)*), #ret>>(
             visit: __MemoVisit,
-        ) -> __MemoVisit::Out {
+        ) -> __MemoVisit::Out<impl #p::Parts<#ret> #captures> {
             #cell
             #prelude
             let __memo_key_fn = #key_fn;

@@ -131,6 +131,22 @@ enum Begin<'c, K: CacheKey, V: CacheValue, O> {
     Run { timed: bool },
 }
 
+impl<K: CacheKey, S: Shape<Output: 'static>> super::Keyed<K, S> {
+    /// The async form of [`get_or_run`](super::Keyed::get_or_run): `body` is the function's
+    /// body as a future.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn get_or_run_async<F: Future<Output = S::Output>>(self, body: F) -> impl Future<Output = S::Output> {
+        let Self { cache, key, shape } = self;
+        match cache.lookup(&key) {
+            Some((value, _)) => Answer::Ready(Some(shape.rebuild(value))),
+            None => {
+                let no_tags: fn(&S::Stored) -> Vec<Tag> = no_tags::<S::Stored>;
+                Answer::InCall { miss: cache.in_call(key, shape, no_tags, Finish::untagged()), body }
+            }
+        }
+    }
+}
+
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// [`get_or_load_async`](Self::get_or_load_async) with the load made on a miss only, so
     /// that a hit keeps nothing of it: what `#[cached]` generates.
@@ -157,26 +173,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
             }
             Step::Ready(output) => Answer::Ready(Some(output)),
             Step::Await(job) => Answer::Apart(job),
-        }
-    }
-
-    /// [`get_or_make_async`](Self::get_or_make_async) for a load that is its body alone (no
-    /// tags, in the call): what `#[cached]` generates for an `async fn` without tags, stale
-    /// values or timeout.
-    #[doc(hidden)]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    pub fn get_or_run_async<S, F>(&self, key: K, shape: S, body: F) -> impl Future<Output = S::Output>
-    where
-        S: Shape<Stored = V>,
-        S::Output: 'static,
-        F: Future<Output = S::Output>,
-    {
-        match self.lookup(&key) {
-            Some((value, _)) => Answer::Ready(Some(shape.rebuild(value))),
-            None => {
-                let no_tags: fn(&V) -> Vec<Tag> = no_tags::<V>;
-                Answer::InCall { miss: self.in_call(key, shape, no_tags, Finish::untagged()), body }
-            }
         }
     }
 

@@ -26,6 +26,36 @@ pub(super) enum Beneath<'c, K: CacheKey, V: CacheValue> {
     Nothing,
 }
 
+/// A call of a function whose load is its body alone (no tags, in the call): its cache, key
+/// and shape, what `#[cached]` generates for a function without tags, stale values or
+/// timeout. Its `get_or_run` methods are the call, whole, so that each function compiles one
+/// function around its body (two for an `async fn`: the call and the poll of its future).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Keyed<K: CacheKey, S: Shape> {
+    pub(super) cache: &'static Cache<K, S::Stored>,
+    pub(super) key: K,
+    pub(super) shape: S,
+}
+
+impl<K: CacheKey, S: Shape> Keyed<K, S> {
+    /// The call of `key` on `cache`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn new(cache: &'static Cache<K, S::Stored>, key: K, shape: S) -> Self {
+        Self { cache, key, shape }
+    }
+
+    /// The value cached for the key, or `body`'s, stored.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn get_or_run(self, body: impl FnOnce() -> S::Output) -> S::Output {
+        let Self { cache, key, shape } = self;
+        if let Some((value, _)) = cache.lookup(&key) {
+            return shape.rebuild(value);
+        }
+        cache.run_blocking(key, shape, body)
+    }
+}
+
 impl<K: CacheKey, V: CacheValue> Cache<K, V> {
     /// The value for `key`: a fresh hit, or the output of `load`'s body run on this thread,
     /// with concurrent misses on one key running one body.
@@ -67,17 +97,6 @@ impl<K: CacheKey, V: CacheValue> Cache<K, V> {
         M: SyncMode<'c, K, V, S, B, X, D>,
     {
         M::run(self, key, shape, load)
-    }
-
-    /// [`get_or_make`](Self::get_or_make) for a load that is its body alone (no tags, in the
-    /// call): what `#[cached]` generates for a function without tags, stale values or timeout.
-    #[doc(hidden)]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    pub fn get_or_run<S: Shape<Stored = V>>(&self, key: K, shape: S, body: impl FnOnce() -> S::Output) -> S::Output {
-        if let Some((value, _)) = self.lookup(&key) {
-            return shape.rebuild(value);
-        }
-        self.run_blocking(key, shape, body)
     }
 
     /// A sync miss of a load that is its body alone.
