@@ -349,3 +349,26 @@ fn one_key_of_a_sync_batch_function() {
     let stats = cubes::stats();
     assert_eq!((stats.hits, stats.loads), (1, 2));
 }
+
+/// A return type named by an alias, as a service's own `Result` often is.
+type Found<V> = Result<HashMap<u64, V>, String>;
+
+#[memo_runtime::cached(batch)]
+fn halves(ids: &[u64]) -> Found<u64> {
+    if ids.contains(&13) {
+        return Err("unlucky".to_owned());
+    }
+    Ok(ids.iter().filter(|id| *id % 2 == 0).map(|&id| (id, id / 2)).collect())
+}
+
+#[test]
+fn a_batch_function_may_name_its_return_type_by_an_alias() {
+    assert_eq!(halves(&[2, 3, 4]), Ok(HashMap::from([(2, 1), (4, 2)])));
+    assert_eq!(halves(&[4, 13]), Err("unlucky".to_owned()));
+    assert_eq!(halves::one(2), Ok(Some(1)));
+    halves::put(&6, 3);
+    assert_eq!(halves(&[2, 6]), Ok(HashMap::from([(2, 1), (6, 3)])));
+    let stats = halves::stats();
+    assert_eq!((stats.loads, stats.load_errors), (4, 1));
+    assert!(halves::invalidate(&2));
+}

@@ -85,7 +85,7 @@ pub(super) fn rewrite(
     }
     // Stale keys reload apart from the call (a task, or the load pool), after it has its answer.
     let reloads = config.stale.as_ref().map(|a| &a.name).or(config.early_refresh.as_ref().map(|a| &a.name));
-    let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, written out: \
+    let returns = "a `batch` function returns `HashMap<K, V>` or `Result<HashMap<K, V>, E>` (or an alias of one): \
                    `-> Result<HashMap<u64, Product>, DbError>`";
     let ret = match &sig.output {
         ReturnType::Type(_, ty) => Some(ty),
@@ -94,8 +94,7 @@ pub(super) fn rewrite(
             None
         }
     };
-    let map = ret.and_then(|ret| map_types(ret));
-    if let (Some(ret), None) = (ret, map) {
+    if let Some(ret) = ret.filter(|ret| map_types(ret).is_none() && !maybe_alias(ret)) {
         errors.spanned(ret, returns);
     }
     let mut params = sig.inputs.iter().filter_map(|input| match input {
@@ -131,8 +130,7 @@ pub(super) fn rewrite(
             );
         }
     }
-    let (Some(ret), Some((kind, element)), Some(keys), Some((key, value))) = (errors.finish(ret)?, kind, keys, map)
-    else {
+    let (Some(ret), Some((kind, element)), Some(keys)) = (errors.finish(ret)?, kind, keys) else {
         return Err(syn::Error::new(sig.ident.span(), "`#[cached(batch)]` cannot rewrite this function"));
     };
     let krate = config.krate.as_ref().map_or_else(
@@ -147,6 +145,15 @@ pub(super) fn rewrite(
     let span = ret.span();
     let from_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::from_map);
     let into_map = quote_spanned!(span=> <#ret as #p::BatchOutput>::into_map);
+    // The key and value types as written, or through the return type when it is named another
+    // way (a type alias): a type that is not a map is then reported there, by the trait.
+    let (key, value) = match map_types(ret) {
+        Some((key, value)) => (key.to_token_stream(), value.to_token_stream()),
+        None => (
+            quote_spanned!(span=> <#ret as #p::BatchOutput>::Key),
+            quote_spanned!(span=> <#ret as #p::BatchOutput>::Value),
+        ),
+    };
     let pat = &keys.pat;
     let name = |pat: &Pat| match pat {
         Pat::Ident(ident) => ident.ident.clone(),
@@ -245,7 +252,7 @@ pub(super) fn rewrite(
             #one_body
         }
     };
-    Ok((function, handle(config, func, &p, (&quote!(#key), &quote!(#value)), extra)))
+    Ok((function, handle(config, func, &p, (&key, &value), extra)))
 }
 
 /// `Vec<K>` or a reference to a slice or a `Vec`: how the body takes its keys, and `K`.
@@ -259,12 +266,23 @@ fn keys_kind(ty: &Type) -> Option<(Keys, &Type)> {
     }
 }
 
-/// `K` and `V` of `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, as written.
+/// `K` and `V` of `HashMap<K, V>` or `Result<HashMap<K, V>, E>`, as written (the handle's
+/// signatures show them so).
 fn map_types(ty: &Type) -> Option<(&Type, &Type)> {
     if let Some([key, value, ..]) = generic_args(ty, "HashMap").as_deref() {
         return Some((key, value));
     }
     map_types(generic_args(ty, "Result")?.first()?)
+}
+
+/// Whether a return type that is not written as a map may name one another way (a type alias,
+/// checked by the compiler then): a path that is none of std's other containers.
+fn maybe_alias(ty: &Type) -> bool {
+    const NOT_MAPS: [&str; 10] =
+        ["Vec", "Option", "String", "Box", "Arc", "Rc", "BTreeMap", "HashSet", "BTreeSet", "VecDeque"];
+    let Type::Path(path) = ty else { return false };
+    path.qself.is_none()
+        && path.path.segments.last().is_some_and(|last| !NOT_MAPS.iter().any(|name| last.ident == name))
 }
 
 /// The type arguments of a path type whose last segment is `name`.
